@@ -1,3 +1,5 @@
-fn main() {
-    println!("sim: under construction");
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    sim::commands::main()
 }

@@ -1,0 +1,63 @@
+//! What every architecture's count needs: the scenario, per-service load, pods by node.
+
+use super::load::ServiceLoad;
+use crate::cluster::Cluster;
+use crate::config::Scenario;
+
+pub struct Context<'a> {
+    pub scenario: &'a Scenario,
+    pub cluster: &'a Cluster,
+    pub load: ServiceLoad,
+    pub pods_by_node: Vec<Vec<u32>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(scenario: &'a Scenario) -> Self {
+        let cluster = &scenario.cluster;
+        Context {
+            scenario,
+            cluster,
+            load: ServiceLoad::new(cluster, scenario.traffic.connections_per_upstream),
+            pods_by_node: cluster.pods_by_node(),
+        }
+    }
+
+    /// Open connections: `pooled` when connections are reused; otherwise each request at
+    /// `rate` per second holds one for its lifetime (Little's law).
+    pub fn open(&self, pooled: u64, rate: f64) -> f64 {
+        let t = &self.scenario.traffic;
+        if t.connection_reuse {
+            pooled as f64
+        } else {
+            rate * t.connection_lifetime_ms / 1000.0
+        }
+    }
+
+    pub fn service_of(&self, pod: u32) -> u32 {
+        self.cluster.pod_service[pod as usize]
+    }
+
+    pub fn in_rps(&self, service: u32) -> f64 {
+        self.load.in_rps_per_pod(self.cluster, service)
+    }
+
+    pub fn out_rps(&self, service: u32) -> f64 {
+        self.load.out_rps_per_pod[service as usize]
+    }
+
+    /// Distinct service accounts and namespaces among some pods.
+    pub fn identities_and_tenants(&self, pods: &[u32]) -> (u64, u64) {
+        let mut accounts: Vec<u32> = Vec::with_capacity(pods.len());
+        let mut namespaces: Vec<u32> = Vec::with_capacity(pods.len());
+        for &p in pods {
+            let s = &self.cluster.services[self.service_of(p) as usize];
+            accounts.push(s.service_account);
+            namespaces.push(s.namespace);
+        }
+        accounts.sort_unstable();
+        accounts.dedup();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        (accounts.len() as u64, namespaces.len() as u64)
+    }
+}

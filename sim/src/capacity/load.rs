@@ -1,0 +1,96 @@
+//! Per-service facts every architecture needs: who calls whom how often, and how many
+//! connections the applications keep.
+//!
+//! Load: every pod of service `c` serves `rps_per_pod(c)` requests per second, so the service
+//! serves `R_c = rps_per_pod(c) × replicas(c)`. That load comes from the pods of its callers,
+//! each sending an equal share `R_c / caller_pods(c)`, or, for a service nobody in the mesh
+//! calls, from clients outside the mesh.
+//!
+//! Connections (with reuse): an application keeps `k = connections_per_upstream` connections
+//! to each service it calls (it dials the service's name). An L7 proxy balances each request
+//! over every replica, so it keeps `k` connections to each replica of each callee. An L4
+//! balancer (ztunnel, the kernel) pins each application connection to one replica; the
+//! connections to a service are dealt out evenly over its replicas.
+
+use crate::cluster::Cluster;
+
+pub struct ServiceLoad {
+    /// Pods of the services that call this one.
+    pub caller_pods: Vec<u64>,
+    /// Requests per second one pod of the service sends into the mesh.
+    pub out_rps_per_pod: Vec<f64>,
+    /// Requests per second one pod receives from outside the mesh.
+    pub external_rps_per_pod: Vec<f64>,
+    /// Connections one pod's application keeps: `k` per callee service.
+    pub app_connections_per_pod: Vec<u64>,
+    /// Connections an L7 proxy keeps for one pod's outbound traffic: `k` per callee replica.
+    pub replica_connections_per_pod: Vec<u64>,
+    pub k: u64,
+}
+
+impl ServiceLoad {
+    pub fn new(cluster: &Cluster, k: u32) -> Self {
+        let k = k as u64;
+        let g = &cluster.call_graph;
+        let services = &cluster.services;
+        let caller_pods: Vec<u64> = (0..services.len() as u32)
+            .map(|c| {
+                g.callers(c)
+                    .iter()
+                    .map(|&s| services[s as usize].replicas as u64)
+                    .sum()
+            })
+            .collect();
+        let served = |c: u32| {
+            let s = &services[c as usize];
+            s.rps_per_pod * s.replicas as f64
+        };
+        let out_rps_per_pod = (0..services.len() as u32)
+            .map(|s| {
+                g.callees(s)
+                    .iter()
+                    .map(|&c| served(c) / caller_pods[c as usize] as f64)
+                    .sum()
+            })
+            .collect();
+        let external_rps_per_pod = services
+            .iter()
+            .zip(&caller_pods)
+            .map(|(s, &callers)| if callers == 0 { s.rps_per_pod } else { 0.0 })
+            .collect();
+        let app_connections_per_pod = (0..services.len() as u32)
+            .map(|s| g.callees(s).len() as u64 * k)
+            .collect();
+        let replica_connections_per_pod = (0..services.len() as u32)
+            .map(|s| {
+                g.callees(s)
+                    .iter()
+                    .map(|&c| services[c as usize].replicas as u64 * k)
+                    .sum()
+            })
+            .collect();
+        ServiceLoad {
+            caller_pods,
+            out_rps_per_pod,
+            external_rps_per_pod,
+            app_connections_per_pod,
+            replica_connections_per_pod,
+            k,
+        }
+    }
+
+    /// Application connections that an L4 balancer pins to this pod.
+    pub fn landing_connections(&self, cluster: &Cluster, pod: u32) -> u64 {
+        let s = cluster.pod_service[pod as usize];
+        let service = &cluster.services[s as usize];
+        let total = self.caller_pods[s as usize] * self.k;
+        let replicas = service.replicas as u64;
+        let replica = (pod - service.first_pod) as u64;
+        total / replicas + u64::from(replica < total % replicas)
+    }
+
+    /// Requests per second one pod of the service receives, from the mesh or outside.
+    pub fn in_rps_per_pod(&self, cluster: &Cluster, service: u32) -> f64 {
+        cluster.services[service as usize].rps_per_pod
+    }
+}

@@ -1,0 +1,175 @@
+//! The capacity model: for each architecture (and scoping), how many proxies run, what they
+//! take in memory and CPU, how many connections a request path and the cluster need, and the
+//! blast radius of one proxy. Formulas are in docs/architecture.md; every parameter comes from
+//! `models/`.
+
+mod context;
+mod datapath;
+mod load;
+mod shared_proxy;
+mod sidecar;
+mod tally;
+mod uproxy;
+mod visibility;
+
+use crate::config::Scenario;
+use crate::mesh::{Architecture, Scoping};
+use crate::request_path::{self, PathKind, PathShape};
+use context::Context;
+use serde::Serialize;
+use shared_proxy::Sharing;
+use tally::Tally;
+pub use tally::{BlastRadius, ProxyGroup};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Paths {
+    pub cross_node: PathShape,
+    pub same_node: PathShape,
+    pub cross_node_l7: PathShape,
+}
+
+/// One architecture's figures; the JSON schema is documented in docs/output.md.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchitectureCapacity {
+    pub name: &'static str,
+    pub scoping: Scoping,
+    pub proxies: u64,
+    pub memory_bytes_total: u64,
+    pub memory_bytes_per_node_max: u64,
+    pub memory_bytes_per_proxy_max: u64,
+    pub proxy_memory_bytes_total: u64,
+    pub datapath_memory_bytes_total: u64,
+    pub connections_per_request: u32,
+    pub socket_buffer_bytes_per_request: u64,
+    pub connections_open_total: u64,
+    pub new_connections_per_second: f64,
+    /// Kernel memory of the open connections' sockets at rest (two per connection).
+    pub socket_memory_bytes_total: u64,
+    pub cpu_cores: f64,
+    pub cpu_cores_per_node_max: f64,
+    pub blast_radius: BlastRadius,
+    pub paths: Paths,
+    pub proxy_groups: Vec<ProxyGroup>,
+}
+
+pub fn evaluate(scenario: &Scenario) -> Vec<ArchitectureCapacity> {
+    let ctx = Context::new(scenario);
+    let mut out = Vec::new();
+    for &architecture in &scenario.mesh.architectures {
+        for &scoping in &scenario.mesh.scopings {
+            out.push(evaluate_one(&ctx, architecture, scoping));
+        }
+    }
+    out
+}
+
+fn evaluate_one(
+    ctx: &Context,
+    architecture: Architecture,
+    scoping: Scoping,
+) -> ArchitectureCapacity {
+    let scenario = ctx.scenario;
+    let mut tally = Tally::new(ctx.cluster.nodes());
+    match architecture {
+        Architecture::Sidecar => sidecar::count(ctx, scoping, &mut tally),
+        Architecture::PerNode => shared_proxy::count(ctx, scoping, Sharing::PerNode, &mut tally),
+        Architecture::PerServiceAccount => {
+            shared_proxy::count(ctx, scoping, Sharing::PerServiceAccount, &mut tally)
+        }
+        Architecture::Uproxy => uproxy::count(ctx, &mut tally),
+        Architecture::Ebpf => {}
+    }
+    datapath::count(ctx, architecture, &mut tally);
+
+    let paths = paths(scenario, architecture);
+    let kernel = &scenario.models.kernel;
+    let (connections_open_total, new_connections_per_second) =
+        cluster_connections(ctx, architecture, &paths);
+    let proxy_memory: u64 = tally.groups.iter().map(|g| g.memory_bytes_total).sum();
+    ArchitectureCapacity {
+        name: architecture.name(),
+        scoping,
+        proxies: tally.groups.iter().map(|g| g.count).sum(),
+        memory_bytes_total: proxy_memory + tally.datapath_memory_bytes,
+        memory_bytes_per_node_max: tally.node_memory.iter().copied().max().unwrap_or(0),
+        memory_bytes_per_proxy_max: tally
+            .groups
+            .iter()
+            .map(|g| g.memory_bytes_max)
+            .max()
+            .unwrap_or(0),
+        proxy_memory_bytes_total: proxy_memory,
+        datapath_memory_bytes_total: tally.datapath_memory_bytes,
+        connections_per_request: paths.cross_node.connections,
+        // Each TCP connection has a socket at both ends.
+        socket_buffer_bytes_per_request: (2.0
+            * paths.cross_node.connections as f64
+            * kernel.socket_buffer_bytes)
+            .round() as u64,
+        connections_open_total: connections_open_total.round() as u64,
+        new_connections_per_second,
+        socket_memory_bytes_total: (2.0 * connections_open_total * kernel.socket_bytes).round()
+            as u64,
+        cpu_cores: tally
+            .groups
+            .iter()
+            .map(|g| g.cpu_cores)
+            .fold(0.0, |a, b| a + b),
+        cpu_cores_per_node_max: tally.node_cpu.iter().copied().fold(0.0, f64::max),
+        blast_radius: tally.blast,
+        paths,
+        proxy_groups: tally.groups,
+    }
+}
+
+fn paths(scenario: &Scenario, architecture: Architecture) -> Paths {
+    let shape = |kind| {
+        request_path::shape(
+            &request_path::legs(architecture, kind),
+            scenario.mesh.interception,
+            scenario.mesh.local_acceleration,
+        )
+    };
+    Paths {
+        cross_node: shape(PathKind::CrossNode),
+        same_node: shape(PathKind::SameNode),
+        cross_node_l7: shape(PathKind::CrossNodeL7),
+    }
+}
+
+/// Open connections cluster-wide, and new connections per second (zero with reuse, in the
+/// steady state). Without reuse every request opens each connection of its path.
+fn cluster_connections(ctx: &Context, architecture: Architecture, paths: &Paths) -> (f64, f64) {
+    let traffic = &ctx.scenario.traffic;
+    if traffic.connection_reuse {
+        let pooled = match architecture {
+            Architecture::Sidecar => sidecar::pooled_connections_total(ctx),
+            Architecture::PerNode | Architecture::PerServiceAccount => {
+                shared_proxy::pooled_connections_total(ctx)
+            }
+            Architecture::Uproxy => uproxy::pooled_connections_total(ctx),
+            Architecture::Ebpf => ctx
+                .cluster
+                .services
+                .iter()
+                .enumerate()
+                .map(|(s, svc)| svc.replicas as u64 * ctx.load.app_connections_per_pod[s])
+                .sum(),
+        };
+        return (pooled as f64, 0.0);
+    }
+    let opened: f64 = ctx
+        .cluster
+        .services
+        .iter()
+        .map(|s| {
+            let path = if s.l7_policy {
+                &paths.cross_node_l7
+            } else {
+                &paths.cross_node
+            };
+            s.rps_per_pod * s.replicas as f64 * path.connections as f64
+        })
+        .sum();
+    (opened * traffic.connection_lifetime_ms / 1000.0, opened)
+}

@@ -1,0 +1,101 @@
+//! `per-node` and `per-service-account`: a shared Envoy on each node (for each service
+//! account, in the second case). It holds the union of its tenants' configuration and the
+//! source side of their traffic: the path is app → proxy → destination app, so only the
+//! source node's proxy is crossed. Cilium's per-node Envoy keeps the original source address,
+//! so its upstream connections are not shared between tenant pods.
+
+use super::context::Context;
+use super::tally::{ProxyInstance, Tally};
+use super::visibility::Visibility;
+use crate::mesh::Scoping;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    PerNode,
+    PerServiceAccount,
+}
+
+pub fn count(ctx: &Context, scoping: Scoping, sharing: Sharing, tally: &mut Tally) {
+    let models = &ctx.scenario.models;
+    let role = match sharing {
+        Sharing::PerNode => "node-proxy",
+        Sharing::PerServiceAccount => "service-account-proxy",
+    };
+    let group = tally.group(role, "envoy");
+    let mut visibility = Visibility::new(ctx.cluster, scoping);
+    let mut services: Vec<u32> = Vec::new();
+    for (node, pods) in ctx.pods_by_node.iter().enumerate() {
+        let mut tenant_sets: Vec<Vec<u32>> = match sharing {
+            Sharing::PerNode => vec![pods.clone()],
+            Sharing::PerServiceAccount => by_service_account(ctx, pods),
+        };
+        tenant_sets.retain(|t| !t.is_empty());
+        for tenants in &tenant_sets {
+            services.clear();
+            services.extend(tenants.iter().map(|&p| ctx.service_of(p)));
+            let instance = instance(ctx, tenants, &services, visibility.config(&services));
+            tally.add(
+                group,
+                node as u32,
+                1,
+                &instance,
+                &models.envoy,
+                models.envoy.vcpu_per_krps,
+            );
+        }
+    }
+}
+
+fn instance(
+    ctx: &Context,
+    tenants: &[u32],
+    services: &[u32],
+    config: super::visibility::ProxyConfig,
+) -> ProxyInstance {
+    let load = &ctx.load;
+    let mut rps = 0.0;
+    let mut pooled = 0;
+    for &s in services {
+        rps += ctx.out_rps(s) + load.external_rps_per_pod[s as usize];
+        pooled +=
+            load.app_connections_per_pod[s as usize] + load.replica_connections_per_pod[s as usize];
+    }
+    let (identities, namespaces) = ctx.identities_and_tenants(tenants);
+    ProxyInstance {
+        config,
+        connections: ctx.open(pooled, 2.0 * rps),
+        rps,
+        identities,
+        workloads: tenants.len() as u64,
+        tenants: namespaces,
+    }
+}
+
+/// The node's pods grouped by service account, groups in account order.
+fn by_service_account(ctx: &Context, pods: &[u32]) -> Vec<Vec<u32>> {
+    let account = |p: u32| ctx.cluster.services[ctx.service_of(p) as usize].service_account;
+    let mut sorted: Vec<u32> = pods.to_vec();
+    sorted.sort_by_key(|&p| (account(p), p));
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    for p in sorted {
+        match groups.last_mut() {
+            Some(g) if account(g[0]) == account(p) => g.push(p),
+            _ => groups.push(vec![p]),
+        }
+    }
+    groups
+}
+
+/// Connections open cluster-wide with reuse: app → proxy, proxy → every callee replica.
+pub fn pooled_connections_total(ctx: &Context) -> u64 {
+    let load = &ctx.load;
+    ctx.cluster
+        .services
+        .iter()
+        .enumerate()
+        .map(|(s, svc)| {
+            svc.replicas as u64
+                * (load.app_connections_per_pod[s] + load.replica_connections_per_pod[s])
+        })
+        .sum()
+}

@@ -1,0 +1,62 @@
+//! `sidecar`: one Envoy in every pod. It sees its own service's visible configuration, holds
+//! both ends of its application's traffic, and pools connections to every callee replica.
+
+use super::context::Context;
+use super::tally::{ProxyInstance, Tally};
+use super::visibility::Visibility;
+use crate::mesh::Scoping;
+
+pub fn count(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
+    let models = &ctx.scenario.models;
+    let group = tally.group("sidecar", "envoy");
+    let mut visibility = Visibility::new(ctx.cluster, scoping);
+    let load = &ctx.load;
+    let workers = models.envoy.worker_threads as u64;
+    for (s, service) in ctx.cluster.services.iter().enumerate() {
+        let s32 = s as u32;
+        let rps = ctx.in_rps(s32) + ctx.out_rps(s32);
+        // Outbound: the app's connections to it, its connections to every callee replica.
+        // Inbound: one from every caller pod's sidecar, and a pool per worker to its app.
+        let pooled = load.app_connections_per_pod[s]
+            + load.replica_connections_per_pod[s]
+            + load.caller_pods[s] * load.k
+            + workers * load.k;
+        let instance = ProxyInstance {
+            config: visibility.config(&[s32]),
+            connections: ctx.open(pooled, 2.0 * rps),
+            rps,
+            identities: 1,
+            workloads: 1,
+            tenants: 1,
+        };
+        for pod in service.pods() {
+            let node = ctx.cluster.pod_node[pod as usize];
+            tally.add(
+                group,
+                node,
+                1,
+                &instance,
+                &models.envoy,
+                models.envoy.vcpu_per_krps,
+            );
+        }
+    }
+}
+
+/// Connections open cluster-wide with reuse: app → sidecar, sidecar → every callee replica's
+/// sidecar, sidecar → app (a pool per worker).
+pub fn pooled_connections_total(ctx: &Context) -> u64 {
+    let load = &ctx.load;
+    let workers = ctx.scenario.models.envoy.worker_threads as u64;
+    ctx.cluster
+        .services
+        .iter()
+        .enumerate()
+        .map(|(s, svc)| {
+            svc.replicas as u64
+                * (load.app_connections_per_pod[s]
+                    + load.replica_connections_per_pod[s]
+                    + workers * load.k)
+        })
+        .sum()
+}

@@ -1,0 +1,189 @@
+//! `uproxy`: a ztunnel-like L4/mTLS micro proxy per node (or per pod), plus shared L7
+//! waypoints for the services under L7 policy, one per service account or per namespace.
+//!
+//! - The micro proxy holds every workload and service of the cluster (clusters = services,
+//!   endpoints = pods), whatever the scoping, and both ends of its pods' traffic.
+//! - An L4 balancer pins each application connection to one replica; HBONE tunnels carry one
+//!   stream per application connection, so the destination micro proxy opens one connection
+//!   to the application per stream.
+//! - Waypoints sit on the destination side: traffic to a service under L7 policy goes
+//!   ztunnel → waypoint → ztunnel', and the waypoint balances each request over the replicas.
+//!   Waypoint replicas run on nodes `(group × replicas + j) mod nodes`: usually not the
+//!   node of either end.
+
+use super::context::Context;
+use super::tally::{ProxyInstance, Tally};
+use super::visibility::ProxyConfig;
+use crate::config::raw::{MicroProxyPlacement, WaypointScope};
+
+/// The services behind one waypoint.
+pub struct WaypointGroup {
+    pub services: Vec<u32>,
+}
+
+pub fn waypoint_groups(ctx: &Context) -> Vec<WaypointGroup> {
+    let services = &ctx.cluster.services;
+    let key = |s: usize| match ctx.scenario.mesh.waypoint_scope {
+        WaypointScope::PerServiceAccount => services[s].service_account,
+        WaypointScope::PerNamespace => services[s].namespace,
+    };
+    let mut keyed: Vec<(u32, u32)> = (0..services.len())
+        .filter(|&s| services[s].l7_policy)
+        .map(|s| (key(s), s as u32))
+        .collect();
+    keyed.sort_unstable();
+    let mut groups: Vec<WaypointGroup> = Vec::new();
+    let mut last = None;
+    for (k, s) in keyed {
+        if last == Some(k) {
+            groups
+                .last_mut()
+                .expect("a group was started")
+                .services
+                .push(s);
+        } else {
+            groups.push(WaypointGroup { services: vec![s] });
+            last = Some(k);
+        }
+    }
+    groups
+}
+
+pub fn count(ctx: &Context, tally: &mut Tally) {
+    count_micro_proxies(ctx, tally);
+    count_waypoints(ctx, tally);
+}
+
+fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
+    let models = &ctx.scenario.models;
+    let mesh = &ctx.scenario.mesh;
+    let group = tally.group("micro-proxy", "ztunnel");
+    let config = ProxyConfig {
+        clusters: ctx.cluster.services.len() as u64,
+        endpoints: ctx.cluster.pods() as u64,
+        tcp_listeners: 0,
+        http_listeners: 0,
+    };
+    let waypoint_pool =
+        mesh.waypoint_replicas as u64 * models.envoy.worker_threads as u64 * ctx.load.k;
+    let add = |tally: &mut Tally, node: u32, pods: &[u32]| {
+        let (mut rps, mut pooled) = (0.0, 0u64);
+        for &p in pods {
+            let s = ctx.service_of(p);
+            rps += ctx.out_rps(s) + ctx.in_rps(s);
+            // Outbound: each app connection arrives and leaves as an HBONE stream.
+            pooled += 2 * ctx.load.app_connections_per_pod[s as usize];
+            // Inbound: a tunnel and an app connection per pinned connection, or the
+            // waypoints' pools when the service is under L7 policy.
+            pooled += 2 * if ctx.cluster.services[s as usize].l7_policy {
+                waypoint_pool
+            } else {
+                ctx.load.landing_connections(ctx.cluster, p)
+            };
+        }
+        let (identities, tenants) = ctx.identities_and_tenants(pods);
+        let instance = ProxyInstance {
+            config,
+            connections: ctx.open(pooled, 2.0 * rps),
+            rps,
+            identities,
+            workloads: pods.len() as u64,
+            tenants,
+        };
+        tally.add(
+            group,
+            node,
+            1,
+            &instance,
+            &models.ztunnel,
+            models.ztunnel.vcpu_per_krps,
+        );
+    };
+    for (node, pods) in ctx.pods_by_node.iter().enumerate() {
+        match mesh.micro_proxy {
+            MicroProxyPlacement::PerNode if !pods.is_empty() => add(tally, node as u32, pods),
+            MicroProxyPlacement::PerNode => {}
+            MicroProxyPlacement::PerPod => {
+                for p in pods {
+                    add(tally, node as u32, std::slice::from_ref(p));
+                }
+            }
+        }
+    }
+}
+
+fn count_waypoints(ctx: &Context, tally: &mut Tally) {
+    let models = &ctx.scenario.models;
+    let replicas = ctx.scenario.mesh.waypoint_replicas as u64;
+    let group = tally.group("waypoint", "envoy");
+    let nodes = ctx.cluster.nodes() as u64;
+    let workers = models.envoy.worker_threads as u64;
+    for (g, wg) in waypoint_groups(ctx).iter().enumerate() {
+        let mut config = ProxyConfig {
+            http_listeners: 1,
+            ..ProxyConfig::default()
+        };
+        let (mut rps, mut inbound, mut outbound, mut workloads) = (0.0, 0u64, 0u64, 0u64);
+        let mut namespaces = Vec::new();
+        for &c in &wg.services {
+            let s = &ctx.cluster.services[c as usize];
+            config.clusters += s.ports() as u64;
+            config.endpoints += s.ports() as u64 * s.replicas as u64;
+            config.tcp_listeners += s.tcp_ports.len() as u64;
+            rps += s.rps_per_pod * s.replicas as f64;
+            inbound += ctx.load.caller_pods[c as usize] * ctx.load.k;
+            outbound += s.replicas as u64 * workers * ctx.load.k;
+            workloads += s.replicas as u64;
+            namespaces.push(s.namespace);
+        }
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        let rps = rps / replicas as f64;
+        let pooled = inbound.div_ceil(replicas) + outbound;
+        let instance = ProxyInstance {
+            config,
+            connections: ctx.open(pooled, 2.0 * rps),
+            rps,
+            identities: 1,
+            workloads,
+            tenants: namespaces.len() as u64,
+        };
+        for j in 0..replicas {
+            let node = ((g as u64 * replicas + j) % nodes) as u32;
+            tally.add(
+                group,
+                node,
+                1,
+                &instance,
+                &models.envoy,
+                models.waypoint_vcpu_per_krps,
+            );
+        }
+    }
+}
+
+/// Connections open cluster-wide with reuse: app → ztunnel and the HBONE stream for every
+/// app connection; ztunnel' → app per pinned connection; waypoint → ztunnel' → app pools.
+pub fn pooled_connections_total(ctx: &Context) -> u64 {
+    let load = &ctx.load;
+    let workers = ctx.scenario.models.envoy.worker_threads as u64;
+    let replicas = ctx.scenario.mesh.waypoint_replicas as u64;
+    let services = &ctx.cluster.services;
+    let outbound: u64 = services
+        .iter()
+        .enumerate()
+        .map(|(s, svc)| 2 * svc.replicas as u64 * load.app_connections_per_pod[s])
+        .sum();
+    let pinned: u64 = services
+        .iter()
+        .enumerate()
+        .filter(|(_, svc)| !svc.l7_policy)
+        .map(|(s, _)| load.caller_pods[s] * load.k)
+        .sum();
+    let through_waypoints: u64 = services
+        .iter()
+        .filter(|svc| svc.l7_policy)
+        .map(|svc| 2 * replicas * svc.replicas as u64 * workers * load.k)
+        .sum();
+    outbound + pinned + through_waypoints
+}

@@ -1,0 +1,117 @@
+//! Which services call which: a directed graph kept in petgraph, with adjacency lists cached
+//! for the hot loops of the models.
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+#[derive(Debug, Clone)]
+pub struct CallGraph {
+    graph: DiGraph<u32, ()>,
+    callees: Vec<Vec<u32>>,
+    callers: Vec<Vec<u32>>,
+}
+
+impl PartialEq for CallGraph {
+    fn eq(&self, other: &Self) -> bool {
+        self.callees == other.callees
+    }
+}
+
+impl CallGraph {
+    /// A graph over `services` services with the given calls (caller, callee), in order.
+    pub fn new(services: usize, calls: &[(u32, u32)]) -> Self {
+        let mut graph = DiGraph::with_capacity(services, calls.len());
+        for s in 0..services {
+            graph.add_node(s as u32);
+        }
+        let mut callees = vec![Vec::new(); services];
+        let mut callers = vec![Vec::new(); services];
+        for &(from, to) in calls {
+            graph.add_edge(
+                NodeIndex::new(from as usize),
+                NodeIndex::new(to as usize),
+                (),
+            );
+            callees[from as usize].push(to);
+            callers[to as usize].push(from);
+        }
+        CallGraph {
+            graph,
+            callees,
+            callers,
+        }
+    }
+
+    pub fn callees(&self, service: u32) -> &[u32] {
+        &self.callees[service as usize]
+    }
+
+    pub fn callers(&self, service: u32) -> &[u32] {
+        &self.callers[service as usize]
+    }
+
+    pub fn calls(&self) -> usize {
+        self.graph.edge_count()
+    }
+
+    /// A cycle, as the list of services along it (first repeated at the end), if there is one.
+    pub fn find_cycle(&self) -> Option<Vec<u32>> {
+        let start = match petgraph::algo::toposort(&self.graph, None) {
+            Ok(_) => return None,
+            Err(cycle) => cycle.node_id(),
+        };
+        // Walk from a node on a cycle until we come back to it, by depth-first search.
+        let mut path = vec![start];
+        let mut next_edge = vec![0usize];
+        let mut on_path = vec![false; self.graph.node_count()];
+        on_path[start.index()] = true;
+        while let Some(&node) = path.last() {
+            let i = *next_edge.last().unwrap();
+            let successors: Vec<NodeIndex> = self.graph.edges(node).map(|e| e.target()).collect();
+            if i >= successors.len() {
+                path.pop();
+                next_edge.pop();
+                continue;
+            }
+            *next_edge.last_mut().unwrap() += 1;
+            let succ = successors[i];
+            if succ == start {
+                let mut cycle: Vec<u32> = path.iter().map(|n| self.graph[*n]).collect();
+                cycle.push(self.graph[start]);
+                return Some(cycle);
+            }
+            if !on_path[succ.index()] {
+                on_path[succ.index()] = true;
+                path.push(succ);
+                next_edge.push(0);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_no_cycle_in_a_dag() {
+        let g = CallGraph::new(3, &[(0, 1), (1, 2), (0, 2)]);
+        assert_eq!(g.find_cycle(), None);
+        assert_eq!(g.callers(2), &[1, 0]);
+    }
+
+    #[test]
+    fn finds_a_cycle_and_its_path() {
+        let g = CallGraph::new(4, &[(0, 1), (1, 2), (2, 3), (3, 1)]);
+        let cycle = g.find_cycle().unwrap();
+        assert_eq!(cycle.first(), cycle.last());
+        assert_eq!(cycle.len(), 4);
+    }
+
+    #[test]
+    fn a_self_call_is_a_cycle() {
+        let g = CallGraph::new(2, &[(0, 1), (1, 1)]);
+        assert_eq!(g.find_cycle(), Some(vec![1, 1]));
+    }
+}

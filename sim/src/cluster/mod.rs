@@ -1,0 +1,84 @@
+//! The cluster a scenario describes, resolved: nodes, namespaces, service accounts, services
+//! with their replicas, the call graph, and where every pod runs.
+//!
+//! Pods are numbered service by service: the pods of service `s` are
+//! `services[s].first_pod .. services[s].first_pod + replicas`, so per-pod data is a `Vec`
+//! indexed by pod and per-service data a `Vec` indexed by service: stable order, no hashing.
+
+pub mod call_graph;
+pub mod generate;
+pub mod placement;
+
+pub use call_graph::CallGraph;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeGroup {
+    pub name: String,
+    pub count: u32,
+    pub max_pods: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceAccount {
+    pub namespace: u32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub namespace: u32,
+    pub service_account: u32,
+    pub replicas: u32,
+    pub http_ports: Vec<u16>,
+    pub tcp_ports: Vec<u16>,
+    /// Traffic to this service needs L7 policy (in `uproxy`, it passes a waypoint).
+    pub l7_policy: bool,
+    /// Requests per second each pod of this service serves.
+    pub rps_per_pod: f64,
+    pub first_pod: u32,
+}
+
+impl Service {
+    pub fn ports(&self) -> u32 {
+        (self.http_ports.len() + self.tcp_ports.len()) as u32
+    }
+
+    pub fn pods(&self) -> std::ops::Range<u32> {
+        self.first_pod..self.first_pod + self.replicas
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    pub node_groups: Vec<NodeGroup>,
+    /// Pod capacity of each node, indexed by node.
+    pub node_max_pods: Vec<u32>,
+    pub namespaces: Vec<String>,
+    pub service_accounts: Vec<ServiceAccount>,
+    pub services: Vec<Service>,
+    pub call_graph: CallGraph,
+    /// The node of each pod, indexed by pod.
+    pub pod_node: Vec<u32>,
+    /// The service of each pod, indexed by pod.
+    pub pod_service: Vec<u32>,
+}
+
+impl Cluster {
+    pub fn nodes(&self) -> usize {
+        self.node_max_pods.len()
+    }
+
+    pub fn pods(&self) -> usize {
+        self.pod_node.len()
+    }
+
+    /// Pods of every node, each list in pod order.
+    pub fn pods_by_node(&self) -> Vec<Vec<u32>> {
+        let mut by_node = vec![Vec::new(); self.nodes()];
+        for (pod, &node) in self.pod_node.iter().enumerate() {
+            by_node[node as usize].push(pod as u32);
+        }
+        by_node
+    }
+}

@@ -1,0 +1,238 @@
+//! The `sim` command line: `run`, `check`, `models`.
+//!
+//! Exit codes: 0 success, 2 bad input (a located message on stderr), 1 anything else.
+
+use crate::capacity;
+use crate::config::{self, LoadOptions, Scenario};
+use crate::cost_model::{Catalog, ParamValues};
+use crate::diagnostic::Diagnostics;
+use crate::report::{self, Report};
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sim",
+    version,
+    about = "meshtwin: model service-mesh data planes for capacity planning"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Model a cluster under every architecture and print the figures side by side.
+    Run {
+        /// The cluster file; without one, the embedded 500 nodes × 30 pods reference cluster.
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Seed for every random choice; overrides the file's `seed`.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write the report to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        models: ModelsDir,
+    },
+    /// Check a cluster file and report every problem, without modelling.
+    Check {
+        file: PathBuf,
+        #[command(flatten)]
+        models: ModelsDir,
+    },
+    /// List every model parameter with its value, unit and source.
+    Models {
+        /// Show the values a cluster file runs with (after its profile and overrides).
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = ModelsFormat::Table)]
+        format: ModelsFormat,
+        #[command(flatten)]
+        models: ModelsDir,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ModelsDir {
+    /// Read cost models from this directory instead of the copy built into `sim`.
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelsFormat {
+    Table,
+    Json,
+}
+
+/// An error that ends the command: bad input (exit 2) or anything else (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    Input(Diagnostics),
+    Other(anyhow::Error),
+}
+
+impl From<Diagnostics> for Failure {
+    fn from(d: Diagnostics) -> Self {
+        Failure::Input(d)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(d)) => {
+            eprintln!("{d}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+pub fn execute(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Run {
+            file,
+            format,
+            seed,
+            output,
+            models,
+        } => {
+            let catalog = catalog(&models)?;
+            let (scenario, _, label) = load(file.as_deref(), seed, &catalog)?;
+            let report = Report::new(&scenario, &label, capacity::evaluate(&scenario));
+            let text = match format {
+                Format::Table => report::table::render(&report),
+                Format::Json => report.to_json(),
+                Format::Csv => report::csv::render(&report),
+            };
+            write_output(output.as_deref(), &text)?;
+            Ok(())
+        }
+        Command::Check { file, models } => {
+            let catalog = catalog(&models)?;
+            let (scenario, _, label) = load(Some(&file), None, &catalog)?;
+            let c = &scenario.cluster;
+            println!(
+                "{label}: ok ({} nodes, {} pods, {} services, {} calls, seed {})",
+                c.nodes(),
+                c.pods(),
+                c.services.len(),
+                c.call_graph.calls(),
+                scenario.seed
+            );
+            Ok(())
+        }
+        Command::Models {
+            file,
+            format,
+            models,
+        } => {
+            let catalog = catalog(&models)?;
+            let values = match &file {
+                Some(f) => load(Some(f), None, &catalog)?.1,
+                None => catalog.values(),
+            };
+            let text = match format {
+                ModelsFormat::Table => models_table(&catalog, &values),
+                ModelsFormat::Json => {
+                    let all: Vec<_> = values.values().flat_map(|c| c.values()).collect();
+                    let doc =
+                        serde_json::json!({ "parameters": all, "profiles": catalog.profiles });
+                    format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&doc).expect("serialises")
+                    )
+                }
+            };
+            write_output(None, &text)?;
+            Ok(())
+        }
+    }
+}
+
+fn catalog(dir: &ModelsDir) -> Result<Catalog, Failure> {
+    match &dir.models {
+        Some(d) => Ok(Catalog::from_dir(d)?),
+        None => Ok(Catalog::embedded()),
+    }
+}
+
+/// The scenario, its parameter values and how to name it in reports.
+fn load(
+    file: Option<&Path>,
+    seed: Option<u64>,
+    catalog: &Catalog,
+) -> Result<(Scenario, ParamValues, String), Failure> {
+    let options = LoadOptions { seed, catalog };
+    match file {
+        Some(path) => {
+            let (scenario, values) = config::load(path, &options)?;
+            Ok((scenario, values, path.display().to_string()))
+        }
+        None => {
+            let name = Path::new(config::DEFAULT_SCENARIO_NAME);
+            let (scenario, values) = config::load_str(name, config::DEFAULT_SCENARIO, &options)?;
+            Ok((scenario, values, config::DEFAULT_SCENARIO_NAME.to_string()))
+        }
+    }
+}
+
+fn write_output(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match path {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display())),
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                // A closed pipe (`sim run | head`) is the reader's choice, not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("cannot write to standard output"),
+            }
+        }
+    }
+}
+
+fn models_table(catalog: &Catalog, values: &ParamValues) -> String {
+    let mut out = String::new();
+    for component in &catalog.components {
+        out.push_str(&format!("{} — {}\n", component.name, component.description));
+        if let Some(params) = values.get(&component.name) {
+            let width = params.keys().map(|k| k.len()).max().unwrap_or(0);
+            for (name, p) in params {
+                out.push_str(&format!(
+                    "  {name:width$}  {:>14} {}\n  {:width$}  source: {}\n",
+                    p.value, p.unit, "", p.source
+                ));
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str("profiles (pick one with [models] profile = \"NAME\")\n");
+    for p in &catalog.profiles {
+        out.push_str(&format!("  {:18} {}\n", p.name, p.description));
+    }
+    out
+}

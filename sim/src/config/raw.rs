@@ -1,0 +1,219 @@
+//! The cluster file as written: every key the user may type, with its span so that later
+//! checks can point at it. Unknown keys are rejected here (by serde, with their location);
+//! meaning is given in `resolve`.
+
+use crate::mesh::{Architecture, Scoping};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// A name for reports; defaults to the file name.
+    pub name: Option<String>,
+    /// Seed of every random choice (generated services, random placement). Printed with results.
+    pub seed: Option<Spanned<i64>>,
+    pub cluster: Spanned<RawCluster>,
+    /// Declared namespaces; when present, every service must use one of them.
+    pub namespaces: Option<Vec<Spanned<String>>>,
+    #[serde(default, rename = "service")]
+    pub services: Vec<RawService>,
+    #[serde(default)]
+    pub placement: RawPlacement,
+    #[serde(default)]
+    pub traffic: RawTraffic,
+    #[serde(default)]
+    pub mesh: RawMesh,
+    #[serde(default)]
+    pub models: RawModels,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// Number of identical nodes (or use `node_group`).
+    pub nodes: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub node_group: Vec<Spanned<RawNodeGroup>>,
+    /// Pods a node can hold (Kubernetes' default is 110).
+    pub max_pods_per_node: Option<Spanned<i64>>,
+    /// Short form: pods on every node; needs `services` (a count) instead of `[[service]]`.
+    pub pods_per_node: Option<Spanned<i64>>,
+    /// Short form: number of services to generate.
+    pub services: Option<Spanned<i64>>,
+    /// Short form: number of namespaces the generated services are spread over.
+    pub namespaces: Option<Spanned<i64>>,
+    /// Short form: how many other services each generated service calls.
+    pub calls_per_service: Option<Spanned<i64>>,
+    /// Short form: fraction of generated services under L7 policy.
+    pub l7_policy_fraction: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNodeGroup {
+    pub name: Spanned<String>,
+    pub count: Spanned<i64>,
+    pub max_pods: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub name: Spanned<String>,
+    pub namespace: Option<Spanned<String>>,
+    pub replicas: Spanned<i64>,
+    pub service_account: Option<Spanned<String>>,
+    pub http_ports: Option<Vec<Spanned<i64>>>,
+    pub tcp_ports: Option<Vec<Spanned<i64>>>,
+    #[serde(default)]
+    pub calls: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub l7_policy: bool,
+    pub rps_per_pod: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlacement {
+    #[serde(default)]
+    pub strategy: PlacementStrategy,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlacementStrategy {
+    /// Each pod goes to the least-filled node (by fraction of its capacity).
+    #[default]
+    Spread,
+    /// Nodes are filled one after the other.
+    Pack,
+    /// Each pod goes to a node drawn with the scenario's seed among those with room.
+    Random,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTraffic {
+    pub rps_per_pod: Option<Spanned<f64>>,
+    pub payload_bytes: Option<Spanned<i64>>,
+    pub connection_reuse: Option<bool>,
+    pub connections_per_upstream: Option<Spanned<i64>>,
+    pub connection_lifetime_ms: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMesh {
+    pub architectures: Option<Spanned<Vec<Spanned<Architecture>>>>,
+    pub scoping: Option<Spanned<OneOrMany<Scoping>>>,
+    pub interception: Option<Interception>,
+    pub local_acceleration: Option<LocalAcceleration>,
+    #[serde(default)]
+    pub uproxy: RawUproxy,
+}
+
+/// A value given alone (`scoping = "mesh"`) or as a list (`scoping = ["mesh", "call-graph"]`).
+#[derive(Debug)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A hand-written visitor rather than `#[serde(untagged)]`, so that a wrong value keeps
+        // serde's precise message ("unknown variant `x`, expected one of ...").
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(serde::de::value::StrDeserializer::new(v)).map(OneOrMany::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::<T>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(OneOrMany::Many)
+            }
+        }
+        deserializer.deserialize_any(Visitor(std::marker::PhantomData))
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Interception {
+    /// iptables REDIRECT to the proxy (Istio's classic init container).
+    #[default]
+    Iptables,
+    /// A cgroup connect4 program rewrites the destination at connect time.
+    Ebpf,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LocalAcceleration {
+    /// Local hops go through loopback or veth TCP.
+    #[default]
+    None,
+    /// sock_ops + sk_msg redirect local hops socket to socket.
+    Sockmap,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUproxy {
+    pub micro_proxy: Option<MicroProxyPlacement>,
+    pub waypoint: Option<WaypointScope>,
+    pub waypoint_replicas: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MicroProxyPlacement {
+    #[default]
+    PerNode,
+    PerPod,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaypointScope {
+    #[default]
+    PerServiceAccount,
+    PerNamespace,
+}
+
+/// `[models]`: a named profile and per-component overrides, e.g. `[models.envoy] base_bytes = 6e7`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModels {
+    pub profile: Option<Spanned<String>>,
+    pub envoy: Option<ParamOverrides>,
+    pub ztunnel: Option<ParamOverrides>,
+    pub kernel: Option<ParamOverrides>,
+    pub ebpf: Option<ParamOverrides>,
+}
+
+pub type ParamOverrides = BTreeMap<Spanned<String>, Spanned<f64>>;
+
+impl RawModels {
+    /// The override tables by component name, in a stable order.
+    pub fn overrides(&self) -> Vec<(&'static str, &ParamOverrides)> {
+        [
+            ("envoy", &self.envoy),
+            ("ztunnel", &self.ztunnel),
+            ("kernel", &self.kernel),
+            ("ebpf", &self.ebpf),
+        ]
+        .into_iter()
+        .filter_map(|(name, table)| table.as_ref().map(|t| (name, t)))
+        .collect()
+    }
+}

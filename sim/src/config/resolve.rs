@@ -1,0 +1,767 @@
+//! From the file as written to a checked `Scenario`. Every problem is reported with the span
+//! of the key or value at fault; all problems found in one pass are reported together.
+
+use super::raw::{self, RawScenario, RawService};
+use super::{MeshOptions, Scenario, Traffic};
+use crate::cluster::generate::{self, ShortForm};
+use crate::cluster::{placement, CallGraph, Cluster, NodeGroup, Service, ServiceAccount};
+use crate::cost_model::{Catalog, ModelSet, ParamValues};
+use crate::diagnostic::{from_toml_error, Diagnostic, Diagnostics};
+use crate::mesh::{Architecture, Scoping};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::Path;
+use toml::Spanned;
+
+/// The seed used when neither the file nor `--seed` gives one.
+pub const DEFAULT_SEED: u64 = 1;
+/// Kubernetes' default pod limit per node.
+pub const DEFAULT_MAX_PODS_PER_NODE: u32 = 110;
+/// Past this many pods a scenario would need more memory than capacity planning warrants.
+const MAX_PODS: u64 = 50_000_000;
+
+pub struct LoadOptions<'a> {
+    /// Overrides the file's `seed`.
+    pub seed: Option<u64>,
+    pub catalog: &'a Catalog,
+}
+
+/// Reads and resolves a scenario file.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<(Scenario, ParamValues), Diagnostics> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::new(path, "", None, format!("cannot read: {e}")))?;
+    load_str(path, &text, options)
+}
+
+/// Resolves a scenario from its text; `path` names it in diagnostics.
+pub fn load_str(
+    path: &Path,
+    text: &str,
+    options: &LoadOptions,
+) -> Result<(Scenario, ParamValues), Diagnostics> {
+    let raw: RawScenario = toml::from_str(text).map_err(|e| from_toml_error(path, text, &e))?;
+    let mut resolver = Resolver {
+        file: path,
+        text,
+        problems: Vec::new(),
+    };
+    let resolved = resolver.scenario(raw, options);
+    match resolved {
+        Some(scenario) if resolver.problems.is_empty() => Ok(scenario),
+        _ => Err(Diagnostics(resolver.problems)),
+    }
+}
+
+struct Resolver<'a> {
+    file: &'a Path,
+    text: &'a str,
+    problems: Vec<Diagnostic>,
+}
+
+impl Resolver<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.problems
+            .push(Diagnostic::new(self.file, self.text, Some(span), message));
+    }
+
+    fn file_error(&mut self, message: impl Into<String>) {
+        self.problems
+            .push(Diagnostic::new(self.file, self.text, None, message));
+    }
+
+    /// An integer that must be at least `min` and fit in u32.
+    fn count(&mut self, value: &Spanned<i64>, what: &str, min: i64) -> Option<u32> {
+        let v = *value.get_ref();
+        if v < min {
+            self.error(
+                value.span(),
+                format!("{what} must be at least {min}, not {v}"),
+            );
+            None
+        } else if v > u32::MAX as i64 {
+            self.error(value.span(), format!("{what} is too large ({v})"));
+            None
+        } else {
+            Some(v as u32)
+        }
+    }
+
+    fn positive(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {
+        let v = *value.get_ref();
+        if v.is_finite() && v > 0.0 {
+            Some(v)
+        } else {
+            self.error(
+                value.span(),
+                format!("{what} must be a positive number, not {v}"),
+            );
+            None
+        }
+    }
+
+    fn scenario(
+        &mut self,
+        raw: RawScenario,
+        options: &LoadOptions,
+    ) -> Option<(Scenario, ParamValues)> {
+        let seed = match (options.seed, &raw.seed) {
+            (Some(seed), _) => seed,
+            (None, Some(s)) if *s.get_ref() >= 0 => *s.get_ref() as u64,
+            (None, Some(s)) => {
+                self.error(s.span(), "seed must be 0 or more");
+                DEFAULT_SEED
+            }
+            (None, None) => DEFAULT_SEED,
+        };
+        let traffic = self.traffic(&raw.traffic);
+        let mesh = self.mesh(&raw.mesh);
+        let models = self.models(&raw.models, options.catalog);
+        let cluster = self.cluster(&raw, seed, traffic.as_ref().map(|t| t.rps_per_pod));
+        let name = raw.name.unwrap_or_else(|| {
+            self.file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".into())
+        });
+        let (models, values) = models?;
+        Some((
+            Scenario {
+                name,
+                file: self.file.to_path_buf(),
+                seed,
+                cluster: cluster?,
+                traffic: traffic?,
+                mesh: mesh?,
+                models,
+            },
+            values,
+        ))
+    }
+
+    fn traffic(&mut self, raw: &raw::RawTraffic) -> Option<Traffic> {
+        let rps_per_pod = match &raw.rps_per_pod {
+            Some(v) => self.positive(v, "traffic.rps_per_pod"),
+            None => Some(10.0),
+        };
+        let payload_bytes = match &raw.payload_bytes {
+            Some(v) => self.count(v, "traffic.payload_bytes", 1).map(u64::from),
+            None => Some(1024),
+        };
+        let connections_per_upstream = match &raw.connections_per_upstream {
+            Some(v) => self.count(v, "traffic.connections_per_upstream", 1),
+            None => Some(1),
+        };
+        let connection_lifetime_ms = match &raw.connection_lifetime_ms {
+            Some(v) => self.positive(v, "traffic.connection_lifetime_ms"),
+            None => Some(5.0),
+        };
+        Some(Traffic {
+            rps_per_pod: rps_per_pod?,
+            payload_bytes: payload_bytes?,
+            connection_reuse: raw.connection_reuse.unwrap_or(true),
+            connections_per_upstream: connections_per_upstream?,
+            connection_lifetime_ms: connection_lifetime_ms?,
+        })
+    }
+
+    fn mesh(&mut self, raw: &raw::RawMesh) -> Option<MeshOptions> {
+        let architectures = match &raw.architectures {
+            None => Architecture::ALL.to_vec(),
+            Some(list) => {
+                if list.get_ref().is_empty() {
+                    self.error(list.span(), "mesh.architectures is empty: name at least one of sidecar, per-node, per-service-account, uproxy, ebpf");
+                }
+                self.unique(list.get_ref(), "architecture")
+            }
+        };
+        let scopings = match &raw.scoping {
+            None => vec![Scoping::Mesh],
+            Some(s) => match s.get_ref() {
+                raw::OneOrMany::One(one) => vec![*one],
+                raw::OneOrMany::Many(many) => {
+                    if many.is_empty() {
+                        self.error(s.span(), "mesh.scoping is empty: name at least one of mesh, namespace, call-graph");
+                    }
+                    let mut unique = many.clone();
+                    unique.sort_unstable();
+                    unique.dedup();
+                    if unique.len() != many.len() {
+                        self.error(s.span(), "mesh.scoping lists a scoping twice");
+                    }
+                    unique
+                }
+            },
+        };
+        let waypoint_replicas = match &raw.uproxy.waypoint_replicas {
+            Some(v) => self.count(v, "mesh.uproxy.waypoint_replicas", 1),
+            None => Some(1),
+        };
+        Some(MeshOptions {
+            architectures,
+            scopings,
+            interception: raw.interception.unwrap_or_default(),
+            local_acceleration: raw.local_acceleration.unwrap_or_default(),
+            micro_proxy: raw.uproxy.micro_proxy.unwrap_or_default(),
+            waypoint_scope: raw.uproxy.waypoint.unwrap_or_default(),
+            waypoint_replicas: waypoint_replicas?,
+        })
+    }
+
+    /// The items in order, reporting any given twice.
+    fn unique<T: Copy + PartialEq + std::fmt::Display>(
+        &mut self,
+        items: &[Spanned<T>],
+        what: &str,
+    ) -> Vec<T> {
+        let mut seen = Vec::new();
+        for item in items {
+            if seen.contains(item.get_ref()) {
+                self.error(
+                    item.span(),
+                    format!("{what} `{}` is listed twice", item.get_ref()),
+                );
+            } else {
+                seen.push(*item.get_ref());
+            }
+        }
+        seen
+    }
+
+    fn models(
+        &mut self,
+        raw: &raw::RawModels,
+        catalog: &Catalog,
+    ) -> Option<(ModelSet, ParamValues)> {
+        let mut values = catalog.values();
+        let mut ok = true;
+        let profile = raw.profile.as_ref().and_then(|p| {
+            if catalog.profile(p.get_ref()).is_some() {
+                catalog.apply_profile(&mut values, p.get_ref());
+                Some(p.get_ref().clone())
+            } else {
+                let known: Vec<&str> = catalog.profiles.iter().map(|p| p.name.as_str()).collect();
+                self.error(
+                    p.span(),
+                    format!(
+                        "unknown profile `{}`; known profiles: {}",
+                        p.get_ref(),
+                        known.join(", ")
+                    ),
+                );
+                ok = false;
+                None
+            }
+        });
+        let origin = format!("overridden in {}", self.file.display());
+        for (component, overrides) in raw.overrides() {
+            let params = values.get_mut(component).expect("known component");
+            for (name, value) in overrides {
+                let Some(slot) = params.get_mut(name.get_ref()) else {
+                    let known: Vec<&str> = params.keys().map(String::as_str).collect();
+                    let message = format!(
+                        "`{}` is not a parameter of the {component} model; it has: {}",
+                        name.get_ref(),
+                        known.join(", ")
+                    );
+                    self.error(name.span(), message);
+                    ok = false;
+                    continue;
+                };
+                let v = *value.get_ref();
+                if !v.is_finite() || v < 0.0 {
+                    let message = format!(
+                        "models.{component}.{} must be 0 or more, not {v}",
+                        name.get_ref()
+                    );
+                    self.error(value.span(), message);
+                    ok = false;
+                    continue;
+                }
+                slot.value = v;
+                slot.source = origin.clone();
+            }
+        }
+        if !ok {
+            return None;
+        }
+        match ModelSet::from_values(&values, profile) {
+            Ok(set) => Some((set, values)),
+            Err(e) => {
+                self.file_error(e.to_string());
+                None
+            }
+        }
+    }
+
+    fn cluster(
+        &mut self,
+        raw: &RawScenario,
+        seed: u64,
+        default_rps: Option<f64>,
+    ) -> Option<Cluster> {
+        let c = raw.cluster.get_ref();
+        let cluster_span = raw.cluster.span();
+        let default_max = match &c.max_pods_per_node {
+            Some(v) => self.count(v, "cluster.max_pods_per_node", 1)?,
+            None => DEFAULT_MAX_PODS_PER_NODE,
+        };
+        let node_groups = self.node_groups(c, cluster_span.clone(), default_max)?;
+        let node_max_pods: Vec<u32> = node_groups
+            .iter()
+            .flat_map(|g| std::iter::repeat_n(g.max_pods, g.count as usize))
+            .collect();
+        let capacity: u64 = node_max_pods.iter().map(|&m| m as u64).sum();
+
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let short_form = c.pods_per_node.is_some() || c.services.is_some();
+        let (namespaces, service_accounts, services, calls) = if short_form {
+            self.short_form(raw, &node_groups, &mut rng, default_rps?)?
+        } else {
+            self.explicit_services(raw, default_rps?)?
+        };
+
+        let pods: u64 = services.iter().map(|s| s.replicas as u64).sum();
+        if pods > MAX_PODS {
+            self.error(
+                cluster_span,
+                format!("the cluster has {pods} pods; meshtwin models at most {MAX_PODS}"),
+            );
+            return None;
+        }
+        if pods > capacity {
+            let groups: Vec<String> = node_groups
+                .iter()
+                .map(|g| format!("{} × {} pods", g.count, g.max_pods))
+                .collect();
+            self.error(
+                cluster_span,
+                format!(
+                    "impossible cluster: the services have {pods} pods but the nodes hold at most {capacity} ({}); add nodes or raise max_pods_per_node",
+                    groups.join(" + ")
+                ),
+            );
+            return None;
+        }
+        let call_graph = CallGraph::new(
+            services.len(),
+            &calls.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>(),
+        );
+        if let Some(cycle) = call_graph.find_cycle() {
+            let names: Vec<&str> = cycle
+                .iter()
+                .map(|&s| services[s as usize].name.as_str())
+                .collect();
+            // Point at the call that closes the cycle.
+            let (from, to) = (cycle[cycle.len() - 2], cycle[cycle.len() - 1]);
+            let span = calls
+                .iter()
+                .find(|c| c.0 == from && c.1 == to)
+                .and_then(|c| c.2.clone())
+                .unwrap_or(cluster_span);
+            self.error(
+                span,
+                format!(
+                    "the call graph has a cycle: {} (a request would never finish; remove one of these calls)",
+                    names.join(" → ")
+                ),
+            );
+            return None;
+        }
+        let pod_node = placement::place(
+            pods as usize,
+            &node_max_pods,
+            raw.placement.strategy,
+            &mut rng,
+        );
+        let pod_service = services
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| std::iter::repeat_n(i as u32, s.replicas as usize))
+            .collect();
+        Some(Cluster {
+            node_groups,
+            node_max_pods,
+            namespaces,
+            service_accounts,
+            services,
+            call_graph,
+            pod_node,
+            pod_service,
+        })
+    }
+
+    fn node_groups(
+        &mut self,
+        c: &raw::RawCluster,
+        cluster_span: Range<usize>,
+        default_max: u32,
+    ) -> Option<Vec<NodeGroup>> {
+        match (&c.nodes, c.node_group.is_empty()) {
+            (Some(nodes), true) => {
+                let count = self.count(nodes, "cluster.nodes", 1)?;
+                Some(vec![NodeGroup {
+                    name: "nodes".into(),
+                    count,
+                    max_pods: default_max,
+                }])
+            }
+            (None, false) => {
+                let mut groups = Vec::new();
+                let mut first_seen: HashMap<&str, usize> = HashMap::new();
+                for g in &c.node_group {
+                    let g_ref = g.get_ref();
+                    let name = g_ref.name.get_ref().as_str();
+                    if let Some(line) = first_seen.get(name) {
+                        let msg =
+                            format!("node group `{name}` is defined twice (first on line {line})");
+                        self.error(g_ref.name.span(), msg);
+                        continue;
+                    }
+                    first_seen.insert(name, self.line_of(g_ref.name.span().start));
+                    let count = self.count(&g_ref.count, "node_group.count", 1);
+                    let max_pods = match &g_ref.max_pods {
+                        Some(v) => self.count(v, "node_group.max_pods", 1),
+                        None => Some(default_max),
+                    };
+                    if let (Some(count), Some(max_pods)) = (count, max_pods) {
+                        groups.push(NodeGroup {
+                            name: name.to_string(),
+                            count,
+                            max_pods,
+                        });
+                    }
+                }
+                let total: u64 = groups.iter().map(|g| g.count as u64).sum();
+                if total > u32::MAX as u64 {
+                    self.error(cluster_span, "too many nodes");
+                    return None;
+                }
+                Some(groups)
+            }
+            (Some(nodes), false) => {
+                self.error(
+                    nodes.span(),
+                    "give either cluster.nodes or [[cluster.node_group]] entries, not both",
+                );
+                None
+            }
+            (None, true) => {
+                self.error(
+                    cluster_span,
+                    "[cluster] needs `nodes = N` or [[cluster.node_group]] entries",
+                );
+                None
+            }
+        }
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn short_form(
+        &mut self,
+        raw: &RawScenario,
+        groups: &[NodeGroup],
+        rng: &mut ChaCha8Rng,
+        rps_per_pod: f64,
+    ) -> Option<(Vec<String>, Vec<ServiceAccount>, Vec<Service>, Vec<Call>)> {
+        let c = raw.cluster.get_ref();
+        if let Some(first) = raw.services.first() {
+            self.error(first.name.span(), "give either the short form (cluster.services, cluster.pods_per_node) or [[service]] entries, not both");
+            return None;
+        }
+        let (Some(ppn), Some(svc)) = (&c.pods_per_node, &c.services) else {
+            let missing = if c.pods_per_node.is_none() {
+                "pods_per_node"
+            } else {
+                "services"
+            };
+            self.error(raw.cluster.span(), format!("the short form needs both cluster.pods_per_node and cluster.services; cluster.{missing} is missing"));
+            return None;
+        };
+        let pods_per_node = self.count(ppn, "cluster.pods_per_node", 1)?;
+        if let Some(small) = groups.iter().find(|g| g.max_pods < pods_per_node) {
+            self.error(
+                ppn.span(),
+                format!(
+                    "{pods_per_node} pods per node, but nodes of group `{}` hold at most {} pods (max_pods_per_node)",
+                    small.name, small.max_pods
+                ),
+            );
+            return None;
+        }
+        let node_count: u64 = groups.iter().map(|g| g.count as u64).sum();
+        let pods = node_count * pods_per_node as u64;
+        let services = self.count(svc, "cluster.services", 1)?;
+        if services as u64 > pods {
+            self.error(svc.span(), format!("{services} services need at least one pod each, but the cluster has {pods} pods"));
+            return None;
+        }
+        let namespaces = match &c.namespaces {
+            Some(v) => {
+                let n = self.count(v, "cluster.namespaces", 1)?;
+                if n > services {
+                    self.error(
+                        v.span(),
+                        format!(
+                            "{n} namespaces for {services} services would leave namespaces empty"
+                        ),
+                    );
+                    return None;
+                }
+                n
+            }
+            None => services.div_ceil(30),
+        };
+        let calls_per_service = match &c.calls_per_service {
+            Some(v) => self.count(v, "cluster.calls_per_service", 0)?,
+            None => 3,
+        };
+        let l7_policy_fraction = match &c.l7_policy_fraction {
+            Some(v) if (0.0..=1.0).contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                self.error(
+                    v.span(),
+                    format!(
+                        "cluster.l7_policy_fraction must be between 0 and 1, not {}",
+                        v.get_ref()
+                    ),
+                );
+                return None;
+            }
+            None => 0.25,
+        };
+        if pods > MAX_PODS {
+            self.error(
+                raw.cluster.span(),
+                format!("the cluster has {pods} pods; meshtwin models at most {MAX_PODS}"),
+            );
+            return None;
+        }
+        let generated = generate::generate(
+            ShortForm {
+                pods,
+                services,
+                namespaces,
+                calls_per_service,
+                l7_policy_fraction,
+            },
+            rng,
+        );
+        let namespace_names = (0..namespaces)
+            .map(|i| generate::namespace_name(i, namespaces))
+            .collect();
+        let mut accounts = Vec::with_capacity(generated.len());
+        let mut out = Vec::with_capacity(generated.len());
+        let mut calls = Vec::new();
+        let mut first_pod = 0u32;
+        for (i, g) in generated.into_iter().enumerate() {
+            accounts.push(ServiceAccount {
+                namespace: g.namespace,
+                name: g.name.clone(),
+            });
+            calls.extend(g.calls.iter().map(|&to| Call(i as u32, to, None)));
+            out.push(Service {
+                name: g.name,
+                namespace: g.namespace,
+                service_account: i as u32,
+                replicas: g.replicas,
+                http_ports: vec![8080],
+                tcp_ports: vec![],
+                l7_policy: g.l7_policy,
+                rps_per_pod,
+                first_pod,
+            });
+            first_pod += g.replicas;
+        }
+        Some((namespace_names, accounts, out, calls))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn explicit_services(
+        &mut self,
+        raw: &RawScenario,
+        rps_per_pod: f64,
+    ) -> Option<(Vec<String>, Vec<ServiceAccount>, Vec<Service>, Vec<Call>)> {
+        let c = raw.cluster.get_ref();
+        for (key, present) in [
+            ("namespaces", c.namespaces.is_some()),
+            ("calls_per_service", c.calls_per_service.is_some()),
+            ("l7_policy_fraction", c.l7_policy_fraction.is_some()),
+        ] {
+            if present {
+                self.error(raw.cluster.span(), format!("cluster.{key} belongs to the short form (cluster.services = N); with [[service]] entries, describe each service"));
+            }
+        }
+        if raw.services.is_empty() {
+            self.error(raw.cluster.span(), "no services: add [[service]] entries, or use the short form (cluster.pods_per_node and cluster.services)");
+            return None;
+        }
+        let declared: Option<Vec<&str>> = raw
+            .namespaces
+            .as_ref()
+            .map(|list| list.iter().map(|n| n.get_ref().as_str()).collect());
+        let mut namespaces: Vec<String> = declared
+            .as_ref()
+            .map(|d| d.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default();
+        let mut accounts: Vec<ServiceAccount> = Vec::new();
+        let mut account_index: BTreeMap<(u32, String), u32> = BTreeMap::new();
+        let mut index: HashMap<&str, (u32, usize)> = HashMap::new();
+        let mut services = Vec::with_capacity(raw.services.len());
+        let mut first_pod = 0u64;
+        for (i, s) in raw.services.iter().enumerate() {
+            let name = s.name.get_ref().as_str();
+            if name.is_empty() {
+                self.error(s.name.span(), "a service needs a non-empty name");
+            }
+            if let Some((_, line)) = index.get(name) {
+                let msg = format!("service `{name}` is defined twice (first on line {line})");
+                self.error(s.name.span(), msg);
+                continue;
+            }
+            index.insert(name, (i as u32, self.line_of(s.name.span().start)));
+            let namespace = self.namespace_of(s, declared.as_deref(), &mut namespaces);
+            let sa_name = s
+                .service_account
+                .as_ref()
+                .map_or(name, |sa| sa.get_ref().as_str());
+            let key = (namespace.unwrap_or(0), sa_name.to_string());
+            let next = accounts.len() as u32;
+            let service_account = *account_index.entry(key).or_insert_with(|| {
+                accounts.push(ServiceAccount {
+                    namespace: namespace.unwrap_or(0),
+                    name: sa_name.to_string(),
+                });
+                next
+            });
+            let replicas = self.count(&s.replicas, "replicas", 1);
+            let (http_ports, tcp_ports) = self.ports(s);
+            let rps = match &s.rps_per_pod {
+                Some(v) => self.positive(v, "rps_per_pod"),
+                None => Some(rps_per_pod),
+            };
+            if let (Some(namespace), Some(replicas), Some(rps_per_pod)) = (namespace, replicas, rps)
+            {
+                services.push(Service {
+                    name: name.to_string(),
+                    namespace,
+                    service_account,
+                    replicas,
+                    http_ports,
+                    tcp_ports,
+                    l7_policy: s.l7_policy,
+                    rps_per_pod,
+                    first_pod: first_pod.min(u32::MAX as u64) as u32,
+                });
+                first_pod += replicas as u64;
+            }
+        }
+        if first_pod > MAX_PODS {
+            self.error(
+                raw.cluster.span(),
+                format!("the services have {first_pod} pods; meshtwin models at most {MAX_PODS}"),
+            );
+            return None;
+        }
+        let mut calls = Vec::new();
+        for s in &raw.services {
+            let Some(&(from, _)) = index.get(s.name.get_ref().as_str()) else {
+                continue;
+            };
+            let mut seen = Vec::new();
+            for call in &s.calls {
+                match index.get(call.get_ref().as_str()) {
+                    None => self.error(
+                        call.span(),
+                        format!(
+                            "service `{}` calls `{}`, which is not defined; define it with [[service]] name = \"{}\"",
+                            s.name.get_ref(),
+                            call.get_ref(),
+                            call.get_ref()
+                        ),
+                    ),
+                    Some(&(to, _)) if seen.contains(&to) => self.error(
+                        call.span(),
+                        format!("service `{}` calls `{}` twice", s.name.get_ref(), call.get_ref()),
+                    ),
+                    Some(&(to, _)) => {
+                        seen.push(to);
+                        calls.push(Call(from, to, Some(call.span())));
+                    }
+                }
+            }
+        }
+        if !self.problems.is_empty() {
+            return None;
+        }
+        Some((namespaces, accounts, services, calls))
+    }
+
+    fn namespace_of(
+        &mut self,
+        s: &RawService,
+        declared: Option<&[&str]>,
+        namespaces: &mut Vec<String>,
+    ) -> Option<u32> {
+        let name = s
+            .namespace
+            .as_ref()
+            .map_or("default", |n| n.get_ref().as_str());
+        if let Some(i) = namespaces.iter().position(|n| n == name) {
+            return Some(i as u32);
+        }
+        if let Some(declared) = declared {
+            let span = s.namespace.as_ref().map_or(s.name.span(), |n| n.span());
+            let msg = format!(
+                "namespace `{name}` is not among the declared namespaces ({})",
+                declared.join(", ")
+            );
+            self.error(span, msg);
+            return None;
+        }
+        namespaces.push(name.to_string());
+        Some(namespaces.len() as u32 - 1)
+    }
+
+    fn ports(&mut self, s: &RawService) -> (Vec<u16>, Vec<u16>) {
+        let mut all: Vec<u16> = Vec::new();
+        let mut check = |resolver: &mut Self, list: &Option<Vec<Spanned<i64>>>| -> Vec<u16> {
+            let mut out = Vec::new();
+            for p in list.iter().flatten() {
+                let v = *p.get_ref();
+                if !(1..=65535).contains(&v) {
+                    resolver.error(p.span(), format!("port {v} is not between 1 and 65535"));
+                } else if all.contains(&(v as u16)) {
+                    resolver.error(p.span(), format!("port {v} is listed twice"));
+                } else {
+                    all.push(v as u16);
+                    out.push(v as u16);
+                }
+            }
+            out
+        };
+        let http = check(self, &s.http_ports);
+        let tcp = check(self, &s.tcp_ports);
+        if s.http_ports.is_none() && s.tcp_ports.is_none() {
+            return (vec![8080], vec![]);
+        }
+        if http.is_empty() && tcp.is_empty() && self.problems.is_empty() {
+            self.error(
+                s.name.span(),
+                format!("service `{}` has no ports", s.name.get_ref()),
+            );
+        }
+        (http, tcp)
+    }
+}
+
+/// A call from one service to another, with the span of the callee's name when written.
+struct Call(u32, u32, Option<Range<usize>>);

@@ -1,0 +1,156 @@
+//! Cost models: the catalog of parameters (`catalog`) and the typed set one scenario uses,
+//! after its profile and overrides are applied (`ModelSet`).
+
+pub mod catalog;
+
+pub use catalog::{Catalog, Param};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What one proxy kind costs. Memory = base + clusters × per_cluster + endpoints ×
+/// per_endpoint + listeners × per_listener + connections × per_connection.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ProxyCosts {
+    pub base_bytes: f64,
+    pub per_cluster_bytes: f64,
+    pub per_endpoint_bytes: f64,
+    pub per_tcp_listener_bytes: f64,
+    pub per_http_listener_bytes: f64,
+    pub per_connection_bytes: f64,
+    pub worker_threads: f64,
+    pub vcpu_per_krps: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KernelCosts {
+    /// What one socket may buffer: default receive plus send buffer.
+    pub socket_buffer_bytes: f64,
+    /// Kernel memory of one idle established socket.
+    pub socket_bytes: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EbpfCosts {
+    pub base_bytes: f64,
+    pub per_endpoint_bytes: f64,
+    pub per_connection_bytes: f64,
+    pub per_socket_bytes: f64,
+}
+
+/// The parameters one scenario runs with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSet {
+    pub profile: Option<String>,
+    pub envoy: ProxyCosts,
+    pub waypoint_vcpu_per_krps: f64,
+    pub ztunnel: ProxyCosts,
+    pub kernel: KernelCosts,
+    pub ebpf: EbpfCosts,
+}
+
+/// A parameter value after profile and overrides, and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolvedParam {
+    pub component: String,
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    pub source: String,
+}
+
+/// Component → parameter → value, the flat form profiles and overrides are applied to.
+pub type ParamValues = BTreeMap<String, BTreeMap<String, ResolvedParam>>;
+
+impl Catalog {
+    /// Every parameter at its catalog value.
+    pub fn values(&self) -> ParamValues {
+        self.components
+            .iter()
+            .map(|c| {
+                let params = c
+                    .params
+                    .iter()
+                    .map(|(name, p)| {
+                        let resolved = ResolvedParam {
+                            component: c.name.clone(),
+                            name: name.clone(),
+                            value: p.value,
+                            unit: p.unit.clone(),
+                            source: p.source.clone(),
+                        };
+                        (name.clone(), resolved)
+                    })
+                    .collect();
+                (c.name.clone(), params)
+            })
+            .collect()
+    }
+
+    /// Applies a named profile; the caller has checked the profile exists.
+    pub fn apply_profile(&self, values: &mut ParamValues, profile: &str) {
+        let Some(p) = self.profile(profile) else {
+            return;
+        };
+        for (component, params) in &p.overrides {
+            for (name, value) in params {
+                if let Some(slot) = values.get_mut(component).and_then(|c| c.get_mut(name)) {
+                    slot.value = *value;
+                    slot.source = format!("profile {}: {}", p.name, p.source);
+                }
+            }
+        }
+    }
+}
+
+/// Why a parameter set cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    /// A component file lacks a parameter the model needs.
+    #[error("models/{component}.toml has no parameter `{name}`, which the model needs")]
+    Missing { component: String, name: String },
+}
+
+impl ModelSet {
+    pub fn from_values(values: &ParamValues, profile: Option<String>) -> Result<Self, ModelError> {
+        let get = |component: &str, name: &str| -> Result<f64, ModelError> {
+            values
+                .get(component)
+                .and_then(|c| c.get(name))
+                .map(|p| p.value)
+                .ok_or_else(|| ModelError::Missing {
+                    component: component.to_string(),
+                    name: name.to_string(),
+                })
+        };
+        // Parameters that do not apply to a component (ztunnel has no listeners) read as zero.
+        let optional = |component: &str, name: &str| get(component, name).unwrap_or(0.0);
+        let proxy = |c: &str| -> Result<ProxyCosts, ModelError> {
+            Ok(ProxyCosts {
+                base_bytes: get(c, "base_bytes")?,
+                per_cluster_bytes: get(c, "per_cluster_bytes")?,
+                per_endpoint_bytes: get(c, "per_endpoint_bytes")?,
+                per_tcp_listener_bytes: optional(c, "per_tcp_listener_bytes"),
+                per_http_listener_bytes: optional(c, "per_http_listener_bytes"),
+                per_connection_bytes: get(c, "per_connection_bytes")?,
+                worker_threads: get(c, "worker_threads")?,
+                vcpu_per_krps: get(c, "vcpu_per_krps")?,
+            })
+        };
+        Ok(ModelSet {
+            profile,
+            envoy: proxy("envoy")?,
+            waypoint_vcpu_per_krps: get("envoy", "waypoint_vcpu_per_krps")?,
+            ztunnel: proxy("ztunnel")?,
+            kernel: KernelCosts {
+                socket_buffer_bytes: get("kernel", "socket_buffer_bytes")?,
+                socket_bytes: get("kernel", "socket_bytes")?,
+            },
+            ebpf: EbpfCosts {
+                base_bytes: get("ebpf", "base_bytes")?,
+                per_endpoint_bytes: get("ebpf", "per_endpoint_bytes")?,
+                per_connection_bytes: get("ebpf", "per_connection_bytes")?,
+                per_socket_bytes: get("ebpf", "per_socket_bytes")?,
+            },
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! The data-plane architectures meshtwin compares and the options that apply to all of them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A service-mesh data-plane architecture; the names are the ones printed in every report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Architecture {
+    /// One L7 proxy in every pod (Istio's classic mode, Linkerd).
+    Sidecar,
+    /// One shared L7 proxy per node (Cilium's per-node Envoy).
+    PerNode,
+    /// One shared L7 proxy per service account per node.
+    PerServiceAccount,
+    /// An L4/mTLS micro proxy per node (or pod) plus shared L7 waypoints where L7 policy applies.
+    Uproxy,
+    /// No proxy: policy, load balancing and visibility in the kernel.
+    Ebpf,
+}
+
+impl Architecture {
+    pub const ALL: [Architecture; 5] = [
+        Architecture::Sidecar,
+        Architecture::PerNode,
+        Architecture::PerServiceAccount,
+        Architecture::Uproxy,
+        Architecture::Ebpf,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::Sidecar => "sidecar",
+            Architecture::PerNode => "per-node",
+            Architecture::PerServiceAccount => "per-service-account",
+            Architecture::Uproxy => "uproxy",
+            Architecture::Ebpf => "ebpf",
+        }
+    }
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which services' configuration a proxy receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scoping {
+    /// Every service of the mesh (Istio's default).
+    Mesh,
+    /// The services of the workload's own namespace, plus the ones it calls elsewhere
+    /// (Istio's Sidecar resource with egress `./*`).
+    Namespace,
+    /// Only the services the workload calls (a Sidecar resource generated from the call graph).
+    CallGraph,
+}
+
+impl Scoping {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scoping::Mesh => "mesh",
+            Scoping::Namespace => "namespace",
+            Scoping::CallGraph => "call-graph",
+        }
+    }
+}
+
+impl fmt::Display for Scoping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

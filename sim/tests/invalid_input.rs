@@ -1,0 +1,82 @@
+//! Bad cluster files: `sim check` names the file, line and column and what is wrong, exits 2,
+//! and never panics. The messages are snapshot-tested: they are often a user's first contact.
+
+use std::path::Path;
+use std::process::Command;
+
+fn check(fixture: &str) -> (Option<i32>, String) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let output = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(&dir)
+        .args(["check", fixture])
+        .output()
+        .expect("sim runs");
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    assert!(!stderr.contains("panicked"), "{fixture}: {stderr}");
+    assert!(output.stdout.is_empty(), "{fixture} printed a result");
+    (output.status.code(), stderr)
+}
+
+macro_rules! invalid_input_test {
+    ($name:ident, $expect_location:expr) => {
+        #[test]
+        fn $name() {
+            let file = concat!(stringify!($name), ".toml");
+            let (code, stderr) = check(file);
+            assert_eq!(code, Some(2), "{stderr}");
+            assert!(
+                stderr.starts_with(&format!("error: {file}{}", $expect_location)),
+                "{stderr}"
+            );
+            insta::assert_snapshot!(stringify!($name), stderr);
+        }
+    };
+}
+
+invalid_input_test!(unknown_key, ":3:1:");
+invalid_input_test!(wrong_type, ":2:9:");
+invalid_input_test!(zero_nodes, ":2:9:");
+invalid_input_test!(negative_replicas, ":6:12:");
+invalid_input_test!(too_many_pods_per_node, ":3:17:");
+invalid_input_test!(impossible_cluster, ":1:1:");
+invalid_input_test!(unknown_callee, ":7:17:");
+invalid_input_test!(call_cycle, ":12:10:");
+invalid_input_test!(unknown_architecture, ":7:29:");
+invalid_input_test!(unknown_profile, ":7:11:");
+invalid_input_test!(unknown_model_parameter, ":7:1:");
+invalid_input_test!(negative_model_parameter, ":7:14:");
+invalid_input_test!(syntax_error, ":1:9:");
+invalid_input_test!(duplicate_service, ":9:8:");
+invalid_input_test!(short_form_and_services, ":7:8:");
+invalid_input_test!(negative_rate, ":7:15:");
+invalid_input_test!(unknown_scoping, ":7:11:");
+invalid_input_test!(more_services_than_pods, ":4:12:");
+invalid_input_test!(undeclared_namespace, ":8:13:");
+invalid_input_test!(port_out_of_range, ":7:19:");
+
+#[test]
+fn a_missing_file_is_named() {
+    let (code, stderr) = check("no-such-file.toml");
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.starts_with("error: no-such-file.toml: cannot read:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_fixture_has_a_test() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let source = include_str!("invalid_input.rs");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .replace(".toml", "");
+        assert!(
+            source.contains(&format!("invalid_input_test!({name},")),
+            "fixture {name}.toml has no test"
+        );
+    }
+}
