@@ -1,0 +1,174 @@
+use std::path::Path;
+
+use super::*;
+
+fn error_of(text: &str) -> String {
+    parse(Path::new("node.toml"), text).unwrap_err().to_string()
+}
+
+const VALID: &str = r#"
+[agent]
+metrics-address = "127.0.0.1:9500"
+tc-attach = "netlink"
+
+[[identity]]
+name = "frontend"
+id = 1
+addresses = ["10.0.0.0/24", "fd00::1"]
+
+[[identity]]
+name = "backend"
+id = 2
+addresses = ["10.0.1.5"]
+
+[[policy]]
+from = "frontend"
+to = "backend"
+protocol = "tcp"
+ports = [8080, 8443]
+
+[[policy]]
+from = "frontend"
+to = "backend"
+protocol = "udp"
+
+[[service]]
+name = "web"
+vip = "10.96.0.10"
+port = 80
+protocol = "tcp"
+backends = ["10.0.1.5:8080", "10.0.1.6:8080"]
+
+[[attach]]
+interface = "eth0"
+netns = "/run/netns/backend"
+program = "xdp-policy"
+"#;
+
+#[test]
+fn valid_config_resolves_to_map_contents() {
+    let config = parse(Path::new("node.toml"), VALID).unwrap();
+    assert_eq!(config.bpffs_dir, PathBuf::from(DEFAULT_BPFFS_DIR));
+    assert_eq!(config.metrics_address.to_string(), "127.0.0.1:9500");
+    assert_eq!(config.tc_attach, TcAttachSetting::Netlink);
+    assert_eq!(
+        config.identities[0].v4,
+        vec![(Ipv4Addr::new(10, 0, 0, 0), 24)]
+    );
+    assert_eq!(
+        config.identities[0].v6,
+        vec![("fd00::1".parse().unwrap(), 128)]
+    );
+    assert_eq!(config.policed, BTreeSet::from([2]));
+    assert_eq!(
+        config.rules,
+        vec![
+            PolicyKey::new(1, 2, IPPROTO_TCP, 8080),
+            PolicyKey::new(1, 2, IPPROTO_TCP, 8443),
+            PolicyKey::new(1, 2, IPPROTO_UDP, PolicyKey::ANY_PORT),
+        ]
+    );
+    assert_eq!(
+        config.services[0].key,
+        ServiceKey::new([10, 96, 0, 10], 80, IPPROTO_TCP)
+    );
+    assert_eq!(config.services[0].backends[1].addr, [10, 0, 1, 6]);
+    assert_eq!(
+        config.attachments[0].netns.as_deref(),
+        Some(Path::new("/run/netns/backend"))
+    );
+}
+
+#[test]
+fn errors_name_file_line_and_column() {
+    let broken = VALID.replace(
+        "to = \"backend\"\nprotocol = \"tcp\"",
+        "to = \"backnd\"\nprotocol = \"tcp\"",
+    );
+    assert_eq!(
+        error_of(&broken),
+        "node.toml:18:6: unknown identity \"backnd\": define it in an [[identity]] table"
+    );
+    let broken = VALID.replace("\"10.0.0.0/24\"", "\"10.0.0.1/24\"");
+    assert_eq!(
+        error_of(&broken),
+        "node.toml:9:14: \"10.0.0.1/24\" has host bits set; write 10.0.0.0/24"
+    );
+    assert_eq!(
+        error_of("[agent]\nmetrics-address = \"0.0.0.0:9464\"\n"),
+        "node.toml:2:19: metrics are served on loopback only; 0.0.0.0 is not a loopback address"
+    );
+}
+
+#[test]
+fn rejects_bad_values_with_a_reason() {
+    let cases = [
+        (
+            "id = 1\n",
+            "id = 0\n",
+            "reserved for addresses no identity covers",
+        ),
+        (
+            "ports = [8080, 8443]",
+            "ports = [8080, 70000]",
+            "port 70000 is out of range",
+        ),
+        (
+            "protocol = \"udp\"",
+            "protocol = \"icmp\"",
+            "unknown protocol \"icmp\"",
+        ),
+        (
+            "vip = \"10.96.0.10\"",
+            "vip = \"fd00::10\"",
+            "IPv6 service VIPs are not supported yet",
+        ),
+        (
+            "\"10.0.1.6:8080\"]",
+            "\"10.0.1.5:8080\"]",
+            "backend 10.0.1.5:8080 is listed twice",
+        ),
+        (
+            "program = \"xdp-policy\"",
+            "program = \"xdp\"",
+            "unknown program \"xdp\"",
+        ),
+        (
+            "interface = \"eth0\"",
+            "interface = \"a/b\"",
+            "is not a Linux interface name",
+        ),
+        (
+            "addresses = [\"10.0.1.5\"]",
+            "addresses = [\"10.0.0.0/24\"]",
+            "already belongs to identity \"frontend\"",
+        ),
+        (
+            "name = \"backend\"",
+            "name = \"frontend\"",
+            "identity \"frontend\" is defined twice",
+        ),
+        (
+            "tc-attach = \"netlink\"",
+            "tc-attach = \"bpf\"",
+            "unknown tc-attach \"bpf\"",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert!(VALID.contains(from), "fixture lacks {from:?}");
+        let message = error_of(&VALID.replacen(from, to, 1));
+        assert!(message.starts_with("node.toml:"), "{message}");
+        assert!(message.contains(expected), "{to:?}: {message}");
+    }
+}
+
+#[test]
+fn toml_syntax_errors_and_unknown_fields_are_located() {
+    let message = error_of("[agent]\nbpffs-dir = \n");
+    assert!(message.starts_with("node.toml:2:"), "{message}");
+    let message = error_of("[[identity]]\nname = \"a\"\nid = 1\ncolour = \"red\"\n");
+    assert!(
+        message.starts_with("node.toml:4:1: unknown field `colour`"),
+        "{message}"
+    );
+}

@@ -1,0 +1,705 @@
+//! Loading, attaching, adopting and removing the datapath.
+//!
+//! `up` is idempotent and is also how a restarted agent takes over: maps are reused from their
+//! pins (so counters and policy survive), and an interface that already has a pinned link gets
+//! the new program swapped in atomically (`bpf_link_update`), so there is no instant without a
+//! program. Maps are written before anything new is attached, so a new attachment never runs
+//! with empty policy.
+
+use std::{
+    collections::BTreeSet,
+    fs, io,
+    os::fd::AsFd as _,
+    path::{Path, PathBuf},
+};
+
+use aya::{
+    programs::{
+        links::{FdLink, PinnedLink},
+        tc::{self, NlOptions, SchedClassifierLink, TcAttachOptions, TcHandle},
+        xdp::XdpLink,
+        LinkOrder, ProgramError, SchedClassifier, TcAttachType, Xdp, XdpMode,
+    },
+    Ebpf, EbpfLoader,
+};
+
+use crate::{
+    config::{Attachment, NodeConfig, ProgramKind, TcAttachSetting, XdpModeSetting},
+    kernel::{self, KernelVersion, PreflightError},
+    map_sync::{self, MapSyncError, PinnedMaps, SyncSummary},
+    netns::{self, NetnsGuard},
+    pins::{AttachmentPin, PinDir},
+};
+
+/// Priority and handle of meshtwin's netlink tc filters: fixed, so that a restarted agent can
+/// replace its own filter in place and `down` can find it.
+const NETLINK_PRIORITY: u16 = 0x4d54;
+const NETLINK_HANDLE: TcHandle = TcHandle::new(0, 0x4d54);
+
+/// Errors of the datapath operations; each says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum DatapathError {
+    /// A precondition on the machine is not met.
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
+    /// The bpffs directory could not be created or read.
+    #[error("cannot use pin directory {dir}: {source}")]
+    PinDir { dir: PathBuf, source: io::Error },
+    /// The kernel rejected the object (verifier, map creation).
+    #[error("loading the eBPF object failed: {0}")]
+    Load(Box<aya::EbpfError>),
+    /// A program in the object is missing or could not be loaded.
+    #[error("loading program {program} failed: {source}")]
+    Program {
+        program: &'static str,
+        source: ProgramError,
+    },
+    /// The network namespace of an attachment could not be entered.
+    #[error(
+        "cannot enter network namespace {netns}: {source}; check the attach entry's netns path"
+    )]
+    Netns { netns: PathBuf, source: io::Error },
+    /// An interface named in the config does not exist.
+    #[error(
+        "interface {interface} does not exist{where_}; create it first or fix the [[attach]] entry"
+    )]
+    InterfaceAbsent { interface: String, where_: String },
+    /// Attaching failed.
+    #[error("attaching {program} to {interface} failed: {source}")]
+    Attach {
+        program: &'static str,
+        interface: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A pin could not be written or removed.
+    #[error("pin {path} failed: {source}")]
+    Pin {
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Writing maps failed.
+    #[error(transparent)]
+    Maps(#[from] MapSyncError),
+    /// Nothing is pinned in this directory.
+    #[error(
+        "nothing of meshtwin's is pinned in {0}; `up` first, or pass the bpffs-dir that `up` used"
+    )]
+    NotUp(PathBuf),
+}
+
+/// What `up` did, for the log and for tests.
+#[derive(Debug, Default)]
+pub struct UpReport {
+    pub created: Vec<AttachmentPin>,
+    pub replaced: Vec<AttachmentPin>,
+    pub removed: Vec<AttachmentPin>,
+    pub sync: SyncSummary,
+    pub tcx: bool,
+}
+
+/// Checks root, kernel and bpffs before anything is touched.
+pub fn preflight(dir: &Path) -> Result<KernelVersion, PreflightError> {
+    kernel::check_root()?;
+    let running = KernelVersion::running().ok_or(PreflightError::UnknownKernel)?;
+    kernel::check_kernel(running)?;
+    kernel::check_bpffs(dir)?;
+    Ok(running)
+}
+
+/// Loads, writes maps, attaches and pins: see the module documentation.
+pub fn up(config: &NodeConfig, object: &[u8]) -> Result<UpReport, DatapathError> {
+    let running = preflight(&config.bpffs_dir)?;
+    let pins = PinDir::new(&config.bpffs_dir);
+    let fresh = pins.create().map_err(|source| DatapathError::PinDir {
+        dir: pins.root.clone(),
+        source,
+    })?;
+    let result = up_in(config, object, &pins, running);
+    if result.is_err() && fresh {
+        // Nothing was attached before this run: leave nothing behind.
+        let _ = down(&pins.root, Some(config));
+    }
+    result
+}
+
+fn up_in(
+    config: &NodeConfig,
+    object: &[u8],
+    pins: &PinDir,
+    running: KernelVersion,
+) -> Result<UpReport, DatapathError> {
+    let mut ebpf = EbpfLoader::new()
+        .default_map_pin_directory(pins.maps())
+        .load(object)
+        .map_err(|error| DatapathError::Load(Box::new(error)))?;
+    let mut report = UpReport {
+        sync: map_sync::apply(&mut PinnedMaps::open(pins)?, config)?,
+        ..UpReport::default()
+    };
+
+    let xdp = program_mut::<Xdp>(&mut ebpf, ProgramKind::XdpPolicy)?;
+    xdp.load().map_err(program_error(ProgramKind::XdpPolicy))?;
+    let tc_program = program_mut::<SchedClassifier>(&mut ebpf, ProgramKind::TcServiceLb)?;
+    tc_program
+        .load()
+        .map_err(program_error(ProgramKind::TcServiceLb))?;
+    report.tcx = match config.tc_attach {
+        TcAttachSetting::Auto => kernel::TCX.available_on(running),
+        TcAttachSetting::Tcx => true,
+        TcAttachSetting::Netlink => false,
+    };
+
+    let mut wanted = BTreeSet::new();
+    let mut created = Vec::new();
+    for attachment in &config.attachments {
+        let outcome = attach(&mut ebpf, config, attachment, pins, report.tcx);
+        match outcome {
+            Ok((pin, was_created)) => {
+                wanted.insert(pin.file_name());
+                if was_created {
+                    created.push(pin);
+                } else {
+                    report.replaced.push(pin);
+                }
+            }
+            Err(error) => {
+                // Undo what this run attached; what was there before stays, so policy that was
+                // enforced stays enforced.
+                for pin in &created {
+                    let _ = remove_attachment(pins, pin, Some(config));
+                }
+                return Err(error);
+            }
+        }
+    }
+    report.created = created;
+
+    // Attachments of an earlier config that this one no longer has.
+    for dir in [pins.links(), pins.netlink()] {
+        let listed = PinDir::list(&dir).map_err(|source| DatapathError::PinDir {
+            dir: dir.clone(),
+            source,
+        })?;
+        for (_, pin) in listed {
+            if !wanted.contains(&pin.file_name()) {
+                remove_attachment(pins, &pin, Some(config))?;
+                report.removed.push(pin);
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn program_mut<'a, T>(ebpf: &'a mut Ebpf, kind: ProgramKind) -> Result<&'a mut T, DatapathError>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
+{
+    let name = kind.program_name();
+    let program = ebpf.program_mut(name).ok_or(DatapathError::Program {
+        program: name,
+        source: ProgramError::NotLoaded,
+    })?;
+    program.try_into().map_err(program_error(kind))
+}
+
+fn program_error(kind: ProgramKind) -> impl FnOnce(ProgramError) -> DatapathError {
+    move |source| DatapathError::Program {
+        program: kind.program_name(),
+        source,
+    }
+}
+
+fn attach_error<E: std::error::Error + Send + Sync + 'static>(
+    kind: ProgramKind,
+    interface: &str,
+) -> impl FnOnce(E) -> DatapathError + '_ {
+    move |source| DatapathError::Attach {
+        program: kind.program_name(),
+        interface: interface.to_string(),
+        source: Box::new(source),
+    }
+}
+
+fn where_(netns: Option<&Path>) -> String {
+    netns.map_or_else(
+        || " in the agent's network namespace".to_string(),
+        |p| format!(" in network namespace {}", p.display()),
+    )
+}
+
+/// Attaches one program to one interface; returns its pin and whether it is new.
+fn attach(
+    ebpf: &mut Ebpf,
+    config: &NodeConfig,
+    attachment: &Attachment,
+    pins: &PinDir,
+    tcx: bool,
+) -> Result<(AttachmentPin, bool), DatapathError> {
+    let netns_path = attachment.netns.as_deref();
+    let inode = netns::netns_inode(netns_path).map_err(|source| DatapathError::Netns {
+        netns: netns_path.map_or_else(|| PathBuf::from("(own)"), Path::to_owned),
+        source,
+    })?;
+    let _inside = match netns_path {
+        Some(path) => Some(
+            NetnsGuard::enter(path).map_err(|source| DatapathError::Netns {
+                netns: path.to_owned(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let interface = attachment.interface.as_str();
+    let if_index = netns::if_index(interface).ok_or_else(|| DatapathError::InterfaceAbsent {
+        interface: interface.to_string(),
+        where_: where_(netns_path),
+    })?;
+    let kind = attachment.program;
+    let pin = AttachmentPin::new(kind, inode, if_index, interface);
+    match kind {
+        ProgramKind::XdpPolicy => {
+            let xdp = program_mut::<Xdp>(ebpf, kind)?;
+            let mode = match config.xdp_mode {
+                XdpModeSetting::Skb => XdpMode::Skb,
+                XdpModeSetting::Native => XdpMode::Driver,
+            };
+            let path = pins.links().join(pin.file_name());
+            if let Some(old) = open_live_link(&path) {
+                let link = XdpLink::try_from(old).map_err(attach_error(kind, interface))?;
+                let id = xdp
+                    .attach_to_link(link)
+                    .map_err(attach_error(kind, interface))?;
+                // The pin still names the (updated) link; this process's handle can go.
+                drop(xdp.take_link(id).map_err(attach_error(kind, interface))?);
+                return Ok((pin, false));
+            }
+            let id = xdp
+                .attach_to_if_index(if_index, mode)
+                .map_err(attach_error(kind, interface))?;
+            let link = xdp.take_link(id).map_err(attach_error(kind, interface))?;
+            // Without bpf links (< 5.9) aya falls back to netlink, which cannot be pinned:
+            // dropping that link detaches it again, so nothing is left half-attached.
+            let link = FdLink::try_from(link).map_err(|_| {
+                let kernel = KernelVersion::running().unwrap_or(KernelVersion {
+                    major: 0,
+                    minor: 0,
+                    patch: 0,
+                });
+                DatapathError::Preflight(kernel::XDP_LINK.missing_on(kernel))
+            })?;
+            link.pin(&path).map_err(|source| DatapathError::Pin {
+                path: path.clone(),
+                source: Box::new(source),
+            })?;
+            Ok((pin, true))
+        }
+        ProgramKind::TcServiceLb => {
+            let program = program_mut::<SchedClassifier>(ebpf, kind)?;
+            if tcx {
+                let path = pins.links().join(pin.file_name());
+                if let Some(old) = open_live_link(&path) {
+                    let link = SchedClassifierLink::try_from(old)
+                        .map_err(attach_error(kind, interface))?;
+                    let id = program
+                        .attach_to_link(link)
+                        .map_err(attach_error(kind, interface))?;
+                    drop(
+                        program
+                            .take_link(id)
+                            .map_err(attach_error(kind, interface))?,
+                    );
+                    return Ok((pin, false));
+                }
+                let id = program
+                    .attach_with_options(
+                        interface,
+                        TcAttachType::Ingress,
+                        TcAttachOptions::TcxOrder(LinkOrder::default()),
+                    )
+                    .map_err(attach_error(kind, interface))?;
+                let link = FdLink::try_from(
+                    program
+                        .take_link(id)
+                        .map_err(attach_error(kind, interface))?,
+                )
+                .map_err(attach_error(kind, interface))?;
+                link.pin(&path).map_err(|source| DatapathError::Pin {
+                    path: path.clone(),
+                    source: Box::new(source),
+                })?;
+                Ok((pin, true))
+            } else {
+                // Netlink filters live in the clsact qdisc, not in a link: the record pin keeps
+                // the program and tells `down` where to look.
+                if let Err(error) = tc::qdisc_add_clsact(interface) {
+                    let exists = matches!(&error, tc::TcError::NetlinkError(e) if e.raw_os_error() == Some(libc::EEXIST))
+                        || matches!(error, tc::TcError::AlreadyAttached);
+                    if !exists {
+                        return Err(attach_error(kind, interface)(error));
+                    }
+                }
+                let path = pins.netlink().join(pin.file_name());
+                let existed = path.exists();
+                let id = if existed {
+                    let link = SchedClassifierLink::attached(
+                        interface,
+                        TcAttachType::Ingress,
+                        NETLINK_PRIORITY,
+                        NETLINK_HANDLE,
+                        None,
+                    )
+                    .map_err(attach_error(kind, interface))?;
+                    program
+                        .attach_to_link(link)
+                        .map_err(attach_error(kind, interface))?
+                } else {
+                    let options = NlOptions {
+                        priority: NETLINK_PRIORITY,
+                        handle: NETLINK_HANDLE,
+                        ..NlOptions::default()
+                    };
+                    program
+                        .attach_with_options(
+                            interface,
+                            TcAttachType::Ingress,
+                            TcAttachOptions::Netlink(options),
+                        )
+                        .map_err(attach_error(kind, interface))?
+                };
+                // Dropping the link would delete the filter: it must outlive this process.
+                std::mem::forget(
+                    program
+                        .take_link(id)
+                        .map_err(attach_error(kind, interface))?,
+                );
+                if existed {
+                    fs::remove_file(&path).map_err(|source| DatapathError::Pin {
+                        path: path.clone(),
+                        source: Box::new(source),
+                    })?;
+                }
+                program.pin(&path).map_err(|source| DatapathError::Pin {
+                    path: path.clone(),
+                    source: Box::new(source),
+                })?;
+                Ok((pin, !existed))
+            }
+        }
+    }
+}
+
+/// A pinned link that is still attached, or `None` (no pin, or the interface went away: such a
+/// pin is removed so that a fresh link can take its name).
+fn open_live_link(path: &Path) -> Option<FdLink> {
+    if !pinned_link_is_live(path) {
+        let _ = fs::remove_file(path);
+        return None;
+    }
+    PinnedLink::from_pin(path).ok().map(FdLink::from)
+}
+
+/// Whether the link pinned at `path` is still attached to an interface: a defunct XDP or tcx
+/// link (its interface was deleted) reports interface index 0.
+fn pinned_link_is_live(path: &Path) -> bool {
+    bpf_syscall::obj_get(path)
+        .ok()
+        .and_then(|fd| bpf_syscall::netdev_link_ifindex(fd.as_fd()))
+        .is_some_and(|index| index != 0)
+}
+
+/// The few bpf(2) commands aya 0.14 does not expose for a link known only by its pin.
+mod bpf_syscall {
+    use std::{
+        ffi::CString,
+        io,
+        os::{
+            fd::{AsRawFd as _, BorrowedFd, FromRawFd as _, OwnedFd},
+            unix::ffi::OsStrExt as _,
+        },
+        path::Path,
+    };
+
+    const BPF_OBJ_GET: libc::c_long = 7;
+    const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+    const BPF_LINK_DETACH: libc::c_long = 34;
+
+    fn bpf(cmd: libc::c_long, attr: &mut [u64; 4]) -> libc::c_long {
+        // SAFETY: `attr` is a zero-padded union bpf_attr large enough for the commands used.
+        unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                cmd,
+                attr.as_mut_ptr(),
+                std::mem::size_of_val(attr),
+            )
+        }
+    }
+
+    pub fn obj_get(path: &Path) -> io::Result<OwnedFd> {
+        let c_path = CString::new(path.as_os_str().as_bytes())?;
+        let mut attr = [0u64; 4];
+        attr[0] = c_path.as_ptr() as u64;
+        let fd = bpf(BPF_OBJ_GET, &mut attr);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
+    /// `bpf_link_info.{xdp,tcx}.ifindex`: both union members start with it, at offset 16 (after
+    /// type, id, prog_id and padding to the union's 8-byte alignment).
+    pub fn netdev_link_ifindex(fd: BorrowedFd<'_>) -> Option<u32> {
+        let mut info = [0u8; 64];
+        let mut attr = [0u64; 4];
+        attr[0] = fd.as_raw_fd() as u32 as u64 | ((info.len() as u64) << 32);
+        attr[1] = info.as_mut_ptr() as u64;
+        if bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr) != 0 {
+            return None;
+        }
+        Some(u32::from_ne_bytes(info[16..20].try_into().ok()?))
+    }
+
+    /// Forcibly detaches a link (5.9+), even if another process still holds it open.
+    pub fn link_detach(fd: BorrowedFd<'_>) {
+        let mut attr = [0u64; 4];
+        attr[0] = fd.as_raw_fd() as u32 as u64;
+        let _ = bpf(BPF_LINK_DETACH, &mut attr);
+    }
+}
+
+/// Removes one attachment and its pin.
+fn remove_attachment(
+    pins: &PinDir,
+    pin: &AttachmentPin,
+    config: Option<&NodeConfig>,
+) -> Result<(), DatapathError> {
+    let link_path = pins.links().join(pin.file_name());
+    if let Ok(fd) = bpf_syscall::obj_get(&link_path) {
+        bpf_syscall::link_detach(fd.as_fd());
+        drop(fd);
+        remove_pin(&link_path)?;
+    }
+    let record = pins.netlink().join(pin.file_name());
+    if record.exists() {
+        if let Some(netns_path) = find_netns(pin.netns_inode, config) {
+            let entered = match &netns_path {
+                NetnsLocation::Own => None,
+                NetnsLocation::Path(path) => NetnsGuard::enter(path).ok(),
+            };
+            let reachable = matches!(netns_path, NetnsLocation::Own) || entered.is_some();
+            if reachable {
+                match tc::qdisc_detach_program(&pin.interface, TcAttachType::Ingress, &pin.program)
+                {
+                    Ok(()) => {}
+                    Err(tc::TcError::IoError(error)) if error.kind() == io::ErrorKind::NotFound => {
+                    }
+                    Err(error) => {
+                        return Err(DatapathError::Attach {
+                            program: "tc_service_lb",
+                            interface: pin.interface.clone(),
+                            source: Box::new(error),
+                        })
+                    }
+                }
+            }
+            drop(entered);
+        }
+        // A namespace nobody holds any more took its interfaces and filters with it.
+        remove_pin(&record)?;
+    }
+    Ok(())
+}
+
+fn remove_pin(path: &Path) -> Result<(), DatapathError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(DatapathError::Pin {
+            path: path.to_owned(),
+            source: Box::new(source),
+        }),
+    }
+}
+
+enum NetnsLocation {
+    Own,
+    Path(PathBuf),
+}
+
+/// Finds a path that opens the network namespace with this inode: the agent's own, one named in
+/// the config, /run/netns, or a process's namespace or open file descriptor.
+fn find_netns(inode: u64, config: Option<&NodeConfig>) -> Option<NetnsLocation> {
+    if netns::netns_inode(None).ok() == Some(inode) {
+        return Some(NetnsLocation::Own);
+    }
+    let matches = |path: &Path| netns::netns_inode(Some(path)).ok() == Some(inode);
+    if let Some(config) = config {
+        for attachment in &config.attachments {
+            if let Some(path) = &attachment.netns {
+                if matches(path) {
+                    return Some(NetnsLocation::Path(path.clone()));
+                }
+            }
+        }
+    }
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Ok(entries) = fs::read_dir("/run/netns") {
+        candidates.extend(entries.filter_map(Result::ok).map(|e| e.path()));
+    }
+    let target = format!("net:[{inode}]");
+    if let Ok(processes) = fs::read_dir("/proc") {
+        for process in processes.filter_map(Result::ok) {
+            let dir = process.path();
+            candidates.push(dir.join("ns/net"));
+            if let Ok(fds) = fs::read_dir(dir.join("fd")) {
+                for fd in fds.filter_map(Result::ok) {
+                    if fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == target.as_str()) {
+                        candidates.push(fd.path());
+                    }
+                }
+            }
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|p| matches(p))
+        .map(NetnsLocation::Path)
+}
+
+/// What `down` removed.
+#[derive(Debug, Default)]
+pub struct DownReport {
+    pub attachments: Vec<AttachmentPin>,
+    pub maps: Vec<String>,
+}
+
+/// Detaches everything recorded under `dir` and removes every pin and the directory itself.
+pub fn down(dir: &Path, config: Option<&NodeConfig>) -> Result<DownReport, DatapathError> {
+    kernel::check_root()?;
+    let pins = PinDir::new(dir);
+    if !dir.exists() {
+        return Err(DatapathError::NotUp(dir.to_owned()));
+    }
+    let mut report = DownReport::default();
+    for sub in [pins.links(), pins.netlink()] {
+        let listed = PinDir::list(&sub).map_err(|source| DatapathError::PinDir {
+            dir: sub.clone(),
+            source,
+        })?;
+        for (_, pin) in listed {
+            remove_attachment(&pins, &pin, config)?;
+            report.attachments.push(pin);
+        }
+    }
+    if let Ok(entries) = fs::read_dir(pins.maps()) {
+        for entry in entries.filter_map(Result::ok) {
+            remove_pin(&entry.path())?;
+            report
+                .maps
+                .push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    report.maps.sort();
+    for sub in [pins.maps(), pins.links(), pins.netlink(), pins.root.clone()] {
+        match fs::remove_dir(&sub) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(DatapathError::PinDir { dir: sub, source }),
+        }
+    }
+    Ok(report)
+}
+
+/// One attachment as `status` shows it.
+#[derive(Debug)]
+pub struct AttachmentStatus {
+    pub pin: AttachmentPin,
+    /// "xdp link", "tcx link" or "netlink filter".
+    pub kind: &'static str,
+    pub link_id: Option<u32>,
+    pub program_id: Option<u32>,
+    pub live: bool,
+}
+
+/// Attached programs and map sizes.
+#[derive(Debug, Default)]
+pub struct Status {
+    pub attachments: Vec<AttachmentStatus>,
+    /// (map, entries)
+    pub maps: Vec<(String, usize)>,
+}
+
+pub fn status(dir: &Path) -> Result<Status, DatapathError> {
+    kernel::check_root()?;
+    let pins = PinDir::new(dir);
+    if !pins.maps().exists() {
+        return Err(DatapathError::NotUp(dir.to_owned()));
+    }
+    let mut status = Status::default();
+    let links = PinDir::list(&pins.links()).map_err(|source| DatapathError::PinDir {
+        dir: pins.links(),
+        source,
+    })?;
+    for (path, pin) in links {
+        let link = PinnedLink::from_pin(&path).map(FdLink::from);
+        let info = link.as_ref().ok().and_then(|l| l.info().ok());
+        let live = pinned_link_is_live(&path);
+        status.attachments.push(AttachmentStatus {
+            kind: if pin.program == ProgramKind::XdpPolicy.program_name() {
+                "xdp link"
+            } else {
+                "tcx link"
+            },
+            link_id: info.as_ref().map(|i| i.id()),
+            program_id: info.as_ref().map(|i| i.program_id()),
+            live,
+            pin,
+        });
+    }
+    let records = PinDir::list(&pins.netlink()).map_err(|source| DatapathError::PinDir {
+        dir: pins.netlink(),
+        source,
+    })?;
+    for (path, pin) in records {
+        let program_id = aya::programs::ProgramInfo::from_pin(&path)
+            .ok()
+            .map(|i| i.id());
+        status.attachments.push(AttachmentStatus {
+            kind: "netlink filter",
+            link_id: None,
+            program_id,
+            live: true,
+            pin,
+        });
+    }
+    let maps = PinnedMaps::open(&pins)?;
+    use meshtwin_datapath_common::maps as names;
+    status.maps = vec![
+        (names::IDENTITY_V4.into(), maps.identity_v4.keys().count()),
+        (names::IDENTITY_V6.into(), maps.identity_v6.keys().count()),
+        (names::POLICED.into(), maps.policed.keys().count()),
+        (names::POLICY.into(), maps.policy.keys().count()),
+        (names::POLICY_FLOWS.into(), maps.policy_flows.keys().count()),
+        (
+            names::POLICY_COUNTS.into(),
+            maps.policy_counts.keys().count(),
+        ),
+        (names::SERVICES.into(), maps.services.keys().count()),
+        (names::BACKENDS.into(), maps.backends.keys().count()),
+        (names::LB_CONNTRACK.into(), maps.lb_conntrack.keys().count()),
+        (names::LB_REVNAT.into(), maps.lb_revnat.keys().count()),
+        (names::SERVICE_COUNTS.into(), maps.service_ids().len()),
+    ];
+    Ok(status)
+}
+
+/// Applies a config to the pinned maps of a running datapath (the `reload` command and SIGHUP).
+pub fn reload(config: &NodeConfig) -> Result<SyncSummary, DatapathError> {
+    kernel::check_root()?;
+    let pins = PinDir::new(&config.bpffs_dir);
+    if !pins.maps().exists() {
+        return Err(DatapathError::NotUp(config.bpffs_dir.clone()));
+    }
+    Ok(map_sync::apply(&mut PinnedMaps::open(&pins)?, config)?)
+}

@@ -1,0 +1,19 @@
+//! meshtwin's node agent: loads the eBPF datapath (XDP identity policy, TC service load
+//! balancing), attaches it where the node config says, pins everything under a bpffs directory of
+//! its own, keeps the maps in sync with the config, and exports counters as Prometheus metrics.
+//!
+//! Module map: `config` (TOML -> validated node config), `kernel` (feature table, preflight),
+//! `netns` (entering network namespaces), `pins` (the bpffs layout), `datapath` (load, attach,
+//! adopt, down, status), `map_sync` (config -> maps, in place), `metrics` (HTTP exporter).
+
+pub mod config;
+pub mod datapath;
+pub mod kernel;
+pub mod map_sync;
+pub mod metrics;
+pub mod netns;
+pub mod pins;
+
+/// The kernel programs, built by build.rs.
+pub static EBPF_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/meshtwin-ebpf"));

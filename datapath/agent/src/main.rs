@@ -1,0 +1,288 @@
+//! `meshtwin-agent`: the node agent's command line. See docs/datapath.md.
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use meshtwin_agent::{
+    config::{self, NodeConfig},
+    datapath::{self, UpReport},
+    map_sync::PinnedMaps,
+    metrics::{self, DatapathCollector, Labels, MetricsSource},
+    pins::PinDir,
+    EBPF_OBJECT,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "meshtwin-agent",
+    version,
+    about = "Loads meshtwin's eBPF datapath and keeps it in sync with a node config"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a config and print what it defines; touches nothing.
+    Check(ConfigArgs),
+    /// Load, attach and pin the datapath (or adopt a pinned one), write the maps, and exit.
+    Up(ConfigArgs),
+    /// `up`, then serve metrics; SIGHUP re-reads the config and updates the maps in place;
+    /// SIGTERM/SIGINT exit and leave the datapath enforcing.
+    Run {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Loopback address:port for metrics (overrides the config).
+        #[arg(long)]
+        metrics_address: Option<String>,
+    },
+    /// Apply a changed config to the running datapath's maps, in place.
+    Reload(ConfigArgs),
+    /// Detach everything of meshtwin's and remove its pins.
+    Down(DirArgs),
+    /// Print attached programs and map sizes.
+    Status(DirArgs),
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    /// Node config (TOML).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// bpffs directory for pins (overrides the config).
+    #[arg(long)]
+    bpffs_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DirArgs {
+    /// Node config; its bpffs-dir is used, and its netns paths help find netlink filters.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// bpffs directory for pins (default: the config's, else /sys/fs/bpf/meshtwin).
+    #[arg(long)]
+    bpffs_dir: Option<PathBuf>,
+}
+
+fn load_config(args: &ConfigArgs) -> Result<NodeConfig> {
+    let mut config = config::load(&args.config)?;
+    if let Some(dir) = &args.bpffs_dir {
+        config.bpffs_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+fn dir_and_config(args: &DirArgs) -> Result<(PathBuf, Option<NodeConfig>)> {
+    let config = args.config.as_deref().map(config::load).transpose()?;
+    let dir = args
+        .bpffs_dir
+        .clone()
+        .or_else(|| config.as_ref().map(|c| c.bpffs_dir.clone()))
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_BPFFS_DIR));
+    Ok((dir, config))
+}
+
+fn print_up(report: &UpReport, dir: &Path) {
+    let sync = &report.sync;
+    println!(
+        "maps: {} prefixes, {} policy rules, {} services with {} backends ({} stale entries removed)",
+        sync.prefixes, sync.rules, sync.services, sync.backends, sync.removed
+    );
+    for pin in &report.created {
+        println!(
+            "attached {} to {} (ifindex {})",
+            pin.program, pin.interface, pin.if_index
+        );
+    }
+    for pin in &report.replaced {
+        println!(
+            "replaced {} on {} in place (ifindex {})",
+            pin.program, pin.interface, pin.if_index
+        );
+    }
+    for pin in &report.removed {
+        println!(
+            "detached {} from {} (no longer configured)",
+            pin.program, pin.interface
+        );
+    }
+    println!(
+        "datapath up; pins in {} (tc attach: {})",
+        dir.display(),
+        if report.tcx {
+            "tcx link"
+        } else {
+            "netlink filter"
+        }
+    );
+}
+
+fn bring_up(args: &ConfigArgs, config: &NodeConfig) -> Result<()> {
+    let report = datapath::up(config, EBPF_OBJECT).with_context(|| {
+        format!(
+            "failed to bring the datapath up from {}",
+            args.config.display()
+        )
+    })?;
+    print_up(&report, &config.bpffs_dir);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run_cli(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("meshtwin-agent: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Check(args) => {
+            let config = load_config(&args)?;
+            println!(
+                "{}: {} identities, {} policy rules, {} services, {} attachments",
+                args.config.display(),
+                config.identities.len(),
+                config.rules.len(),
+                config.services.len(),
+                config.attachments.len()
+            );
+            Ok(())
+        }
+        Command::Up(args) => {
+            let config = load_config(&args)?;
+            bring_up(&args, &config)?;
+            Ok(())
+        }
+        Command::Run {
+            config: args,
+            metrics_address,
+        } => {
+            let mut config = load_config(&args)?;
+            if let Some(address) = metrics_address {
+                config.metrics_address = address
+                    .parse()
+                    .ok()
+                    .filter(|a: &std::net::SocketAddr| a.ip().is_loopback())
+                    .with_context(|| {
+                        format!("--metrics-address {address:?} is not a loopback address:port")
+                    })?;
+            }
+            bring_up(&args, &config)?;
+            serve(args, config)
+        }
+        Command::Reload(args) => {
+            let config = load_config(&args)?;
+            let summary = datapath::reload(&config)
+                .with_context(|| format!("failed to apply {}", args.config.display()))?;
+            println!(
+                "reloaded: {} prefixes, {} policy rules, {} services with {} backends ({} stale entries removed)",
+                summary.prefixes, summary.rules, summary.services, summary.backends, summary.removed
+            );
+            Ok(())
+        }
+        Command::Down(args) => {
+            let (dir, config) = dir_and_config(&args)?;
+            let report = datapath::down(&dir, config.as_ref()).with_context(|| {
+                format!("failed to take the datapath in {} down", dir.display())
+            })?;
+            for pin in &report.attachments {
+                println!(
+                    "detached {} from {} (ifindex {})",
+                    pin.program, pin.interface, pin.if_index
+                );
+            }
+            println!(
+                "removed {} map pins and {}",
+                report.maps.len(),
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Status(args) => {
+            let (dir, _) = dir_and_config(&args)?;
+            let status = datapath::status(&dir)
+                .with_context(|| format!("failed to read status of {}", dir.display()))?;
+            println!("pins: {}", dir.display());
+            println!("attached programs:");
+            if status.attachments.is_empty() {
+                println!("  (none)");
+            }
+            for a in &status.attachments {
+                let id = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+                println!(
+                    "  {:<14} {:<16} ifindex {:<4} netns {:<11} {:<15} link {:<5} prog {:<5}{}",
+                    a.pin.program,
+                    a.pin.interface,
+                    a.pin.if_index,
+                    a.pin.netns_inode,
+                    a.kind,
+                    id(a.link_id),
+                    id(a.program_id),
+                    if a.live {
+                        ""
+                    } else {
+                        " DEFUNCT (interface gone)"
+                    }
+                );
+            }
+            println!("maps:");
+            for (map, entries) in &status.maps {
+                println!("  {map:<15} {entries} entries");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn serve(args: ConfigArgs, config: NodeConfig) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let pins = PinDir::new(&config.bpffs_dir);
+        let maps = PinnedMaps::open(&pins)?;
+        let source = Arc::new(Mutex::new(MetricsSource { maps, labels: Labels::from_config(&config) }));
+        let listener = metrics::bind(config.metrics_address)
+            .await
+            .with_context(|| format!("cannot listen for metrics on {}", config.metrics_address))?;
+        println!("metrics on http://{}/metrics", listener.local_addr()?);
+        let server = tokio::spawn(metrics::serve(listener, DatapathCollector(source.clone())));
+        let mut hangup = signal(SignalKind::hangup())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {
+                    // A bad config is reported and the running state is kept.
+                    match load_config(&args).and_then(|c| Ok((datapath::reload(&c)?, c))) {
+                        Ok((summary, new_config)) => {
+                            if let Ok(mut source) = source.lock() {
+                                source.labels = Labels::from_config(&new_config);
+                            }
+                            println!("reloaded on SIGHUP: {} policy rules, {} services", summary.rules, summary.services);
+                        }
+                        Err(error) => eprintln!("meshtwin-agent: reload failed, keeping the previous config: {error:#}"),
+                    }
+                }
+                _ = terminate.recv() => break,
+                _ = interrupt.recv() => break,
+            }
+        }
+        server.abort();
+        println!("exiting; the datapath stays attached and pinned in {}", config.bpffs_dir.display());
+        Ok(())
+    })
+}

@@ -1,0 +1,309 @@
+//! Writes a validated config into the pinned maps, in place: new entries are added before stale
+//! ones are removed, so that no packet sees a state that allows less than both the old and the
+//! new config (policy) or that lacks a backend both have (services). Counters are never reset,
+//! except the slot of a service that is removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aya::maps::{
+    lpm_trie::{Key, LpmTrie},
+    HashMap, Map, MapData, MapError, PerCpuArray, PerCpuHashMap, PerCpuValues,
+};
+use meshtwin_datapath_common::{
+    identity::{IPV4_PREFIX_BITS, IPV6_PREFIX_BITS},
+    maps as names,
+    policy::{FlowKey, IdentityPair, PolicyCounters, PolicyKey},
+    service::{
+        Backend, BackendKey, Flow4, LbConnection, LbReverse, ServiceCounters, ServiceInfo,
+        ServiceKey,
+    },
+};
+
+use crate::{config::NodeConfig, pins::PinDir};
+
+/// A map operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MapSyncError {
+    /// A pinned map could not be opened: the datapath is not up in this directory.
+    #[error("cannot open pinned map {path}: {source}; is the datapath up (`meshtwin-agent up`) with this bpffs-dir?")]
+    Open { path: String, source: MapError },
+    /// A map update failed.
+    #[error("updating map {map} failed: {source}")]
+    Update { map: &'static str, source: MapError },
+    /// More services than ids.
+    #[error("no free service id (the map holds {max})")]
+    NoServiceId { max: u32 },
+    /// Reading the number of CPUs failed.
+    #[error("cannot count CPUs: {0}")]
+    Cpus(String),
+}
+
+/// Every map of the datapath, opened from its pin.
+pub struct PinnedMaps {
+    pub identity_v4: LpmTrie<MapData, [u8; 4], u32>,
+    pub identity_v6: LpmTrie<MapData, [u8; 16], u32>,
+    pub policed: HashMap<MapData, u32, u32>,
+    pub policy: HashMap<MapData, PolicyKey, u32>,
+    pub policy_flows: HashMap<MapData, FlowKey, u32>,
+    pub policy_counts: PerCpuHashMap<MapData, IdentityPair, PolicyCounters>,
+    pub services: HashMap<MapData, ServiceKey, ServiceInfo>,
+    pub backends: HashMap<MapData, BackendKey, Backend>,
+    pub lb_conntrack: HashMap<MapData, Flow4, LbConnection>,
+    pub lb_revnat: HashMap<MapData, Flow4, LbReverse>,
+    pub service_counts: PerCpuArray<MapData, ServiceCounters>,
+}
+
+fn open<T: TryFrom<Map, Error = MapError>>(pins: &PinDir, name: &str) -> Result<T, MapSyncError> {
+    let path = pins.map(name);
+    let opened = MapData::from_pin(&path)
+        .and_then(Map::from_map_data)
+        .and_then(T::try_from);
+    opened.map_err(|source| MapSyncError::Open {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+impl PinnedMaps {
+    pub fn open(pins: &PinDir) -> Result<Self, MapSyncError> {
+        Ok(Self {
+            identity_v4: open(pins, names::IDENTITY_V4)?,
+            identity_v6: open(pins, names::IDENTITY_V6)?,
+            policed: open(pins, names::POLICED)?,
+            policy: open(pins, names::POLICY)?,
+            policy_flows: open(pins, names::POLICY_FLOWS)?,
+            policy_counts: open(pins, names::POLICY_COUNTS)?,
+            services: open(pins, names::SERVICES)?,
+            backends: open(pins, names::BACKENDS)?,
+            lb_conntrack: open(pins, names::LB_CONNTRACK)?,
+            lb_revnat: open(pins, names::LB_REVNAT)?,
+            service_counts: open(pins, names::SERVICE_COUNTS)?,
+        })
+    }
+
+    /// Service id -> service key, as the kernel has them now.
+    pub fn service_ids(&self) -> BTreeMap<u32, ServiceKey> {
+        self.services
+            .iter()
+            .filter_map(Result::ok)
+            .map(|(key, info)| (info.id, key))
+            .collect()
+    }
+}
+
+fn update(map: &'static str) -> impl FnOnce(MapError) -> MapSyncError {
+    move |source| MapSyncError::Update { map, source }
+}
+
+/// What changed, for the log.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    pub prefixes: usize,
+    pub rules: usize,
+    pub services: usize,
+    pub backends: usize,
+    pub removed: usize,
+}
+
+/// Makes the maps say what `config` says.
+pub fn apply(maps: &mut PinnedMaps, config: &NodeConfig) -> Result<SyncSummary, MapSyncError> {
+    let mut summary = SyncSummary::default();
+    sync_identities(maps, config, &mut summary)?;
+    sync_policy(maps, config, &mut summary)?;
+    sync_services(maps, config, &mut summary)?;
+    Ok(summary)
+}
+
+fn sync_identities(
+    maps: &mut PinnedMaps,
+    config: &NodeConfig,
+    summary: &mut SyncSummary,
+) -> Result<(), MapSyncError> {
+    let mut want_v4 = BTreeMap::new();
+    let mut want_v6 = BTreeMap::new();
+    for identity in &config.identities {
+        for (ip, len) in &identity.v4 {
+            want_v4.insert((*len, ip.octets()), identity.id);
+        }
+        for (ip, len) in &identity.v6 {
+            want_v6.insert((*len, ip.octets()), identity.id);
+        }
+    }
+    summary.prefixes = want_v4.len() + want_v6.len();
+    for ((len, data), id) in &want_v4 {
+        maps.identity_v4
+            .insert(&Key::new(u32::from(*len), *data), *id, 0)
+            .map_err(update(names::IDENTITY_V4))?;
+    }
+    for ((len, data), id) in &want_v6 {
+        maps.identity_v6
+            .insert(&Key::new(u32::from(*len), *data), *id, 0)
+            .map_err(update(names::IDENTITY_V6))?;
+    }
+    // Stale prefixes go after the new ones are in.
+    let stale_v4: Vec<Key<[u8; 4]>> = maps
+        .identity_v4
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|key| {
+            !want_v4.contains_key(&(key.prefix_len() as u8, key.data()))
+                || key.prefix_len() > IPV4_PREFIX_BITS
+        })
+        .collect();
+    for key in stale_v4 {
+        maps.identity_v4
+            .remove(&key)
+            .map_err(update(names::IDENTITY_V4))?;
+        summary.removed += 1;
+    }
+    let stale_v6: Vec<Key<[u8; 16]>> = maps
+        .identity_v6
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|key| {
+            !want_v6.contains_key(&(key.prefix_len() as u8, key.data()))
+                || key.prefix_len() > IPV6_PREFIX_BITS
+        })
+        .collect();
+    for key in stale_v6 {
+        maps.identity_v6
+            .remove(&key)
+            .map_err(update(names::IDENTITY_V6))?;
+        summary.removed += 1;
+    }
+    Ok(())
+}
+
+fn sync_policy(
+    maps: &mut PinnedMaps,
+    config: &NodeConfig,
+    summary: &mut SyncSummary,
+) -> Result<(), MapSyncError> {
+    // Rules first, then the policed set: a newly policed identity must never be looked at
+    // before the rules that allow traffic to it are in.
+    for rule in &config.rules {
+        maps.policy
+            .insert(rule, 1, 0)
+            .map_err(update(names::POLICY))?;
+    }
+    summary.rules = config.rules.len();
+    for id in &config.policed {
+        maps.policed
+            .insert(id, 1, 0)
+            .map_err(update(names::POLICED))?;
+    }
+    let want_rules: BTreeSet<(u32, u32, u8, u16)> = config
+        .rules
+        .iter()
+        .map(|r| (r.src_identity, r.dst_identity, r.protocol, r.port))
+        .collect();
+    let stale: Vec<PolicyKey> = maps
+        .policy
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|r| !want_rules.contains(&(r.src_identity, r.dst_identity, r.protocol, r.port)))
+        .collect();
+    // Revoking: rules go first so an identity that stays policed loses exactly those rules.
+    for key in stale {
+        maps.policy.remove(&key).map_err(update(names::POLICY))?;
+        summary.removed += 1;
+    }
+    let stale: Vec<u32> = maps
+        .policed
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|id| !config.policed.contains(id))
+        .collect();
+    for id in stale {
+        maps.policed.remove(&id).map_err(update(names::POLICED))?;
+        summary.removed += 1;
+    }
+    Ok(())
+}
+
+fn zero_counters(maps: &mut PinnedMaps, id: u32) -> Result<(), MapSyncError> {
+    let cpus = aya::util::nr_cpus()
+        .map_err(|(what, error)| MapSyncError::Cpus(format!("{what}: {error}")))?;
+    let zeros = PerCpuValues::try_from(vec![ServiceCounters::default(); cpus])
+        .map_err(|error| MapSyncError::Cpus(error.to_string()))?;
+    maps.service_counts
+        .set(id, zeros, 0)
+        .map_err(update(names::SERVICE_COUNTS))
+}
+
+fn sync_services(
+    maps: &mut PinnedMaps,
+    config: &NodeConfig,
+    summary: &mut SyncSummary,
+) -> Result<(), MapSyncError> {
+    let existing: BTreeMap<ServiceKey, ServiceInfo> =
+        maps.services.iter().filter_map(Result::ok).collect();
+    let wanted: BTreeSet<ServiceKey> = config.services.iter().map(|s| s.key).collect();
+
+    // Removed services: stop matching their VIP first, then drop their backends and counters.
+    for (key, info) in &existing {
+        if wanted.contains(key) {
+            continue;
+        }
+        maps.services.remove(key).map_err(update(names::SERVICES))?;
+        for slot in 0..info.backend_count {
+            let _ = maps.backends.remove(&BackendKey {
+                service_id: info.id,
+                slot,
+            });
+        }
+        zero_counters(maps, info.id)?;
+        summary.removed += 1;
+    }
+
+    // Ids stay with their service (counters are indexed by id); new services take free ones.
+    let mut used: BTreeSet<u32> = existing
+        .iter()
+        .filter(|(key, _)| wanted.contains(key))
+        .map(|(_, info)| info.id)
+        .collect();
+    for service in &config.services {
+        let (id, old_count) = match existing.get(&service.key) {
+            Some(info) => (info.id, info.backend_count),
+            None => {
+                let id = (0..names::MAX_SERVICES)
+                    .find(|id| !used.contains(id))
+                    .ok_or(MapSyncError::NoServiceId {
+                        max: names::MAX_SERVICES,
+                    })?;
+                used.insert(id);
+                zero_counters(maps, id)?;
+                (id, 0)
+            }
+        };
+        // Slots first, then the count: a new flow never picks a slot that is not written yet.
+        for (slot, backend) in service.backends.iter().enumerate() {
+            maps.backends
+                .insert(
+                    BackendKey {
+                        service_id: id,
+                        slot: slot as u32,
+                    },
+                    *backend,
+                    0,
+                )
+                .map_err(update(names::BACKENDS))?;
+        }
+        let info = ServiceInfo {
+            id,
+            backend_count: service.backends.len() as u32,
+        };
+        maps.services
+            .insert(service.key, info, 0)
+            .map_err(update(names::SERVICES))?;
+        for slot in service.backends.len() as u32..old_count {
+            let _ = maps.backends.remove(&BackendKey {
+                service_id: id,
+                slot,
+            });
+        }
+        summary.backends += service.backends.len();
+    }
+    summary.services = config.services.len();
+    Ok(())
+}

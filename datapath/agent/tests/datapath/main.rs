@@ -1,0 +1,10 @@
+//! Datapath integration tests: the real programs in the running kernel, real TCP/UDP traffic
+//! between network namespaces made by the tests. Run as root; each test skips with a printed
+//! reason when the kernel is older than kernels.toml says its features need, or without root.
+//! `just vmtest` runs this binary under other kernels (see docs/datapath.md for the contract).
+
+mod lifecycle;
+mod probes;
+mod support;
+mod tc_service_lb;
+mod xdp_policy;

@@ -1,0 +1,120 @@
+//! A "node" namespace with a bridge, and "pods": namespaces joined to the bridge by veth pairs.
+//!
+//! ```text
+//!   pod "a" [eth0 10.77.0.2/24] ==veth== [h-a]--+
+//!   pod "b" [eth0 10.77.0.3/24] ==veth== [h-b]--+-- br0 10.77.0.1/24 (node namespace,
+//!                                                    forwarding on: routes service traffic)
+//! ```
+//! Every test builds its own node, so tests can run in parallel with the same addresses, and
+//! none of this is visible outside the namespaces.
+
+use std::{net::Ipv4Addr, os::fd::AsRawFd as _};
+
+use super::netns::Netns;
+
+pub const BRIDGE_IP: &str = "10.77.0.1";
+
+pub struct Pod {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    /// The node side of the pod's veth pair.
+    pub host_interface: String,
+    pub ns: Netns,
+}
+
+pub struct Node {
+    pub pods: Vec<Pod>,
+    pub ns: Netns,
+}
+
+impl Node {
+    pub fn new() -> Self {
+        let ns = Netns::new();
+        ns.ip(&["link", "add", "br0", "type", "bridge"]);
+        ns.ip(&["addr", "add", &format!("{BRIDGE_IP}/24"), "dev", "br0"]);
+        ns.ip(&["link", "set", "br0", "up"]);
+        ns.sysctl("net/ipv4/ip_forward", "1");
+        Self {
+            pods: Vec::new(),
+            ns,
+        }
+    }
+
+    /// Adds pod `name` at 10.77.0.`host`.
+    pub fn add_pod(&mut self, name: &str, host: u8) -> &Pod {
+        let pod_ns = Netns::new();
+        let host_interface = format!("h-{name}");
+        let ip = Ipv4Addr::new(10, 77, 0, host);
+        let pod_path = pod_ns.path();
+        self.ns.ip(&[
+            "link",
+            "add",
+            &host_interface,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            pod_path.to_str().expect("utf-8 path"),
+        ]);
+        self.ns
+            .ip(&["link", "set", &host_interface, "master", "br0", "up"]);
+        pod_ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+        pod_ns.ip(&["link", "set", "eth0", "up"]);
+        pod_ns.ip(&["route", "add", "default", "via", BRIDGE_IP]);
+        // Make the stack compute full checksums instead of leaving them to "hardware": a
+        // translated packet with a wrong checksum is then really dropped by the receiver.
+        pod_ns.run(|| disable_tx_checksum_offload("eth0"));
+        self.pods.push(Pod {
+            name: name.to_string(),
+            ip,
+            host_interface,
+            ns: pod_ns,
+        });
+        self.pods.last().expect("just pushed")
+    }
+
+    pub fn pod(&self, name: &str) -> &Pod {
+        self.pods
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no pod {name}"))
+    }
+}
+
+/// ETHTOOL_STXCSUM through SIOCETHTOOL, so no ethtool binary is needed.
+fn disable_tx_checksum_offload(interface: &str) {
+    #[repr(C)]
+    struct EthtoolValue {
+        cmd: u32,
+        data: u32,
+    }
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        data: *mut EthtoolValue,
+        pad: [u8; 16],
+    }
+    const SIOCETHTOOL: libc::c_ulong = 0x8946;
+    const ETHTOOL_STXCSUM: u32 = 0x17;
+    let mut value = EthtoolValue {
+        cmd: ETHTOOL_STXCSUM,
+        data: 0,
+    };
+    let mut request = IfReq {
+        name: [0; 16],
+        data: &mut value,
+        pad: [0; 16],
+    };
+    request.name[..interface.len()].copy_from_slice(interface.as_bytes());
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("ioctl socket");
+    // SAFETY: a valid ifreq whose data points at a live ethtool_value.
+    let ret = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCETHTOOL, &mut request) };
+    assert_eq!(
+        ret,
+        0,
+        "SIOCETHTOOL on {interface}: {}",
+        std::io::Error::last_os_error()
+    );
+}

@@ -1,0 +1,198 @@
+//! Identity policy: the map types of the XDP policy program and its decision, written once for
+//! the kernel and for user-space tests.
+
+use crate::{
+    identity::UNKNOWN_IDENTITY,
+    packet::{IpHeaders, IpPair},
+};
+
+/// Key of the policy map: traffic from `src_identity` to `dst_identity` over `protocol` to
+/// `port` (host order; [`PolicyKey::ANY_PORT`] matches every port) is allowed when present.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PolicyKey {
+    pub src_identity: u32,
+    pub dst_identity: u32,
+    pub port: u16,
+    pub protocol: u8,
+    /// Always 0: the kernel compares keys byte by byte.
+    pub pad: u8,
+}
+
+impl PolicyKey {
+    /// Port value of a rule that allows every port of its protocol.
+    pub const ANY_PORT: u16 = 0;
+
+    #[inline(always)]
+    pub const fn new(src_identity: u32, dst_identity: u32, protocol: u8, port: u16) -> Self {
+        Self {
+            src_identity,
+            dst_identity,
+            port,
+            protocol,
+            pad: 0,
+        }
+    }
+}
+
+/// Key of the per-pair counters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdentityPair {
+    pub src_identity: u32,
+    pub dst_identity: u32,
+}
+
+/// Per-CPU packet and byte counters of one identity pair.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PolicyCounters {
+    pub passed_packets: u64,
+    pub passed_bytes: u64,
+    pub dropped_packets: u64,
+    pub dropped_bytes: u64,
+}
+
+/// A flow as seen on the wire, family-independent: IPv4 addresses fill the first 4 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub protocol: u8,
+    /// 4 or 6.
+    pub family: u8,
+    /// Always 0.
+    pub pad: [u8; 2],
+}
+
+impl FlowKey {
+    #[inline(always)]
+    pub fn from_headers(headers: &IpHeaders) -> Self {
+        let mut src = [0u8; 16];
+        let mut dst = [0u8; 16];
+        let family = match headers.addrs {
+            IpPair::V4 { src: s, dst: d } => {
+                src[..4].copy_from_slice(&s);
+                dst[..4].copy_from_slice(&d);
+                4
+            }
+            IpPair::V6 { src: s, dst: d } => {
+                src = s;
+                dst = d;
+                6
+            }
+        };
+        Self {
+            src,
+            dst,
+            src_port: headers.src_port,
+            dst_port: headers.dst_port,
+            protocol: headers.protocol,
+            family,
+            pad: [0; 2],
+        }
+    }
+
+    /// The same flow in the other direction.
+    #[inline(always)]
+    pub fn reversed(&self) -> Self {
+        Self {
+            src: self.dst,
+            dst: self.src,
+            src_port: self.dst_port,
+            dst_port: self.src_port,
+            ..*self
+        }
+    }
+}
+
+/// Why a packet passed or was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The destination is not under policy.
+    PassNotPoliced,
+    /// The reply direction of a flow that policy allowed.
+    PassReply,
+    /// A rule allows it.
+    PassAllowed,
+    /// The source address belongs to no identity.
+    DropUnknownSource,
+    /// No rule allows it (default deny).
+    DropDenied,
+}
+
+impl Verdict {
+    #[inline(always)]
+    pub fn passes(self) -> bool {
+        matches!(
+            self,
+            Verdict::PassNotPoliced | Verdict::PassReply | Verdict::PassAllowed
+        )
+    }
+}
+
+/// The map lookups the decision needs; the kernel implements it with its maps, tests with tables.
+pub trait PolicyLookups {
+    /// Identity of the longest prefix covering an IPv4 address, or [`UNKNOWN_IDENTITY`].
+    fn identity_v4(&self, addr: [u8; 4]) -> u32;
+    /// Identity of the longest prefix covering an IPv6 address, or [`UNKNOWN_IDENTITY`].
+    fn identity_v6(&self, addr: [u8; 16]) -> u32;
+    /// Whether ingress to `identity` is default-deny.
+    fn is_policed(&self, identity: u32) -> bool;
+    /// Whether a rule with exactly this key exists.
+    fn has_rule(&self, key: &PolicyKey) -> bool;
+    /// Whether `flow` is the reply direction of a flow that was allowed.
+    fn is_reply(&self, flow: &FlowKey) -> bool;
+}
+
+/// Outcome for one packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub pair: IdentityPair,
+    pub verdict: Verdict,
+}
+
+/// Decides one packet. The caller records `FlowKey::from_headers(h).reversed()` as a reply flow
+/// when the verdict is [`Verdict::PassAllowed`].
+#[inline(always)]
+pub fn decide<L: PolicyLookups>(headers: &IpHeaders, maps: &L) -> Decision {
+    let (src_identity, dst_identity) = match headers.addrs {
+        IpPair::V4 { src, dst } => (maps.identity_v4(src), maps.identity_v4(dst)),
+        IpPair::V6 { src, dst } => (maps.identity_v6(src), maps.identity_v6(dst)),
+    };
+    let pair = IdentityPair {
+        src_identity,
+        dst_identity,
+    };
+    let verdict = if dst_identity == UNKNOWN_IDENTITY || !maps.is_policed(dst_identity) {
+        Verdict::PassNotPoliced
+    } else if maps.is_reply(&FlowKey::from_headers(headers)) {
+        Verdict::PassReply
+    } else if src_identity == UNKNOWN_IDENTITY {
+        Verdict::DropUnknownSource
+    } else {
+        // A packet whose ports we cannot see (a later fragment, another protocol) only matches
+        // rules that allow every port.
+        let port = if headers.has_ports() {
+            headers.dst_port
+        } else {
+            PolicyKey::ANY_PORT
+        };
+        let exact = PolicyKey::new(src_identity, dst_identity, headers.protocol, port);
+        let any = PolicyKey::new(
+            src_identity,
+            dst_identity,
+            headers.protocol,
+            PolicyKey::ANY_PORT,
+        );
+        if maps.has_rule(&exact) || maps.has_rule(&any) {
+            Verdict::PassAllowed
+        } else {
+            Verdict::DropDenied
+        }
+    };
+    Decision { pair, verdict }
+}

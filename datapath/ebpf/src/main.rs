@@ -1,0 +1,29 @@
+//! meshtwin's kernel programs. One file per program; the maps they share are in `maps.rs`.
+//!
+//! Built for `bpfel-unknown-none` by the agent's build.rs (aya-build). On the host the crate
+//! compiles to an inert binary, so that `cargo test --workspace` and clippy can build it.
+#![cfg_attr(target_arch = "bpf", no_std)]
+#![cfg_attr(target_arch = "bpf", no_main)]
+
+mod context_bytes;
+mod maps;
+mod tc_service_lb;
+mod xdp_policy;
+
+#[cfg(target_arch = "bpf")]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    // The verifier rejects any program that could reach a panic, so this is never executed.
+    loop {}
+}
+
+/// The kernel reads the license from this section; no GPL-only helper is used.
+#[cfg(target_arch = "bpf")]
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 11] = *b"Apache-2.0\0";
+
+#[cfg(not(target_arch = "bpf"))]
+fn main() {
+    eprintln!("meshtwin-ebpf holds kernel programs: it is built for bpfel-unknown-none by meshtwin-agent's build script");
+}
