@@ -1,18 +1,20 @@
-//! A "node" namespace with a bridge, and "pods": namespaces joined to the bridge by veth pairs.
+//! A "node" namespace that routes between "pods": namespaces joined to it by veth pairs.
 //!
 //! ```text
-//!   pod "a" [eth0 10.77.0.2/24] ==veth== [h-a]--+
-//!   pod "b" [eth0 10.77.0.3/24] ==veth== [h-b]--+-- br0 10.77.0.1/24 (node namespace,
-//!                                                    forwarding on: routes service traffic)
+//!   pod "a" [eth0 10.77.0.2/32] ==veth== [h-a 10.77.0.1/32] --+   node namespace: forwarding
+//!   pod "b" [eth0 10.77.0.3/32] ==veth== [h-b 10.77.0.1/32] --+-- on, a /32 route per pod
 //! ```
-//! Every test builds its own node, so tests can run in parallel with the same addresses, and
-//! none of this is visible outside the namespaces.
+//! Every packet between pods crosses the node, as with a routed CNI, so the node side of each
+//! veth sees both directions. Routes rather than a bridge: only veth is needed from the kernel
+//! (a Debian test kernel has the bridge as a module). Every test builds its own node, so tests
+//! can run in parallel with the same addresses, and none of this is visible outside them.
 
 use std::{net::Ipv4Addr, os::fd::AsRawFd as _};
 
 use super::netns::Netns;
 
-pub const BRIDGE_IP: &str = "10.77.0.1";
+/// The node's address on every pod link: the pods' gateway.
+pub const GATEWAY_IP: &str = "10.77.0.1";
 
 pub struct Pod {
     pub name: String,
@@ -30,9 +32,6 @@ pub struct Node {
 impl Node {
     pub fn new() -> Self {
         let ns = Netns::new();
-        ns.ip(&["link", "add", "br0", "type", "bridge"]);
-        ns.ip(&["addr", "add", &format!("{BRIDGE_IP}/24"), "dev", "br0"]);
-        ns.ip(&["link", "set", "br0", "up"]);
         ns.sysctl("net/ipv4/ip_forward", "1");
         Self {
             pods: Vec::new(),
@@ -58,11 +57,16 @@ impl Node {
             "netns",
             pod_path.to_str().expect("utf-8 path"),
         ]);
+        let gateway = format!("{GATEWAY_IP}/32");
         self.ns
-            .ip(&["link", "set", &host_interface, "master", "br0", "up"]);
-        pod_ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+            .ip(&["addr", "add", &gateway, "dev", &host_interface]);
+        self.ns.ip(&["link", "set", &host_interface, "up"]);
+        self.ns
+            .ip(&["route", "add", &format!("{ip}/32"), "dev", &host_interface]);
+        pod_ns.ip(&["addr", "add", &format!("{ip}/32"), "dev", "eth0"]);
         pod_ns.ip(&["link", "set", "eth0", "up"]);
-        pod_ns.ip(&["route", "add", "default", "via", BRIDGE_IP]);
+        pod_ns.ip(&["route", "add", &gateway, "dev", "eth0"]);
+        pod_ns.ip(&["route", "add", "default", "via", GATEWAY_IP, "dev", "eth0"]);
         // Make the stack compute full checksums instead of leaving them to "hardware": a
         // translated packet with a wrong checksum is then really dropped by the receiver.
         pod_ns.run(|| disable_tx_checksum_offload("eth0"));
