@@ -23,6 +23,10 @@ pub const ETHERTYPE_IPV6: u16 = 0x86DD;
 
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
+pub const IPPROTO_ICMPV6: u8 = 58;
+
+/// ICMPv6 neighbour discovery: router solicitation .. redirect (RFC 4861). IPv6's ARP.
+pub const ICMPV6_NEIGHBOR_DISCOVERY: core::ops::RangeInclusive<u8> = 133..=137;
 
 /// TCP flag bits as found in byte 13 of the TCP header.
 pub const TCP_FLAG_FIN: u8 = 0x01;
@@ -73,6 +77,8 @@ pub struct IpHeaders {
     pub dst_port: u16,
     /// TCP flags byte; 0 for anything but TCP.
     pub tcp_flags: u8,
+    /// ICMPv6 message type; 0 for anything but ICMPv6.
+    pub icmpv6_type: u8,
     /// The packet is an IPv4 fragment other than the first one.
     pub later_fragment: bool,
 }
@@ -82,6 +88,14 @@ impl IpHeaders {
     #[inline(always)]
     pub fn has_ports(&self) -> bool {
         !self.later_fragment && (self.protocol == IPPROTO_TCP || self.protocol == IPPROTO_UDP)
+    }
+
+    /// IPv6 neighbour discovery, which must pass like ARP or IPv6 stops working.
+    #[inline(always)]
+    pub fn is_neighbor_discovery(&self) -> bool {
+        matches!(self.addrs, IpPair::V6 { .. })
+            && self.protocol == IPPROTO_ICMPV6
+            && ICMPV6_NEIGHBOR_DISCOVERY.contains(&self.icmpv6_type)
     }
 }
 
@@ -156,6 +170,7 @@ fn parse_ipv4<B: PacketBytes + ?Sized>(bytes: &B, l3: usize) -> Result<IpHeaders
         src_port: 0,
         dst_port: 0,
         tcp_flags: 0,
+        icmpv6_type: 0,
         later_fragment,
     };
     if !later_fragment {
@@ -182,6 +197,7 @@ fn parse_ipv6<B: PacketBytes + ?Sized>(bytes: &B, l3: usize) -> Result<IpHeaders
         src_port: 0,
         dst_port: 0,
         tcp_flags: 0,
+        icmpv6_type: 0,
         later_fragment: false,
     };
     parse_l4(bytes, &mut headers)?;
@@ -204,6 +220,10 @@ fn parse_l4<B: PacketBytes + ?Sized>(bytes: &B, headers: &mut IpHeaders) -> Resu
             let udp = read::<B, UDP_HEADER_LEN>(bytes, l4)?;
             headers.src_port = u16::from_be_bytes([udp[0], udp[1]]);
             headers.dst_port = u16::from_be_bytes([udp[2], udp[3]]);
+        }
+        IPPROTO_ICMPV6 if matches!(headers.addrs, IpPair::V6 { .. }) => {
+            let [icmp_type] = read::<B, 1>(bytes, l4)?;
+            headers.icmpv6_type = icmp_type;
         }
         _ => {}
     }

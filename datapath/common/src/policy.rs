@@ -114,6 +114,8 @@ impl FlowKey {
 pub enum Verdict {
     /// The destination is not under policy.
     PassNotPoliced,
+    /// IPv6 neighbour discovery (the IPv6 equivalent of ARP).
+    PassNeighborDiscovery,
     /// The reply direction of a flow that policy allowed.
     PassReply,
     /// A rule allows it.
@@ -129,7 +131,10 @@ impl Verdict {
     pub fn passes(self) -> bool {
         matches!(
             self,
-            Verdict::PassNotPoliced | Verdict::PassReply | Verdict::PassAllowed
+            Verdict::PassNotPoliced
+                | Verdict::PassNeighborDiscovery
+                | Verdict::PassReply
+                | Verdict::PassAllowed
         )
     }
 }
@@ -169,6 +174,8 @@ pub fn decide<L: PolicyLookups>(headers: &IpHeaders, maps: &L) -> Decision {
     };
     let verdict = if dst_identity == UNKNOWN_IDENTITY || !maps.is_policed(dst_identity) {
         Verdict::PassNotPoliced
+    } else if headers.is_neighbor_discovery() {
+        Verdict::PassNeighborDiscovery
     } else if maps.is_reply(&FlowKey::from_headers(headers)) {
         Verdict::PassReply
     } else if src_identity == UNKNOWN_IDENTITY {

@@ -11,8 +11,11 @@ use crate::{
     support::{
         agent::Agent,
         gate,
+        netns::Netns,
         topology::Node,
-        traffic::{connect, tcp_server, udp_ask, udp_server, Flood, Server},
+        traffic::{
+            connect, connect_in, tcp_server, tcp_server_in, udp_ask, udp_server, Flood, Server,
+        },
     },
 };
 
@@ -114,7 +117,9 @@ fn xdp_policy_allows_denies_and_counts() {
     let world = world("xdp-allow-deny");
     // Without the program everyone reaches the server: the denials below are the program's.
     assert!(
-        tcp_reaches(&world, "other", 8080),
+        eventually(Duration::from_secs(10), || tcp_reaches(
+            &world, "other", 8080
+        )),
         "before up, other must reach the server"
     );
 
@@ -264,5 +269,99 @@ fn xdp_policy_keeps_denying_across_agent_restart_and_reloads_in_place() {
     // The agent is gone; the pinned datapath still enforces.
     assert!(!tcp_reaches(&world, "other", 8080));
     assert!(tcp_reaches(&world, "frontend", 8080));
+    gate.pass();
+}
+
+#[test]
+fn xdp_policy_applies_to_ipv6() {
+    let Some(gate) = gate::require(
+        "xdp_policy_applies_to_ipv6",
+        &["xdp", "xdp_link", "lpm_trie", "lru_hash"],
+    ) else {
+        return;
+    };
+    // Two namespaces on one veth pair; the client holds two addresses of different identities
+    // and picks its identity by binding one of them.
+    let client = Netns::new();
+    let server = Netns::new();
+    let server_path = server.path();
+    client.add_veth("eth0", &server, "eth0");
+    for (ns, addresses) in [
+        (&client, &["fd77::2/64", "fd77::4/64"][..]),
+        (&server, &["fd77::3/64"][..]),
+    ] {
+        for address in addresses {
+            ns.ip(&["-6", "addr", "add", address, "dev", "eth0", "nodad"]);
+        }
+        ns.ip(&["link", "set", "eth0", "up"]);
+    }
+    client.wait_link_up("eth0");
+    server.wait_link_up("eth0");
+    let server_address: std::net::SocketAddr = "[fd77::3]:8080".parse().unwrap();
+    let _listener = tcp_server_in(&server, server_address, "server6");
+    let agent = Agent::new("xdp-ipv6");
+    agent.write_config(&format!(
+        r#"
+[[identity]]
+name = "frontend"
+id = {FRONTEND}
+addresses = ["fd77::2"]
+
+[[identity]]
+name = "server"
+id = {SERVER}
+addresses = ["fd77::3/128"]
+
+[[identity]]
+name = "other"
+id = {OTHER}
+addresses = ["fd77::4"]
+
+[[policy]]
+from = "frontend"
+to = "server"
+protocol = "tcp"
+ports = [8080]
+
+[[attach]]
+interface = "eth0"
+netns = "{}"
+program = "xdp-policy"
+"#,
+        server_path.display()
+    ));
+    let reaches = |from: &str| {
+        let source: std::net::SocketAddr = format!("[{from}]:0").parse().unwrap();
+        connect_in(&client, server_address, Some(source), DENIED)
+            .and_then(|mut c| c.ask())
+            .ok()
+    };
+    // (A new veth link may drop the first packets until the kernel activates its queue.)
+    assert!(
+        eventually(Duration::from_secs(10), || reaches("fd77::4").is_some()),
+        "before up, other reaches the server"
+    );
+
+    agent.ok(&client, "up");
+    // Neighbour discovery keeps working (the cache entry is gone after a flush), and policy
+    // applies to IPv6 as to IPv4.
+    server.ip(&["-6", "neigh", "flush", "dev", "eth0"]);
+    assert_eq!(
+        reaches("fd77::2").as_deref(),
+        Some("server6"),
+        "frontend -> server over IPv6 is allowed"
+    );
+    assert_eq!(
+        reaches("fd77::4"),
+        None,
+        "other -> server over IPv6 has no rule"
+    );
+    let other = probes::policy_counters(&agent.bpffs_dir, OTHER, SERVER);
+    assert!(
+        other.dropped_packets >= 1 && other.passed_packets == 0,
+        "{other:?}"
+    );
+    assert!(probes::policy_counters(&agent.bpffs_dir, FRONTEND, SERVER).passed_packets >= 3);
+    drop(agent);
     gate.pass();
 }

@@ -116,6 +116,20 @@ fn parses_ipv6_udp_and_passes_arp() {
         (17, 53, 5353, 54)
     );
 
+    // Neighbour advertisement (136) to a policed address still passes.
+    let mut na = frame;
+    na[20] = IPPROTO_ICMPV6;
+    na[54] = 136;
+    let Parsed::Ip(h) = parse_frame(&na[..]).unwrap() else {
+        panic!()
+    };
+    assert!(h.is_neighbor_discovery() && !h.has_ports());
+    na[54] = 128; // echo request is not
+    let Parsed::Ip(h) = parse_frame(&na[..]).unwrap() else {
+        panic!()
+    };
+    assert!(!h.is_neighbor_discovery());
+
     let mut arp = [0u8; 42];
     arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
     assert_eq!(
@@ -159,7 +173,7 @@ proptest! {
         let parsed = parse_frame(&frame[..]).unwrap();
         prop_assert_eq!(parsed, Parsed::Ip(IpHeaders {
             addrs: IpPair::V4 { src, dst }, protocol: IPPROTO_TCP, l3_offset: 14, l4_offset: 34,
-            src_port: sport, dst_port: dport, tcp_flags: flags, later_fragment: false,
+            src_port: sport, dst_port: dport, tcp_flags: flags, icmpv6_type: 0, later_fragment: false,
         }));
         let truncated = parse_frame(&frame[..cut.min(frame.len())]);
         prop_assert!(cut >= frame.len() || truncated.is_err());

@@ -92,6 +92,32 @@ impl Netns {
         output
     }
 
+    /// Creates a veth pair: `name` here, `peer_name` in `peer`.
+    pub fn add_veth(&self, name: &str, peer: &Netns, peer_name: &str) {
+        let peer_path = peer.path();
+        let peer_path = peer_path.to_str().expect("utf-8 path");
+        self.ip(&[
+            "link", "add", name, "type", "veth", "peer", "name", peer_name, "netns", peer_path,
+        ]);
+    }
+
+    /// Waits (up to 10 s) until `device` is operationally up: until then a new veth drops what
+    /// is sent through it, which would make a "cannot connect" check pass for the wrong reason.
+    pub fn wait_link_up(&self, device: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let output = self.ip(&["-o", "link", "show", "dev", device]);
+            if String::from_utf8_lossy(&output.stdout).contains(" state UP ") {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{device} did not come up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Writes a sysctl of this namespace (net.* sysctls are per namespace).
     pub fn sysctl(&self, path: &str, value: &str) {
         self.run(|| std::fs::write(format!("/proc/sys/{path}"), value))

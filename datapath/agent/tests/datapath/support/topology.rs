@@ -44,19 +44,7 @@ impl Node {
         let pod_ns = Netns::new();
         let host_interface = format!("h-{name}");
         let ip = Ipv4Addr::new(10, 77, 0, host);
-        let pod_path = pod_ns.path();
-        self.ns.ip(&[
-            "link",
-            "add",
-            &host_interface,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            pod_path.to_str().expect("utf-8 path"),
-        ]);
+        self.ns.add_veth(&host_interface, &pod_ns, "eth0");
         let gateway = format!("{GATEWAY_IP}/32");
         self.ns
             .ip(&["addr", "add", &gateway, "dev", &host_interface]);
@@ -70,6 +58,8 @@ impl Node {
         // Make the stack compute full checksums instead of leaving them to "hardware": a
         // translated packet with a wrong checksum is then really dropped by the receiver.
         pod_ns.run(|| disable_tx_checksum_offload("eth0"));
+        self.ns.wait_link_up(&host_interface);
+        pod_ns.wait_link_up("eth0");
         self.pods.push(Pod {
             name: name.to_string(),
             ip,

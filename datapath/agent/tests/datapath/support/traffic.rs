@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use super::topology::Pod;
+use super::{netns::Netns, topology::Pod};
 
 pub struct Server {
     stop: Arc<AtomicBool>,
@@ -35,10 +35,18 @@ const POLL: Duration = Duration::from_millis(20);
 
 /// A TCP server on `port` in `pod` that answers each line with `reply`.
 pub fn tcp_server(pod: &Pod, port: u16, reply: &str) -> Server {
-    let listener = pod
-        .ns
-        .run(|| TcpListener::bind(("0.0.0.0", port)))
-        .unwrap_or_else(|error| panic!("bind tcp {port} in {}: {error}", pod.name));
+    tcp_server_in(
+        &pod.ns,
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+        reply,
+    )
+}
+
+/// A TCP server on `address` in namespace `ns` that answers each line with `reply`.
+pub fn tcp_server_in(ns: &Netns, address: SocketAddr, reply: &str) -> Server {
+    let listener = ns
+        .run(|| TcpListener::bind(address))
+        .unwrap_or_else(|error| panic!("bind tcp {address}: {error}"));
     listener
         .set_nonblocking(true)
         .expect("nonblocking listener");
@@ -154,11 +162,23 @@ pub fn connect(
     source_port: Option<u16>,
     timeout: Duration,
 ) -> std::io::Result<Connection> {
-    let stream = pod.ns.run(|| -> std::io::Result<TcpStream> {
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    let source = source_port.map(|port| SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
+    connect_in(&pod.ns, SocketAddr::V4(to), source, timeout)
+}
+
+/// Connects from namespace `ns` to `to`, from `source` if given; fails after `timeout`.
+pub fn connect_in(
+    ns: &Netns,
+    to: SocketAddr,
+    source: Option<SocketAddr>,
+    timeout: Duration,
+) -> std::io::Result<Connection> {
+    let stream = ns.run(|| -> std::io::Result<TcpStream> {
+        let domain = socket2::Domain::for_address(to);
+        let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
         socket.set_reuse_address(true)?;
-        if let Some(port) = source_port {
-            socket.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into())?;
+        if let Some(source) = source {
+            socket.bind(&source.into())?;
         }
         socket.connect_timeout(&to.into(), timeout)?;
         Ok(socket.into())
