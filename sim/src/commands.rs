@@ -6,7 +6,10 @@ use crate::capacity;
 use crate::config::{self, LoadOptions, Scenario};
 use crate::cost_model::{Catalog, ParamValues};
 use crate::diagnostic::Diagnostics;
-use crate::report::{self, Report};
+use crate::latency;
+use crate::progress::Bars;
+use crate::report::{self, LatencyRuns, Report};
+use std::io::IsTerminal;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -39,6 +42,8 @@ pub enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
         #[command(flatten)]
+        simulation: SimulationArgs,
+        #[command(flatten)]
         models: ModelsDir,
     },
     /// Check a cluster file and report every problem, without modelling.
@@ -56,6 +61,22 @@ pub enum Command {
         #[command(flatten)]
         models: ModelsDir,
     },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulationArgs {
+    /// Capacity model only: skip the simulation of requests.
+    #[arg(long)]
+    pub no_latency: bool,
+    /// Simulated seconds to measure, overriding `latency.duration_s`.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Simulations to run at once (default: the machine's cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bars.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,11 +140,18 @@ pub fn execute(command: Command) -> Result<(), Failure> {
             format,
             seed,
             output,
+            simulation,
             models,
         } => {
             let catalog = catalog(&models)?;
-            let (scenario, _, label) = load(file.as_deref(), seed, &catalog)?;
-            let report = Report::new(&scenario, &label, capacity::evaluate(&scenario));
+            let (mut scenario, _, label) = load(file.as_deref(), seed, &catalog)?;
+            if let Some(d) = simulation.duration {
+                if !(d.is_finite() && d > 0.0) {
+                    return Err(anyhow::anyhow!("--duration must be a positive number of seconds").into());
+                }
+                scenario.latency.duration_s = d;
+            }
+            let report = model(&scenario, &label, &simulation);
             let text = match format {
                 Format::Table => report::table::render(&report),
                 Format::Json => report.to_json(),
@@ -172,6 +200,37 @@ pub fn execute(command: Command) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// The capacity model and, unless turned off, the latency simulation of one scenario.
+pub fn model(scenario: &Scenario, label: &str, simulation: &SimulationArgs) -> Report {
+    let capacity = capacity::evaluate(scenario);
+    let latency = (scenario.latency.enabled && !simulation.no_latency).then(|| {
+        let jobs = latency::jobs(scenario);
+        let threads = simulation
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let bars = Bars::new(&jobs, simulation.quiet);
+        let started = std::time::Instant::now();
+        let results = latency::run(scenario, &jobs, threads, &bars);
+        bars.finish();
+        let events: u64 = results.iter().map(|r| r.events).sum();
+        let wall = started.elapsed().as_secs_f64();
+        if !simulation.quiet && std::io::stderr().is_terminal() {
+            eprintln!(
+                "simulated {} runs: {events} events in {wall:.2} s ({:.1} M events/s on {threads} threads)",
+                jobs.len(),
+                events as f64 / wall / 1e6
+            );
+        }
+        LatencyRuns {
+            jobs,
+            results,
+            duration_s: scenario.latency.duration_s,
+            warmup_s: scenario.latency.warmup_s,
+        }
+    });
+    Report::new(scenario, label, capacity, latency)
 }
 
 fn catalog(dir: &ModelsDir) -> Result<Catalog, Failure> {

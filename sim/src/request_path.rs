@@ -28,15 +28,20 @@ pub enum Endpoint {
     NodeProxy,
     /// A proxy in a pod of its own (a waypoint).
     ProxyPod,
+    /// A client outside the mesh (reaches the node over the wire).
+    Outside,
 }
 
 impl Endpoint {
-    fn in_pod_namespace(self) -> bool {
-        !matches!(self, Endpoint::NodeProxy)
+    pub fn in_pod_namespace(self) -> bool {
+        matches!(self, Endpoint::App | Endpoint::Sidecar | Endpoint::ProxyPod)
     }
 
     pub fn is_proxy(self) -> bool {
-        !matches!(self, Endpoint::App)
+        matches!(
+            self,
+            Endpoint::Sidecar | Endpoint::NodeProxy | Endpoint::ProxyPod
+        )
     }
 }
 

@@ -33,7 +33,7 @@ fn architecture<'a>(results: &'a [ArchitectureCapacity], name: &str) -> &'a Arch
 fn report_json(name: &str) -> String {
     let scenario = load(name, None);
     let label = format!("scenarios/{name}");
-    Report::new(&scenario, &label, capacity::evaluate(&scenario)).to_json()
+    Report::new(&scenario, &label, capacity::evaluate(&scenario), None).to_json()
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn same_seed_same_report_other_seed_other_call_graph() {
     let a = load("reference-500x30.toml", Some(5));
     let b = load("reference-500x30.toml", Some(5));
     let c = load("reference-500x30.toml", Some(6));
-    let json = |s: &Scenario| Report::new(s, "x", capacity::evaluate(s)).to_json();
+    let json = |s: &Scenario| Report::new(s, "x", capacity::evaluate(s), None).to_json();
     assert_eq!(json(&a), json(&b));
     assert_eq!(a.cluster.call_graph, b.cluster.call_graph);
     assert_ne!(a.cluster.call_graph, c.cluster.call_graph);

@@ -5,11 +5,11 @@
 
 mod context;
 mod datapath;
-mod load;
+pub mod load;
 mod shared_proxy;
 mod sidecar;
 mod tally;
-mod uproxy;
+pub mod uproxy;
 mod visibility;
 
 use crate::config::Scenario;

@@ -14,6 +14,7 @@
 use super::context::Context;
 use super::tally::{ProxyInstance, Tally};
 use super::visibility::ProxyConfig;
+use crate::cluster::Cluster;
 use crate::config::raw::{MicroProxyPlacement, WaypointScope};
 
 /// The services behind one waypoint.
@@ -21,9 +22,9 @@ pub struct WaypointGroup {
     pub services: Vec<u32>,
 }
 
-pub fn waypoint_groups(ctx: &Context) -> Vec<WaypointGroup> {
-    let services = &ctx.cluster.services;
-    let key = |s: usize| match ctx.scenario.mesh.waypoint_scope {
+pub fn waypoint_groups(cluster: &Cluster, scope: WaypointScope) -> Vec<WaypointGroup> {
+    let services = &cluster.services;
+    let key = |s: usize| match scope {
         WaypointScope::PerServiceAccount => services[s].service_account,
         WaypointScope::PerNamespace => services[s].namespace,
     };
@@ -118,7 +119,8 @@ fn count_waypoints(ctx: &Context, tally: &mut Tally) {
     let group = tally.group("waypoint", "envoy");
     let nodes = ctx.cluster.nodes() as u64;
     let workers = models.envoy.worker_threads as u64;
-    for (g, wg) in waypoint_groups(ctx).iter().enumerate() {
+    let groups = waypoint_groups(ctx.cluster, ctx.scenario.mesh.waypoint_scope);
+    for (g, wg) in groups.iter().enumerate() {
         let mut config = ProxyConfig {
             http_listeners: 1,
             ..ProxyConfig::default()
@@ -149,7 +151,7 @@ fn count_waypoints(ctx: &Context, tally: &mut Tally) {
             tenants: namespaces.len() as u64,
         };
         for j in 0..replicas {
-            let node = ((g as u64 * replicas + j) % nodes) as u32;
+            let node = waypoint_node(g, j as u32, replicas as u32, nodes as usize);
             tally.add(
                 group,
                 node,
@@ -160,6 +162,11 @@ fn count_waypoints(ctx: &Context, tally: &mut Tally) {
             );
         }
     }
+}
+
+/// The node of replica `j` of waypoint group `g`.
+pub fn waypoint_node(group: usize, replica: u32, replicas: u32, nodes: usize) -> u32 {
+    ((group as u64 * replicas as u64 + replica as u64) % nodes as u64) as u32
 }
 
 /// Connections open cluster-wide with reuse: app → ztunnel and the HBONE stream for every

@@ -1,11 +1,16 @@
 //! Scenario files: `raw` is the file as written (serde, unknown keys rejected with their
 //! location), `resolve` checks meaning and builds the `Scenario` the models run on.
 
+pub mod histogram_file;
 pub mod raw;
 pub mod resolve;
 
 use crate::cluster::Cluster;
-use crate::config::raw::{Interception, LocalAcceleration, MicroProxyPlacement, WaypointScope};
+use crate::config::raw::{
+    ArrivalKind, CallMode, Interception, LocalAcceleration, MicroProxyPlacement, PayloadKind,
+    ServiceTimeKind, WaypointScope,
+};
+use crate::engine::{Distribution, Scheduling};
 use crate::cost_model::ModelSet;
 use crate::mesh::{Architecture, Scoping};
 use serde::Serialize;
@@ -27,6 +32,27 @@ pub struct Scenario {
     pub traffic: Traffic,
     pub mesh: MeshOptions,
     pub models: ModelSet,
+    pub latency: LatencyOptions,
+}
+
+/// `[latency]`, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyOptions {
+    /// Run the discrete-event simulation at all (the capacity model always runs).
+    pub enabled: bool,
+    /// Simulated time during which requests arrive, after the warm-up.
+    pub duration_s: f64,
+    /// Simulated time before measurement starts (queues fill to their steady state).
+    pub warmup_s: f64,
+    pub service_time: ServiceTimeKind,
+    pub schedulings: Vec<Scheduling>,
+    /// A request that takes longer than this end to end is counted as timed out.
+    pub timeout_ms: f64,
+    /// Requests waiting at one proxy beyond this are dropped.
+    pub max_queue: u32,
+    /// Measured service-time histograms that replace the parametric distributions.
+    pub envoy_histogram: Option<Distribution>,
+    pub ztunnel_histogram: Option<Distribution>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,6 +66,12 @@ pub struct Traffic {
     pub connections_per_upstream: u32,
     /// Without reuse: how long one request's connection stays open.
     pub connection_lifetime_ms: f64,
+    pub arrivals: ArrivalKind,
+    pub burst_on_ms: f64,
+    pub burst_off_ms: f64,
+    pub payload: PayloadKind,
+    pub call_mode: CallMode,
+    pub app_time_us: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

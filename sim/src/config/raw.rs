@@ -2,6 +2,7 @@
 //! checks can point at it. Unknown keys are rejected here (by serde, with their location);
 //! meaning is given in `resolve`.
 
+use crate::engine::Scheduling;
 use crate::mesh::{Architecture, Scoping};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ pub struct RawScenario {
     pub mesh: RawMesh,
     #[serde(default)]
     pub models: RawModels,
+    #[serde(default)]
+    pub latency: RawLatency,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +75,9 @@ pub struct RawService {
     #[serde(default)]
     pub l7_policy: bool,
     pub rps_per_pod: Option<Spanned<f64>>,
+    pub call_mode: Option<CallMode>,
+    pub arrivals: Option<ArrivalKind>,
+    pub app_time_us: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,6 +107,72 @@ pub struct RawTraffic {
     pub connection_reuse: Option<bool>,
     pub connections_per_upstream: Option<Spanned<i64>>,
     pub connection_lifetime_ms: Option<Spanned<f64>>,
+    pub arrivals: Option<ArrivalKind>,
+    pub burst_on_ms: Option<Spanned<f64>>,
+    pub burst_off_ms: Option<Spanned<f64>>,
+    pub payload: Option<PayloadKind>,
+    pub call_mode: Option<CallMode>,
+    pub app_time_us: Option<Spanned<f64>>,
+}
+
+/// How a client workload's requests arrive.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArrivalKind {
+    /// Exponential gaps at the configured rate.
+    #[default]
+    Poisson,
+    /// Evenly spaced at the configured rate.
+    Constant,
+    /// On/off: Poisson during `burst_on_ms` at the rate that keeps the mean, silent during
+    /// `burst_off_ms`.
+    Bursty,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadKind {
+    /// Every request and response carries `payload_bytes`.
+    #[default]
+    Fixed,
+    /// Exponentially distributed sizes with mean `payload_bytes`.
+    Exponential,
+}
+
+/// How a service issues its calls to the services it calls.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallMode {
+    /// One after the other; the response waits for the last.
+    #[default]
+    Sequential,
+    /// All at once (fan-out); the response waits for the slowest.
+    Parallel,
+}
+
+/// `[latency]`: the discrete-event simulation of requests.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLatency {
+    pub enabled: Option<bool>,
+    pub duration_s: Option<Spanned<f64>>,
+    pub warmup_s: Option<Spanned<f64>>,
+    pub service_time: Option<ServiceTimeKind>,
+    pub scheduling: Option<Spanned<OneOrMany<Scheduling>>>,
+    pub timeout_ms: Option<Spanned<f64>>,
+    pub max_queue: Option<Spanned<i64>>,
+    pub envoy_histogram: Option<Spanned<String>>,
+    pub ztunnel_histogram: Option<Spanned<String>>,
+}
+
+/// The shape of proxy service times around the models' means.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceTimeKind {
+    #[default]
+    Lognormal,
+    Exponential,
+    Deterministic,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -2,7 +2,7 @@
 //! of the key or value at fault; all problems found in one pass are reported together.
 
 use super::raw::{self, RawScenario, RawService};
-use super::{MeshOptions, Scenario, Traffic};
+use super::{LatencyOptions, MeshOptions, Scenario, Traffic};
 use crate::cluster::generate::{self, ShortForm};
 use crate::cluster::{placement, CallGraph, Cluster, NodeGroup, Service, ServiceAccount};
 use crate::cost_model::{Catalog, ModelSet, ParamValues};
@@ -88,6 +88,16 @@ impl Resolver<'_> {
         }
     }
 
+    fn non_negative(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {
+        let v = *value.get_ref();
+        if v.is_finite() && v >= 0.0 {
+            Some(v)
+        } else {
+            self.error(value.span(), format!("{what} must be 0 or more, not {v}"));
+            None
+        }
+    }
+
     fn positive(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {
         let v = *value.get_ref();
         if v.is_finite() && v > 0.0 {
@@ -118,7 +128,8 @@ impl Resolver<'_> {
         let traffic = self.traffic(&raw.traffic);
         let mesh = self.mesh(&raw.mesh);
         let models = self.models(&raw.models, options.catalog);
-        let cluster = self.cluster(&raw, seed, traffic.as_ref().map(|t| t.rps_per_pod));
+        let latency = self.latency(&raw.latency);
+        let cluster = self.cluster(&raw, seed, traffic.as_ref());
         let name = raw.name.unwrap_or_else(|| {
             self.file
                 .file_stem()
@@ -135,6 +146,7 @@ impl Resolver<'_> {
                 traffic: traffic?,
                 mesh: mesh?,
                 models,
+                latency: latency?,
             },
             values,
         ))
@@ -157,13 +169,102 @@ impl Resolver<'_> {
             Some(v) => self.positive(v, "traffic.connection_lifetime_ms"),
             None => Some(5.0),
         };
+        let burst_on_ms = match &raw.burst_on_ms {
+            Some(v) => self.positive(v, "traffic.burst_on_ms"),
+            None => Some(100.0),
+        };
+        let burst_off_ms = match &raw.burst_off_ms {
+            Some(v) => self.non_negative(v, "traffic.burst_off_ms"),
+            None => Some(900.0),
+        };
+        let app_time_us = match &raw.app_time_us {
+            Some(v) => self.non_negative(v, "traffic.app_time_us"),
+            None => Some(0.0),
+        };
         Some(Traffic {
             rps_per_pod: rps_per_pod?,
             payload_bytes: payload_bytes?,
             connection_reuse: raw.connection_reuse.unwrap_or(true),
             connections_per_upstream: connections_per_upstream?,
             connection_lifetime_ms: connection_lifetime_ms?,
+            arrivals: raw.arrivals.unwrap_or_default(),
+            burst_on_ms: burst_on_ms?,
+            burst_off_ms: burst_off_ms?,
+            payload: raw.payload.unwrap_or_default(),
+            call_mode: raw.call_mode.unwrap_or_default(),
+            app_time_us: app_time_us?,
         })
+    }
+
+    fn latency(&mut self, raw: &raw::RawLatency) -> Option<LatencyOptions> {
+        let duration_s = match &raw.duration_s {
+            Some(v) => self.positive(v, "latency.duration_s"),
+            None => Some(10.0),
+        };
+        let warmup_s = match &raw.warmup_s {
+            Some(v) => self.non_negative(v, "latency.warmup_s"),
+            None => Some(1.0),
+        };
+        let timeout_ms = match &raw.timeout_ms {
+            Some(v) => self.positive(v, "latency.timeout_ms"),
+            // Envoy's default route timeout.
+            None => Some(15_000.0),
+        };
+        let max_queue = match &raw.max_queue {
+            Some(v) => self.count(v, "latency.max_queue", 1),
+            // Envoy's default circuit-breaker max_pending_requests.
+            None => Some(1024),
+        };
+        let schedulings = match &raw.scheduling {
+            None => vec![crate::engine::Scheduling::Fifo],
+            Some(s) => match s.get_ref() {
+                raw::OneOrMany::One(one) => vec![*one],
+                raw::OneOrMany::Many(many) => {
+                    let mut unique = many.clone();
+                    unique.sort_unstable();
+                    unique.dedup();
+                    if many.is_empty() || unique.len() != many.len() {
+                        self.error(s.span(), "latency.scheduling needs fifo, fair, or both, each once");
+                    }
+                    unique
+                }
+            },
+        };
+        let envoy_histogram = self.histogram(raw.envoy_histogram.as_ref());
+        let ztunnel_histogram = self.histogram(raw.ztunnel_histogram.as_ref());
+        Some(LatencyOptions {
+            enabled: raw.enabled.unwrap_or(true),
+            duration_s: duration_s?,
+            warmup_s: warmup_s?,
+            service_time: raw.service_time.unwrap_or_default(),
+            schedulings,
+            timeout_ms: timeout_ms?,
+            max_queue: max_queue?,
+            envoy_histogram: envoy_histogram?,
+            ztunnel_histogram: ztunnel_histogram?,
+        })
+    }
+
+    /// A histogram file named in the scenario, relative to the scenario's directory.
+    #[allow(clippy::option_option)]
+    fn histogram(&mut self, name: Option<&Spanned<String>>) -> Option<Option<crate::engine::Distribution>> {
+        let Some(name) = name else { return Some(None) };
+        let path = self
+            .file
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(name.get_ref());
+        if !path.is_file() {
+            self.error(name.span(), format!("histogram file {} does not exist", path.display()));
+            return None;
+        }
+        match super::histogram_file::load(&path) {
+            Ok(d) => Some(Some(d)),
+            Err(d) => {
+                self.problems.push(d);
+                None
+            }
+        }
     }
 
     fn mesh(&mut self, raw: &raw::RawMesh) -> Option<MeshOptions> {
@@ -299,7 +400,7 @@ impl Resolver<'_> {
         &mut self,
         raw: &RawScenario,
         seed: u64,
-        default_rps: Option<f64>,
+        traffic: Option<&Traffic>,
     ) -> Option<Cluster> {
         let c = raw.cluster.get_ref();
         let cluster_span = raw.cluster.span();
@@ -317,9 +418,9 @@ impl Resolver<'_> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let short_form = c.pods_per_node.is_some() || c.services.is_some();
         let (namespaces, service_accounts, services, calls) = if short_form {
-            self.short_form(raw, &node_groups, &mut rng, default_rps?)?
+            self.short_form(raw, &node_groups, &mut rng, traffic?)?
         } else {
-            self.explicit_services(raw, default_rps?)?
+            self.explicit_services(raw, traffic?)?
         };
 
         let pods: u64 = services.iter().map(|s| s.replicas as u64).sum();
@@ -470,7 +571,7 @@ impl Resolver<'_> {
         raw: &RawScenario,
         groups: &[NodeGroup],
         rng: &mut ChaCha8Rng,
-        rps_per_pod: f64,
+        traffic: &Traffic,
     ) -> Option<(Vec<String>, Vec<ServiceAccount>, Vec<Service>, Vec<Call>)> {
         let c = raw.cluster.get_ref();
         if let Some(first) = raw.services.first() {
@@ -576,7 +677,10 @@ impl Resolver<'_> {
                 http_ports: vec![8080],
                 tcp_ports: vec![],
                 l7_policy: g.l7_policy,
-                rps_per_pod,
+                rps_per_pod: traffic.rps_per_pod,
+                call_mode: traffic.call_mode,
+                arrivals: traffic.arrivals,
+                app_time_us: traffic.app_time_us,
                 first_pod,
             });
             first_pod += g.replicas;
@@ -588,7 +692,7 @@ impl Resolver<'_> {
     fn explicit_services(
         &mut self,
         raw: &RawScenario,
-        rps_per_pod: f64,
+        traffic: &Traffic,
     ) -> Option<(Vec<String>, Vec<ServiceAccount>, Vec<Service>, Vec<Call>)> {
         let c = raw.cluster.get_ref();
         for (key, present) in [
@@ -646,9 +750,14 @@ impl Resolver<'_> {
             let (http_ports, tcp_ports) = self.ports(s);
             let rps = match &s.rps_per_pod {
                 Some(v) => self.positive(v, "rps_per_pod"),
-                None => Some(rps_per_pod),
+                None => Some(traffic.rps_per_pod),
             };
-            if let (Some(namespace), Some(replicas), Some(rps_per_pod)) = (namespace, replicas, rps)
+            let app_time_us = match &s.app_time_us {
+                Some(v) => self.non_negative(v, "app_time_us"),
+                None => Some(traffic.app_time_us),
+            };
+            if let (Some(namespace), Some(replicas), Some(rps_per_pod), Some(app_time_us)) =
+                (namespace, replicas, rps, app_time_us)
             {
                 services.push(Service {
                     name: name.to_string(),
@@ -659,6 +768,9 @@ impl Resolver<'_> {
                     tcp_ports,
                     l7_policy: s.l7_policy,
                     rps_per_pod,
+                    call_mode: s.call_mode.unwrap_or(traffic.call_mode),
+                    arrivals: s.arrivals.unwrap_or(traffic.arrivals),
+                    app_time_us,
                     first_pod: first_pod.min(u32::MAX as u64) as u32,
                 });
                 first_pod += replicas as u64;

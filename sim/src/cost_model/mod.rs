@@ -37,6 +37,26 @@ pub struct EbpfCosts {
     pub per_socket_bytes: f64,
 }
 
+/// What the latency simulation draws service and network times from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencyCosts {
+    pub l7_service_time_mean_us: f64,
+    pub l7_service_time_sigma: f64,
+    pub envoy_mtls_handshake_us: f64,
+    pub l4_service_time_mean_us: f64,
+    pub l4_service_time_sigma: f64,
+    pub ztunnel_mtls_handshake_us: f64,
+    pub stack_us: f64,
+    pub segment_sigma: f64,
+    pub veth_crossing_us: f64,
+    pub iptables_redirect_us: f64,
+    pub connect_redirect_us: f64,
+    pub sockmap_us: f64,
+    pub ebpf_program_us: f64,
+    pub wire_us: f64,
+    pub wire_gbps: f64,
+}
+
 /// The parameters one scenario runs with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelSet {
@@ -46,6 +66,7 @@ pub struct ModelSet {
     pub ztunnel: ProxyCosts,
     pub kernel: KernelCosts,
     pub ebpf: EbpfCosts,
+    pub latency: LatencyCosts,
 }
 
 /// A parameter value after profile and overrides, and where it came from.
@@ -150,6 +171,23 @@ impl ModelSet {
                 per_endpoint_bytes: get("ebpf", "per_endpoint_bytes")?,
                 per_connection_bytes: get("ebpf", "per_connection_bytes")?,
                 per_socket_bytes: get("ebpf", "per_socket_bytes")?,
+            },
+            latency: LatencyCosts {
+                l7_service_time_mean_us: get("envoy", "l7_service_time_mean_us")?,
+                l7_service_time_sigma: get("envoy", "l7_service_time_sigma")?,
+                envoy_mtls_handshake_us: get("envoy", "mtls_handshake_us")?,
+                l4_service_time_mean_us: get("ztunnel", "l4_service_time_mean_us")?,
+                l4_service_time_sigma: get("ztunnel", "l4_service_time_sigma")?,
+                ztunnel_mtls_handshake_us: get("ztunnel", "mtls_handshake_us")?,
+                stack_us: get("kernel", "stack_us")?,
+                segment_sigma: get("kernel", "segment_sigma")?,
+                veth_crossing_us: get("kernel", "veth_crossing_us")?,
+                iptables_redirect_us: get("kernel", "iptables_redirect_us")?,
+                connect_redirect_us: get("kernel", "connect_redirect_us")?,
+                sockmap_us: get("kernel", "sockmap_us")?,
+                ebpf_program_us: get("kernel", "ebpf_program_us")?,
+                wire_us: get("kernel", "wire_us")?,
+                wire_gbps: get("kernel", "wire_gbps")?,
             },
         })
     }

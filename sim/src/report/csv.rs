@@ -1,17 +1,25 @@
-//! One CSV row per architecture (and scoping), the headline columns of the JSON schema.
+//! One CSV row per architecture (and scoping, and scheduling): the headline columns of the
+//! JSON schema. Wall time is left out so that the same seed gives the same bytes.
 
 use super::Report;
+use crate::engine::Percentiles;
 
-const HEADER: &str = "name,scoping,proxies,memory_bytes_total,memory_bytes_per_node_max,memory_bytes_per_proxy_max,datapath_memory_bytes_total,connections_per_request,socket_buffer_bytes_per_request,connections_open_total,new_connections_per_second,socket_memory_bytes_total,cpu_cores,cpu_cores_per_node_max,identities_per_proxy_max,workloads_per_proxy_max,tenants_per_proxy_max";
+const HEADER: &str = "name,scoping,scheduling,proxies,memory_bytes_total,memory_bytes_per_node_max,memory_bytes_per_proxy_max,datapath_memory_bytes_total,connections_per_request,socket_buffer_bytes_per_request,connections_open_total,new_connections_per_second,socket_memory_bytes_total,cpu_cores,cpu_cores_per_node_max,identities_per_proxy_max,workloads_per_proxy_max,tenants_per_proxy_max,latency_us_p50,latency_us_p90,latency_us_p99,latency_us_p999,latency_us_mean,added_latency_us_p50,added_latency_us_p90,added_latency_us_p99,added_latency_us_p999,added_latency_us_mean,requests,dropped,timed_out,throughput_rps,saturated,events";
+
+fn percentiles(p: &Percentiles) -> [String; 5] {
+    [p.p50, p.p90, p.p99, p.p999, p.mean].map(|v| format!("{v:.3}"))
+}
 
 pub fn render(report: &Report) -> String {
     let mut out = String::from(HEADER);
     out.push('\n');
-    for a in &report.architectures {
+    for item in &report.architectures {
+        let a = &item.capacity;
         let b = &a.blast_radius;
-        let row = [
+        let mut row = vec![
             a.name.to_string(),
             a.scoping.to_string(),
+            item.scheduling.map(|s| s.to_string()).unwrap_or_default(),
             a.proxies.to_string(),
             a.memory_bytes_total.to_string(),
             a.memory_bytes_per_node_max.to_string(),
@@ -28,6 +36,21 @@ pub fn render(report: &Report) -> String {
             b.workloads_per_proxy_max.to_string(),
             b.tenants_per_proxy_max.to_string(),
         ];
+        match &item.latency {
+            Some(l) => {
+                row.extend(percentiles(&l.latency_us));
+                row.extend(percentiles(&l.added_latency_us));
+                row.extend([
+                    l.requests.to_string(),
+                    l.dropped.to_string(),
+                    l.timed_out.to_string(),
+                    format!("{:.3}", l.throughput_rps),
+                    l.saturated.to_string(),
+                    l.events.to_string(),
+                ]);
+            }
+            None => row.extend(std::iter::repeat_n(String::new(), 16)),
+        }
         out.push_str(&row.join(","));
         out.push('\n');
     }

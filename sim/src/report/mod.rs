@@ -7,6 +7,8 @@ pub mod units;
 use crate::capacity::ArchitectureCapacity;
 use crate::config::raw::{Interception, LocalAcceleration};
 use crate::config::Scenario;
+use crate::engine::Scheduling;
+use crate::latency::{Job, LatencyResult, Mesh};
 use crate::mesh::Scoping;
 use serde::Serialize;
 
@@ -14,7 +16,29 @@ use serde::Serialize;
 pub struct Report {
     pub meshtwin_version: &'static str,
     pub scenario: ScenarioSummary,
-    pub architectures: Vec<ArchitectureCapacity>,
+    /// The same requests without any mesh: what added latency is measured against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<LatencyResult>,
+    pub architectures: Vec<ArchitectureReport>,
+}
+
+/// One architecture under one scoping (and, with latency, one scheduling).
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchitectureReport {
+    #[serde(flatten)]
+    pub capacity: ArchitectureCapacity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduling: Option<Scheduling>,
+    #[serde(flatten)]
+    pub latency: Option<LatencyResult>,
+}
+
+/// The latency simulation's runs and their results, in the same order.
+pub struct LatencyRuns {
+    pub jobs: Vec<Job>,
+    pub results: Vec<LatencyResult>,
+    pub duration_s: f64,
+    pub warmup_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,15 +59,48 @@ pub struct ScenarioSummary {
     pub interception: Interception,
     pub local_acceleration: LocalAcceleration,
     pub connection_reuse: bool,
+    /// Simulated seconds measured, after the warm-up (absent without latency simulation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulated_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_seconds: Option<f64>,
 }
 
 impl Report {
     pub fn new(
         scenario: &Scenario,
         file_label: &str,
-        architectures: Vec<ArchitectureCapacity>,
+        capacity: Vec<ArchitectureCapacity>,
+        latency: Option<LatencyRuns>,
     ) -> Self {
         let c = &scenario.cluster;
+        let mut architectures = Vec::new();
+        for cap in capacity {
+            match &latency {
+                None => architectures.push(ArchitectureReport {
+                    capacity: cap,
+                    scheduling: None,
+                    latency: None,
+                }),
+                Some(runs) => {
+                    for (job, result) in runs.jobs.iter().zip(&runs.results) {
+                        if job.mesh.architecture_name() == Some(cap.name) {
+                            architectures.push(ArchitectureReport {
+                                capacity: cap.clone(),
+                                scheduling: Some(job.scheduling),
+                                latency: Some(result.clone()),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let baseline = latency.as_ref().and_then(|runs| {
+            runs.jobs
+                .iter()
+                .position(|j| j.mesh == Mesh::Baseline)
+                .map(|i| runs.results[i].clone())
+        });
         Report {
             meshtwin_version: env!("CARGO_PKG_VERSION"),
             scenario: ScenarioSummary {
@@ -67,7 +124,10 @@ impl Report {
                 interception: scenario.mesh.interception,
                 local_acceleration: scenario.mesh.local_acceleration,
                 connection_reuse: scenario.traffic.connection_reuse,
+                simulated_seconds: latency.as_ref().map(|l| l.duration_s),
+                warmup_seconds: latency.as_ref().map(|l| l.warmup_s),
             },
+            baseline,
             architectures,
         }
     }

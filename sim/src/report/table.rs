@@ -1,49 +1,70 @@
 //! The default output: one column per architecture, one row per figure, with units.
 
 use super::units::{bytes, cores, count, rate};
-use super::Report;
-use crate::capacity::ArchitectureCapacity;
+use super::{ArchitectureReport, Report};
+use crate::engine::Percentiles;
 
-type Row = (&'static str, fn(&ArchitectureCapacity) -> String);
+type Row = (&'static str, fn(&ArchitectureReport) -> String);
 
-const ROWS: [Row; 14] = [
-    ("proxies", |a| count(a.proxies)),
-    ("memory, whole cluster", |a| bytes(a.memory_bytes_total)),
-    ("memory, busiest node", |a| {
-        bytes(a.memory_bytes_per_node_max)
+const CAPACITY_ROWS: [Row; 14] = [
+    ("proxies", |a| count(a.capacity.proxies)),
+    ("memory, whole cluster", |a| bytes(a.capacity.memory_bytes_total)),
+    ("memory, busiest node", |a| bytes(a.capacity.memory_bytes_per_node_max)),
+    ("memory, largest proxy", |a| bytes(a.capacity.memory_bytes_per_proxy_max)),
+    ("  of which eBPF maps", |a| bytes(a.capacity.datapath_memory_bytes_total)),
+    ("connections per request", |a| a.capacity.connections_per_request.to_string()),
+    ("socket buffers per request", |a| bytes(a.capacity.socket_buffer_bytes_per_request)),
+    ("open connections", |a| count(a.capacity.connections_open_total)),
+    ("socket memory, whole cluster", |a| bytes(a.capacity.socket_memory_bytes_total)),
+    ("CPU at this load", |a| cores(a.capacity.cpu_cores)),
+    ("CPU, busiest node", |a| cores(a.capacity.cpu_cores_per_node_max)),
+    ("identities per proxy (max)", |a| count(a.capacity.blast_radius.identities_per_proxy_max)),
+    ("workloads per proxy (max)", |a| count(a.capacity.blast_radius.workloads_per_proxy_max)),
+    ("tenants per proxy (max)", |a| count(a.capacity.blast_radius.tenants_per_proxy_max)),
+];
+
+fn latency(a: &ArchitectureReport, f: fn(&crate::latency::LatencyResult) -> String) -> String {
+    a.latency.as_ref().map_or_else(|| "—".into(), f)
+}
+
+fn us(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.1} ms", v / 1000.0)
+    } else if v >= 1000.0 {
+        format!("{:.2} ms", v / 1000.0)
+    } else {
+        format!("{v:.0} µs")
+    }
+}
+
+fn pair(p: &Percentiles) -> String {
+    format!("{} / {}", us(p.p50), us(p.p99))
+}
+
+const LATENCY_ROWS: [Row; 9] = [
+    ("latency p50 / p99", |a| latency(a, |l| pair(&l.latency_us))),
+    ("latency p99.9", |a| latency(a, |l| us(l.latency_us.p999))),
+    ("added by the mesh p50 / p99", |a| latency(a, |l| pair(&l.added_latency_us))),
+    ("added per hop p50 / p99", |a| latency(a, |l| pair(&l.added_hop_latency_us))),
+    ("requests measured", |a| latency(a, |l| count(l.requests))),
+    ("throughput", |a| latency(a, |l| format!("{} rps", rate(l.throughput_rps)))),
+    ("dropped / timed out", |a| latency(a, |l| format!("{} / {}", count(l.dropped), count(l.timed_out)))),
+    ("busiest proxy utilisation", |a| {
+        latency(a, |l| {
+            let u = l.proxies.iter().map(|p| p.utilisation_max).fold(0.0, f64::max);
+            if l.proxies.is_empty() {
+                "—".into()
+            } else {
+                format!("{:.0}%", u * 100.0)
+            }
+        })
     }),
-    ("memory, largest proxy", |a| {
-        bytes(a.memory_bytes_per_proxy_max)
-    }),
-    ("  of which eBPF maps", |a| {
-        bytes(a.datapath_memory_bytes_total)
-    }),
-    ("connections per request", |a| {
-        a.connections_per_request.to_string()
-    }),
-    ("socket buffers per request", |a| {
-        bytes(a.socket_buffer_bytes_per_request)
-    }),
-    ("open connections", |a| count(a.connections_open_total)),
-    ("socket memory, whole cluster", |a| {
-        bytes(a.socket_memory_bytes_total)
-    }),
-    ("CPU at this load", |a| cores(a.cpu_cores)),
-    ("CPU, busiest node", |a| cores(a.cpu_cores_per_node_max)),
-    ("identities per proxy (max)", |a| {
-        count(a.blast_radius.identities_per_proxy_max)
-    }),
-    ("workloads per proxy (max)", |a| {
-        count(a.blast_radius.workloads_per_proxy_max)
-    }),
-    ("tenants per proxy (max)", |a| {
-        count(a.blast_radius.tenants_per_proxy_max)
-    }),
+    ("saturated", |a| latency(a, |l| if l.saturated { "YES".into() } else { "no".into() })),
 ];
 
 pub fn render(report: &Report) -> String {
     let s = &report.scenario;
-    let mut out = format!("meshtwin capacity model: {} ({})\n", s.name, s.file);
+    let mut out = format!("meshtwin: {} ({})\n", s.name, s.file);
     let profile = s.profile.as_deref().unwrap_or("calibrated defaults");
     let scopings: Vec<String> = s.scopings.iter().map(|x| x.to_string()).collect();
     out.push_str(&format!(
@@ -58,33 +79,54 @@ pub fn render(report: &Report) -> String {
         scopings.join(", "),
     ));
     out.push_str(&format!(
-        "interception: {} · local acceleration: {} · connection reuse: {}\n\n",
+        "interception: {} · local acceleration: {} · connection reuse: {}\n",
         serde_plain(&s.interception),
         serde_plain(&s.local_acceleration),
         if s.connection_reuse { "yes" } else { "no" },
     ));
+    if let (Some(duration), Some(warmup), Some(b)) = (s.simulated_seconds, s.warmup_seconds, &report.baseline) {
+        out.push_str(&format!(
+            "latency: {duration} s simulated after {warmup} s warm-up · baseline without mesh: p50 {} · p99 {}\n",
+            us(b.latency_us.p50),
+            us(b.latency_us.p99)
+        ));
+    }
+    out.push('\n');
 
     let several_scopings = s.scopings.len() > 1;
+    let several_schedulings = {
+        let mut kinds: Vec<_> = report.architectures.iter().filter_map(|a| a.scheduling).collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds.len() > 1
+    };
     let headers: Vec<String> = report
         .architectures
         .iter()
         .map(|a| {
+            let mut variant = Vec::new();
             if several_scopings {
-                format!("{} ({})", a.name, a.scoping)
+                variant.push(a.capacity.scoping.to_string());
+            }
+            if several_schedulings {
+                variant.extend(a.scheduling.map(|x| x.to_string()));
+            }
+            if variant.is_empty() {
+                a.capacity.name.to_string()
             } else {
-                a.name.to_string()
+                format!("{} ({})", a.capacity.name, variant.join(", "))
             }
         })
         .collect();
-    let cells: Vec<Vec<String>> = ROWS
+    let mut rows: Vec<&Row> = CAPACITY_ROWS.iter().collect();
+    if report.baseline.is_some() {
+        rows.extend(LATENCY_ROWS.iter());
+    }
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|(_, f)| report.architectures.iter().map(f).collect())
         .collect();
-    let label_width = ROWS
-        .iter()
-        .map(|(l, _)| l.chars().count())
-        .max()
-        .unwrap_or(0);
+    let label_width = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
     let widths: Vec<usize> = headers
         .iter()
         .enumerate()
@@ -103,7 +145,7 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str(line.trim_end());
     out.push('\n');
-    for ((label, _), row) in ROWS.iter().zip(&cells) {
+    for ((label, _), row) in rows.iter().zip(&cells) {
         let mut line = format!("{label:label_width$}");
         for (cell, w) in row.iter().zip(&widths) {
             line.push_str(&format!("  {cell:>w$}"));

@@ -1,0 +1,81 @@
+//! Empirical service-time histograms: a CSV of `latency_us,count` rows (a header row and `#`
+//! comments allowed), e.g. exported from a proxy's own latency histogram. Becomes the
+//! distribution a proxy's service times are drawn from.
+
+use crate::diagnostic::Diagnostic;
+use crate::engine::Distribution;
+use std::path::Path;
+
+pub fn load(path: &Path) -> Result<Distribution, Diagnostic> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::new(path, "", None, format!("cannot read histogram: {e}")))?;
+    parse(path, &text)
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<Distribution, Diagnostic> {
+    let mut rows: Vec<(f64, f64)> = Vec::new();
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let span = offset..offset + line.trim_end().len();
+        offset += line.len();
+        let content = line.trim();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let error = |message: String| Diagnostic::new(path, text, Some(span.clone()), message);
+        let fields: Vec<&str> = content.split(',').map(str::trim).collect();
+        let numbers: Option<Vec<f64>> = fields.iter().map(|f| f.parse::<f64>().ok()).collect();
+        match (fields.len(), numbers) {
+            (2, Some(n)) => {
+                let (latency, count) = (n[0], n[1]);
+                if !(latency.is_finite() && latency >= 0.0) || !(count.is_finite() && count >= 0.0) {
+                    return Err(error("latency and count must be numbers of 0 or more".into()));
+                }
+                if rows.last().is_some_and(|&(previous, _)| latency <= previous) {
+                    return Err(error("latencies must increase from one row to the next".into()));
+                }
+                rows.push((latency, count));
+            }
+            // A header row: only as the first row.
+            (2, None) if rows.is_empty() && i == 0 => {}
+            _ => return Err(error(format!("expected `latency_us,count`, found `{content}`"))),
+        }
+    }
+    let total: f64 = rows.iter().map(|r| r.1).sum();
+    if total <= 0.0 {
+        return Err(Diagnostic::new(path, text, None, "the histogram has no counts"));
+    }
+    let mut cumulative = 0.0;
+    let points = rows
+        .into_iter()
+        .map(|(latency_us, count)| {
+            cumulative += count;
+            (latency_us * 1000.0, cumulative / total)
+        })
+        .collect();
+    Ok(Distribution::Empirical { points })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rows_into_a_cumulative_distribution() {
+        let d = parse(Path::new("h.csv"), "latency_us,count\n# comment\n50,1\n100,3\n").unwrap();
+        assert_eq!(
+            d,
+            Distribution::Empirical {
+                points: vec![(50_000.0, 0.25), (100_000.0, 1.0)]
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_row_is_located() {
+        let e = parse(Path::new("h.csv"), "50,1\n40,2\n").unwrap_err();
+        assert_eq!(e.line_column(), Some((2, 1)));
+        let e = parse(Path::new("h.csv"), "50,1\nfifty,2\n").unwrap_err();
+        assert!(e.to_string().contains("expected `latency_us,count`"), "{e}");
+    }
+}

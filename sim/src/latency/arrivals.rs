@@ -1,0 +1,190 @@
+//! Where requests from outside the mesh come from: one source per pod of every service nobody
+//! in the mesh calls, at that pod's rate, Poisson, constant-rate or bursty on/off.
+
+use crate::config::raw::ArrivalKind;
+use crate::engine::{SimRng, SimTime};
+use rand::Rng;
+
+#[derive(Debug, Clone)]
+pub struct ArrivalSource {
+    pub pod: u32,
+    kind: ArrivalKind,
+    /// Mean gap between requests, in ns.
+    gap_ns: f64,
+    /// Bursty: on and off windows (ns) and this source's phase within the cycle.
+    on_ns: f64,
+    off_ns: f64,
+    phase_ns: f64,
+}
+
+impl ArrivalSource {
+    pub fn new(pod: u32, kind: ArrivalKind, rps: f64, on_ms: f64, off_ms: f64, rng: &mut SimRng) -> Self {
+        let cycle = (on_ms + off_ms) * 1e6;
+        ArrivalSource {
+            pod,
+            kind,
+            gap_ns: 1e9 / rps,
+            on_ns: on_ms * 1e6,
+            off_ns: off_ms * 1e6,
+            phase_ns: rng.gen::<f64>() * cycle,
+        }
+    }
+
+    /// The first request: a random offset so that sources do not start in lockstep.
+    pub fn first(&self, rng: &mut SimRng) -> SimTime {
+        match self.kind {
+            ArrivalKind::Constant => SimTime(0).after(rng.gen::<f64>() * self.gap_ns),
+            _ => self.next(SimTime(0), rng),
+        }
+    }
+
+    pub fn next(&self, now: SimTime, rng: &mut SimRng) -> SimTime {
+        let exponential = |rng: &mut SimRng, mean: f64| -mean * (1.0 - rng.gen::<f64>()).ln();
+        match self.kind {
+            ArrivalKind::Poisson => now.after(exponential(rng, self.gap_ns)),
+            ArrivalKind::Constant => now.after(self.gap_ns),
+            ArrivalKind::Bursty => {
+                // Poisson over "on" time at the rate that keeps the mean: walk the gap through
+                // the on windows, skipping the off ones.
+                let cycle = self.on_ns + self.off_ns;
+                let mut gap = exponential(rng, self.gap_ns * self.on_ns / cycle);
+                let mut t = now.0 as f64;
+                loop {
+                    let position = (t + self.phase_ns).rem_euclid(cycle);
+                    if position >= self.on_ns {
+                        t += cycle - position;
+                        continue;
+                    }
+                    let left = self.on_ns - position;
+                    if gap <= left {
+                        return SimTime(0).after(t + gap);
+                    }
+                    gap -= left;
+                    t += left;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn rate(kind: ArrivalKind) -> f64 {
+        let mut rng = SimRng::seed_from_u64(3);
+        let s = ArrivalSource::new(0, kind, 1000.0, 100.0, 900.0, &mut rng);
+        let mut t = s.first(&mut rng);
+        let mut n = 0;
+        while t.0 < 100_000_000_000 {
+            t = s.next(t, &mut rng);
+            n += 1;
+        }
+        n as f64 / 100.0
+    }
+
+    #[test]
+    fn every_kind_keeps_the_mean_rate() {
+        for kind in [ArrivalKind::Poisson, ArrivalKind::Constant, ArrivalKind::Bursty] {
+            let r = rate(kind);
+            assert!((r - 1000.0).abs() < 15.0, "{kind:?}: {r}");
+        }
+    }
+
+    #[test]
+    fn bursty_sends_only_during_on_windows() {
+        let mut rng = SimRng::seed_from_u64(4);
+        let s = ArrivalSource::new(0, ArrivalKind::Bursty, 1000.0, 100.0, 900.0, &mut rng);
+        let mut t = s.first(&mut rng);
+        for _ in 0..10_000 {
+            let position = (t.0 as f64 + s.phase_ns).rem_euclid(1e9);
+            assert!(position <= 100e6 + 1.0, "{position}");
+            t = s.next(t, &mut rng);
+        }
+    }
+}
+
+/// All sources of a run. Poisson sources are superposed into one Poisson process at the sum
+/// of their rates, each arrival going to a source with probability proportional to its rate:
+/// the same process, with one pending event instead of one per source.
+pub struct Arrivals {
+    pooled_pods: Vec<u32>,
+    /// Cumulative rates of the pooled sources; empty when they all have the same rate.
+    pooled_cumulative: Vec<f64>,
+    pooled_gap_ns: f64,
+    others: Vec<ArrivalSource>,
+}
+
+/// The event id of the pooled Poisson process.
+pub const POOLED: u32 = u32::MAX;
+
+impl Arrivals {
+    /// `sources`: (pod, kind, requests per second).
+    pub fn new(sources: &[(u32, ArrivalKind, f64)], on_ms: f64, off_ms: f64, rng: &mut SimRng) -> Self {
+        let mut pooled_pods = Vec::new();
+        let mut rates = Vec::new();
+        let mut others = Vec::new();
+        for &(pod, kind, rps) in sources {
+            if kind == ArrivalKind::Poisson {
+                pooled_pods.push(pod);
+                rates.push(rps);
+            } else {
+                others.push(ArrivalSource::new(pod, kind, rps, on_ms, off_ms, rng));
+            }
+        }
+        let total: f64 = rates.iter().sum();
+        let uniform = rates.windows(2).all(|w| w[0] == w[1]);
+        let pooled_cumulative = if uniform {
+            Vec::new()
+        } else {
+            rates
+                .iter()
+                .scan(0.0, |sum, r| {
+                    *sum += r;
+                    Some(*sum / total)
+                })
+                .collect()
+        };
+        Arrivals {
+            pooled_pods,
+            pooled_cumulative,
+            pooled_gap_ns: if total > 0.0 { 1e9 / total } else { f64::INFINITY },
+            others,
+        }
+    }
+
+    /// The first arrival of every process: (time, event id).
+    pub fn first(&self, rng: &mut SimRng) -> Vec<(SimTime, u32)> {
+        let mut first = Vec::new();
+        if !self.pooled_pods.is_empty() {
+            first.push((self.next_pooled(SimTime(0), rng), POOLED));
+        }
+        for (i, s) in self.others.iter().enumerate() {
+            first.push((s.first(rng), i as u32));
+        }
+        first
+    }
+
+    fn next_pooled(&self, now: SimTime, rng: &mut SimRng) -> SimTime {
+        now.after(-self.pooled_gap_ns * (1.0 - rng.gen::<f64>()).ln())
+    }
+
+    /// An arrival of process `id` at `now`: the pod it goes to and the process's next arrival.
+    pub fn arrive(&self, id: u32, now: SimTime, rng: &mut SimRng) -> (u32, SimTime) {
+        if id == POOLED {
+            let i = if self.pooled_cumulative.is_empty() {
+                rng.gen_range(0..self.pooled_pods.len())
+            } else {
+                let u: f64 = rng.gen();
+                self.pooled_cumulative
+                    .partition_point(|&c| c < u)
+                    .min(self.pooled_pods.len() - 1)
+            };
+            (self.pooled_pods[i], self.next_pooled(now, rng))
+        } else {
+            let s = &self.others[id as usize];
+            (s.pod, s.next(now, rng))
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The latency simulation: every request, one by one, through each architecture's data path
+//! under the scenario's load, on the discrete-event engine (`crate::engine`).
+//!
+//! Each (architecture, scheduling) pair runs as its own simulation with its own generator,
+//! seeded from the scenario's seed and the pair, so results do not depend on which thread
+//! runs what. A baseline without any mesh runs too: added latency is a percentile of the
+//! architecture minus the same percentile of the baseline, as Istio's benchmarks report it.
+
+pub mod arrivals;
+pub mod plan;
+pub mod result;
+pub mod world;
+
+use crate::config::Scenario;
+use crate::engine::Scheduling;
+use crate::mesh::Architecture;
+pub use plan::Mesh;
+pub use result::LatencyResult;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use world::World;
+
+/// One simulation to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Job {
+    pub mesh: Mesh,
+    pub scheduling: Scheduling,
+}
+
+impl Job {
+    pub fn label(&self) -> String {
+        match self.mesh {
+            Mesh::Baseline => "baseline (no mesh)".into(),
+            Mesh::Architecture(a) => format!("{a} ({})", self.scheduling),
+        }
+    }
+
+    fn seed(&self, scenario_seed: u64) -> u64 {
+        let mesh = match self.mesh {
+            Mesh::Baseline => 0,
+            Mesh::Architecture(a) => 1 + Architecture::ALL.iter().position(|&x| x == a).unwrap_or(0) as u64,
+        };
+        let scheduling = match self.scheduling {
+            Scheduling::Fifo => 0,
+            Scheduling::Fair => 1,
+        };
+        // SplitMix64 of the parts: nearby seeds give unrelated streams.
+        let mut z = scenario_seed ^ (mesh << 48) ^ (scheduling << 56);
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// The runs a scenario needs: the baseline, then each architecture under each scheduling.
+pub fn jobs(scenario: &Scenario) -> Vec<Job> {
+    let mut jobs = vec![Job {
+        mesh: Mesh::Baseline,
+        scheduling: Scheduling::Fifo,
+    }];
+    for &a in &scenario.mesh.architectures {
+        for &scheduling in &scenario.latency.schedulings {
+            jobs.push(Job {
+                mesh: Mesh::Architecture(a),
+                scheduling,
+            });
+        }
+    }
+    jobs
+}
+
+/// Reports progress of job `i` as a fraction of simulated time.
+pub trait Progress: Sync {
+    fn update(&self, job: usize, fraction: f64);
+}
+
+impl Progress for () {
+    fn update(&self, _: usize, _: f64) {}
+}
+
+/// Runs every job on up to `threads` threads; results in the order of `jobs`, with the
+/// added latencies filled in against the baseline (the first job).
+pub fn run(scenario: &Scenario, jobs: &[Job], threads: usize, progress: &dyn Progress) -> Vec<LatencyResult> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<LatencyResult>>> = Mutex::new(vec![None; jobs.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, jobs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let world = World::new(scenario, job.mesh, job.scheduling, job.seed(scenario.seed));
+                let result = world.run(&|fraction| progress.update(i, fraction));
+                results.lock().expect("no thread panicked")[i] = Some(result);
+            });
+        }
+    });
+    let mut results: Vec<LatencyResult> = results
+        .into_inner()
+        .expect("no thread panicked")
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect();
+    if let Some(baseline) = results.first().cloned() {
+        for r in &mut results {
+            r.added_latency_us = r.latency_us.minus(&baseline.latency_us);
+            r.added_hop_latency_us = r.hop_latency_us.minus(&baseline.hop_latency_us);
+        }
+    }
+    results
+}

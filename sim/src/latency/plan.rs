@@ -1,0 +1,222 @@
+//! Hop plans: a request's path as the simulation walks it. Each leg of the path shape
+//! (`crate::request_path`) becomes a kernel segment with a mean one-way time built from
+//! `models/kernel.toml`; each proxy at a leg's end becomes a queueing station, named by its
+//! role so that the walk can find the instance (the caller's sidecar, the destination node's
+//! ztunnel, a waypoint replica of the callee's group).
+//!
+//! A proxy's one visit stands for its work on the request and on the response; the response
+//! travels back through the same legs as kernel time only.
+
+use crate::config::raw::{Interception, LocalAcceleration};
+use crate::config::Scenario;
+use crate::cost_model::LatencyCosts;
+use crate::mesh::Architecture;
+use crate::request_path::{self, Endpoint, Leg, PathKind};
+
+/// Which proxy instance a station step visits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// On the caller's side (its sidecar, its node's proxy or micro proxy).
+    Source,
+    /// On the callee's side.
+    Destination,
+    /// A waypoint replica of the callee's group.
+    Waypoint,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step {
+    /// A TCP leg through the kernel (and the wire when `cross_node`).
+    Leg {
+        mean_ns: f64,
+        cross_node: bool,
+        /// Extra time when the connection is new: the TCP handshake round trip, the mTLS
+        /// round trip on proxy-to-proxy legs, the connect-time redirect.
+        handshake_ns: f64,
+        /// Proxy-to-proxy leg: both ends pay the mTLS handshake's CPU on a new connection.
+        mtls: bool,
+    },
+    Proxy {
+        role: Role,
+        /// Next to a proxy-to-proxy leg: pays the mTLS handshake on a new connection.
+        mtls: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// The legs' means in reverse, for the response.
+    pub response_legs: Vec<(f64, bool)>,
+}
+
+/// Which mesh a simulation runs: none (the baseline the added latency is measured against)
+/// or one of the architectures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mesh {
+    Baseline,
+    Architecture(Architecture),
+}
+
+impl Mesh {
+    pub fn architecture_name(self) -> Option<&'static str> {
+        match self {
+            Mesh::Baseline => None,
+            Mesh::Architecture(a) => Some(a.name()),
+        }
+    }
+}
+
+/// Plans for every kind of path one mesh has.
+#[derive(Debug, Clone)]
+pub struct Plans {
+    pub cross_node: Plan,
+    pub same_node: Plan,
+    pub cross_node_l7: Plan,
+    pub external: Plan,
+    pub external_l7: Plan,
+}
+
+impl Plans {
+    pub fn new(mesh: Mesh, scenario: &Scenario) -> Plans {
+        let costs = &scenario.models.latency;
+        let options = Options {
+            interception: scenario.mesh.interception,
+            acceleration: scenario.mesh.local_acceleration,
+            ebpf_programs: mesh == Mesh::Architecture(Architecture::Ebpf),
+        };
+        let build = |legs: Vec<Leg>| plan(&legs, costs, options);
+        match mesh {
+            Mesh::Baseline => {
+                let direct = |same_node: bool| {
+                    vec![Leg {
+                        from: if same_node { Endpoint::App } else { Endpoint::Outside },
+                        to: Endpoint::App,
+                        same_node,
+                        same_pod: false,
+                        intercepted: false,
+                    }]
+                };
+                Plans {
+                    cross_node: build(direct(false)),
+                    same_node: build(direct(true)),
+                    cross_node_l7: build(direct(false)),
+                    external: build(direct(false)),
+                    external_l7: build(direct(false)),
+                }
+            }
+            Mesh::Architecture(a) => Plans {
+                cross_node: build(request_path::legs(a, PathKind::CrossNode)),
+                same_node: build(request_path::legs(a, PathKind::SameNode)),
+                cross_node_l7: build(request_path::legs(a, PathKind::CrossNodeL7)),
+                external: build(external_legs(a, false)),
+                external_l7: build(external_legs(a, true)),
+            },
+        }
+    }
+}
+
+/// A request from outside the mesh enters at the callee's node and meets only the
+/// destination side of the mesh (and, for a shared node proxy, the callee node's proxy).
+fn external_legs(a: Architecture, l7: bool) -> Vec<Leg> {
+    use Endpoint::*;
+    let leg = |from, to, same_node, same_pod, intercepted| Leg {
+        from,
+        to,
+        same_node,
+        same_pod,
+        intercepted,
+    };
+    match a {
+        Architecture::Sidecar => vec![
+            leg(Outside, Sidecar, false, false, true),
+            leg(Sidecar, App, true, true, false),
+        ],
+        Architecture::PerNode | Architecture::PerServiceAccount => vec![
+            leg(Outside, NodeProxy, false, false, false),
+            leg(NodeProxy, App, true, false, false),
+        ],
+        Architecture::Uproxy if l7 => vec![
+            leg(Outside, ProxyPod, false, false, false),
+            leg(ProxyPod, NodeProxy, false, false, false),
+            leg(NodeProxy, App, true, false, false),
+        ],
+        Architecture::Uproxy => vec![
+            leg(Outside, NodeProxy, false, false, false),
+            leg(NodeProxy, App, true, false, false),
+        ],
+        Architecture::Ebpf => vec![leg(Outside, App, false, false, false)],
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    interception: Interception,
+    acceleration: LocalAcceleration,
+    ebpf_programs: bool,
+}
+
+fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
+    let mut steps = Vec::new();
+    let mut response_legs = Vec::new();
+    for (i, leg) in legs.iter().enumerate() {
+        let mean_ns = leg_mean_us(leg, costs, options) * 1000.0;
+        let mtls = leg.from.is_proxy() && leg.to.is_proxy();
+        let mut handshake_ns = 2.0 * mean_ns * if mtls { 2.0 } else { 1.0 };
+        if leg.intercepted && options.interception == Interception::Ebpf {
+            handshake_ns += costs.connect_redirect_us * 1000.0;
+        }
+        steps.push(Step::Leg {
+            mean_ns,
+            cross_node: !leg.same_node,
+            handshake_ns,
+            mtls,
+        });
+        response_legs.push((mean_ns, !leg.same_node));
+        // The proxy the caller's first, node-local leg reaches is on the caller's side.
+        let role = match leg.to {
+            Endpoint::App | Endpoint::Outside => None,
+            Endpoint::ProxyPod => Some(Role::Waypoint),
+            Endpoint::Sidecar | Endpoint::NodeProxy if i == 0 && leg.same_node => Some(Role::Source),
+            Endpoint::Sidecar | Endpoint::NodeProxy => Some(Role::Destination),
+        };
+        if let Some(role) = role {
+            steps.push(Step::Proxy { role, mtls: false });
+        }
+    }
+    // A proxy next to an mTLS leg does that leg's handshake.
+    for i in 0..steps.len() {
+        let is_mtls = |j: usize| matches!(steps.get(j), Some(Step::Leg { mtls: true, .. }));
+        let next_to_mtls = is_mtls(i + 1) || (i > 0 && is_mtls(i - 1));
+        if let Step::Proxy { mtls, .. } = &mut steps[i] {
+            *mtls = next_to_mtls;
+        }
+    }
+    response_legs.reverse();
+    Plan {
+        steps,
+        response_legs,
+    }
+}
+
+fn leg_mean_us(leg: &Leg, c: &LatencyCosts, o: Options) -> f64 {
+    let program = if o.ebpf_programs { c.ebpf_program_us } else { 0.0 };
+    if leg.same_node && o.acceleration == LocalAcceleration::Sockmap {
+        return c.sockmap_us + program;
+    }
+    let mut us = c.stack_us + program;
+    if !leg.same_pod {
+        let veths = [leg.from, leg.to]
+            .iter()
+            .filter(|e| e.in_pod_namespace())
+            .count();
+        us += c.veth_crossing_us * veths as f64;
+    }
+    if !leg.same_node {
+        us += c.wire_us;
+    }
+    if leg.intercepted && o.interception == Interception::Iptables {
+        us += c.iptables_redirect_us;
+    }
+    us
+}

@@ -1,0 +1,59 @@
+//! What one latency simulation reports (merged into each architecture's JSON item; the
+//! schema is in docs/output.md).
+
+use crate::engine::{LatencyHistogram, Percentiles};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LatencyResult {
+    /// End to end, for requests from outside the mesh, in µs.
+    pub latency_us: Percentiles,
+    /// What the mesh adds: each percentile minus the baseline's (no mesh) same percentile.
+    pub added_latency_us: Percentiles,
+    /// One service-to-service hop (request path plus response path, without the callee's own
+    /// work and calls), over every call.
+    pub hop_latency_us: Percentiles,
+    pub added_hop_latency_us: Percentiles,
+    /// Requests from outside the mesh started in the measured window.
+    pub requests: u64,
+    /// Service-to-service calls completed (requests count as one call each).
+    pub calls: u64,
+    /// Requests that lost a call to a full proxy queue.
+    pub dropped: u64,
+    /// Requests slower end to end than `latency.timeout_ms`.
+    pub timed_out: u64,
+    pub throughput_rps: f64,
+    /// A proxy was busy over 95% of the time or dropped requests: the load exceeds capacity.
+    pub saturated: bool,
+    pub proxies: Vec<StationKindLatency>,
+    pub per_service: Vec<ServiceLatency>,
+    /// Events the engine processed, and the wall time it took (the only fields that vary from
+    /// run to run with the same seed).
+    pub events: u64,
+    pub wall_seconds: f64,
+    #[serde(skip)]
+    pub end_to_end: LatencyHistogram,
+    #[serde(skip)]
+    pub hop: LatencyHistogram,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StationKindLatency {
+    pub kind: &'static str,
+    pub stations: u64,
+    pub visits: u64,
+    /// Queueing plus service at one visit, in µs.
+    pub latency_us: Percentiles,
+    pub utilisation_max: f64,
+    pub utilisation_mean: f64,
+    pub dropped: u64,
+    pub max_queued: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceLatency {
+    pub name: String,
+    pub calls: u64,
+    /// From the caller's send to the response back at the caller, in µs.
+    pub latency_us: Percentiles,
+}

@@ -1,0 +1,686 @@
+//! One simulation run: the requests of one scenario through one mesh (or none, for the
+//! baseline), event by event.
+//!
+//! ```text
+//! Arrival ─▶ call to an entry pod ─▶ walk the plan: legs add time, a proxy step schedules
+//!   Reach ─▶ station (start, queue or drop) ─▶ Served ─▶ walk on ─▶ the application:
+//!   app time, then its calls (sequential or parallel), each a call of its own ─▶ when the
+//!   last returns: response legs ─▶ Done ─▶ the parent continues, or the request ends.
+//! ```
+
+use super::arrivals::Arrivals;
+use super::plan::{Mesh, Plan, Plans, Role, Step};
+use super::result::{LatencyResult, ServiceLatency, StationKindLatency};
+use crate::capacity::load::ServiceLoad;
+use crate::capacity::uproxy::waypoint_groups;
+use crate::cluster::Cluster;
+use crate::config::raw::{CallMode, MicroProxyPlacement, PayloadKind, ServiceTimeKind};
+use crate::config::Scenario;
+use crate::engine::station::Admission;
+use crate::engine::jitter::JitterTable;
+use crate::engine::{Distribution, EventQueue, LatencyHistogram, Scheduling, SimRng, SimTime, Station};
+use crate::mesh::Architecture;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+
+const NONE: u32 = u32::MAX;
+/// Progress is reported every this many events.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    /// The next request from outside the mesh, from this source.
+    Arrival(u32),
+    /// A call reaches the proxy station of its current step.
+    Reach(u32),
+    /// A proxy finished its work on a call.
+    Served(u32),
+    /// A call's response reached its caller.
+    Done(u32),
+}
+
+/// The kinds of proxy stations, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StationKind {
+    Sidecar,
+    NodeProxy,
+    ServiceAccountProxy,
+    MicroProxy,
+    Waypoint,
+}
+
+impl StationKind {
+    pub const ALL: [StationKind; 5] = [
+        StationKind::Sidecar,
+        StationKind::NodeProxy,
+        StationKind::ServiceAccountProxy,
+        StationKind::MicroProxy,
+        StationKind::Waypoint,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StationKind::Sidecar => "sidecar",
+            StationKind::NodeProxy => "node-proxy",
+            StationKind::ServiceAccountProxy => "service-account-proxy",
+            StationKind::MicroProxy => "micro-proxy",
+            StationKind::Waypoint => "waypoint",
+        }
+    }
+
+    fn l7(self) -> bool {
+        !matches!(self, StationKind::MicroProxy)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+#[repr(u8)]
+enum PlanId {
+    CrossNode,
+    SameNode,
+    CrossNodeL7,
+    External,
+    ExternalL7,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Call {
+    parent: u32,
+    service: u32,
+    pod: u32,
+    src_pod: u32,
+    tenant: u32,
+    waypoint: u32,
+    station: u32,
+    plan: u8,
+    step: u8,
+    failed: bool,
+    started: u64,
+    reached_app: u64,
+    left_app: u64,
+    visit_start: u64,
+    pending: u32,
+    next_callee: u32,
+    repeats_left: u32,
+}
+
+pub struct World<'a> {
+    scenario: &'a Scenario,
+    cluster: &'a Cluster,
+    mesh: Mesh,
+    rng: SimRng,
+    queue: EventQueue<Event>,
+    plans: [Plan; 5],
+    stations: Vec<Station>,
+    station_kind: Vec<StationKind>,
+    /// Service-time distribution (ns) and mTLS handshake cost (ns), by station kind.
+    service_time: [Distribution; 5],
+    mtls_ns: [f64; 5],
+    src_proxy: Vec<u32>,
+    dst_proxy: Vec<u32>,
+    waypoint_first: Vec<u32>,
+    waypoint_replicas: u32,
+    /// Per service: the services it calls and the expected number of calls per request.
+    callees: Vec<Vec<(u32, f64)>>,
+    arrivals: Arrivals,
+    calls: Vec<Call>,
+    free: Vec<u32>,
+    warmup_ns: u64,
+    end_ns: u64,
+    timeout_ns: u64,
+    new_connections: bool,
+    jitter: JitterTable,
+    ns_per_byte: f64,
+    // Statistics, over requests started inside the measured window.
+    end_to_end: LatencyHistogram,
+    hop: LatencyHistogram,
+    per_service: Vec<LatencyHistogram>,
+    per_station_kind: Vec<LatencyHistogram>,
+    requests: u64,
+    calls_completed: u64,
+    dropped: u64,
+    timed_out: u64,
+}
+
+impl<'a> World<'a> {
+    pub fn new(scenario: &'a Scenario, mesh: Mesh, scheduling: Scheduling, seed: u64) -> Self {
+        let cluster = &scenario.cluster;
+        let mut rng = SimRng::seed_from_u64(seed);
+        let p = Plans::new(mesh, scenario);
+        let plans = [p.cross_node, p.same_node, p.cross_node_l7, p.external, p.external_l7];
+        let latency = &scenario.latency;
+        let costs = &scenario.models;
+        let shape = |mean_us: f64, sigma: f64| {
+            let mean = mean_us * 1000.0;
+            match latency.service_time {
+                ServiceTimeKind::Lognormal => Distribution::Lognormal { mean, sigma },
+                ServiceTimeKind::Exponential => Distribution::Exponential { mean },
+                ServiceTimeKind::Deterministic => Distribution::Deterministic(mean),
+            }
+        };
+        let l7 = latency.envoy_histogram.clone().unwrap_or_else(|| {
+            shape(costs.latency.l7_service_time_mean_us, costs.latency.l7_service_time_sigma)
+        });
+        let l4 = latency.ztunnel_histogram.clone().unwrap_or_else(|| {
+            shape(costs.latency.l4_service_time_mean_us, costs.latency.l4_service_time_sigma)
+        });
+        let service_time = StationKind::ALL.map(|k| if k.l7() { l7.clone() } else { l4.clone() });
+        let mtls_ns = StationKind::ALL.map(|k| {
+            1000.0 * if k.l7() {
+                costs.latency.envoy_mtls_handshake_us
+            } else {
+                costs.latency.ztunnel_mtls_handshake_us
+            }
+        });
+
+        let load = ServiceLoad::new(cluster, 1);
+        let callees = (0..cluster.services.len() as u32)
+            .map(|s| {
+                let caller = &cluster.services[s as usize];
+                cluster
+                    .call_graph
+                    .callees(s)
+                    .iter()
+                    .map(|&c| {
+                        let callee = &cluster.services[c as usize];
+                        // Calls per request of `s` so that every pod of `c` serves its rate.
+                        let to_c_per_caller_pod = callee.rps_per_pod * callee.replicas as f64
+                            / load.caller_pods[c as usize] as f64;
+                        (c, to_c_per_caller_pod / caller.rps_per_pod)
+                    })
+                    .collect()
+            })
+            .collect();
+        let sources: Vec<_> = cluster
+            .services
+            .iter()
+            .enumerate()
+            .filter(|(s, _)| load.caller_pods[*s] == 0)
+            .flat_map(|(_, service)| {
+                service
+                    .pods()
+                    .map(move |pod| (pod, service.arrivals, service.rps_per_pod))
+            })
+            .collect();
+        let traffic = &scenario.traffic;
+        let arrivals = Arrivals::new(&sources, traffic.burst_on_ms, traffic.burst_off_ms, &mut rng);
+
+        let warmup_ns = SimTime::from_secs_f64(latency.warmup_s).0;
+        let mut world = World {
+            scenario,
+            cluster,
+            mesh,
+            rng,
+            queue: EventQueue::new(),
+            plans,
+            stations: Vec::new(),
+            station_kind: Vec::new(),
+            service_time,
+            mtls_ns,
+            src_proxy: Vec::new(),
+            dst_proxy: Vec::new(),
+            waypoint_first: vec![NONE; cluster.services.len()],
+            waypoint_replicas: scenario.mesh.waypoint_replicas,
+            callees,
+            arrivals,
+            calls: Vec::new(),
+            free: Vec::new(),
+            warmup_ns,
+            end_ns: warmup_ns + SimTime::from_secs_f64(latency.duration_s).0,
+            timeout_ns: (latency.timeout_ms * 1e6) as u64,
+            new_connections: !scenario.traffic.connection_reuse,
+            jitter: JitterTable::lognormal(costs.latency.segment_sigma),
+            ns_per_byte: 8.0 / costs.latency.wire_gbps,
+            end_to_end: LatencyHistogram::new(),
+            hop: LatencyHistogram::new(),
+            per_service: vec![LatencyHistogram::compact(); cluster.services.len()],
+            per_station_kind: vec![LatencyHistogram::new(); StationKind::ALL.len()],
+            requests: 0,
+            calls_completed: 0,
+            dropped: 0,
+            timed_out: 0,
+        };
+        world.build_stations(scheduling);
+        world
+    }
+
+    fn add_station(&mut self, kind: StationKind, scheduling: Scheduling) -> u32 {
+        let m = &self.scenario.models;
+        let workers = if kind.l7() { m.envoy.worker_threads } else { m.ztunnel.worker_threads };
+        self.stations.push(Station::new(workers as u32, scheduling, self.scenario.latency.max_queue));
+        self.station_kind.push(kind);
+        self.stations.len() as u32 - 1
+    }
+
+    fn build_stations(&mut self, scheduling: Scheduling) {
+        let Mesh::Architecture(architecture) = self.mesh else { return };
+        let cluster = self.cluster;
+        let pods = cluster.pods();
+        let per_node = |world: &mut Self, kind| -> Vec<u32> {
+            let nodes: Vec<u32> = (0..cluster.nodes()).map(|_| world.add_station(kind, scheduling)).collect();
+            cluster.pod_node.iter().map(|&n| nodes[n as usize]).collect()
+        };
+        match architecture {
+            Architecture::Ebpf => {}
+            Architecture::Sidecar => {
+                let stations: Vec<u32> = (0..pods).map(|_| self.add_station(StationKind::Sidecar, scheduling)).collect();
+                self.src_proxy = stations.clone();
+                self.dst_proxy = stations;
+            }
+            Architecture::PerNode => {
+                let stations = per_node(self, StationKind::NodeProxy);
+                self.src_proxy = stations.clone();
+                self.dst_proxy = stations;
+            }
+            Architecture::PerServiceAccount => {
+                let mut by_key: HashMap<(u32, u32), u32> = HashMap::new();
+                let mut stations = Vec::with_capacity(pods);
+                for pod in 0..pods {
+                    let service = &cluster.services[cluster.pod_service[pod] as usize];
+                    let key = (cluster.pod_node[pod], service.service_account);
+                    let station = match by_key.get(&key) {
+                        Some(&s) => s,
+                        None => {
+                            let s = self.add_station(StationKind::ServiceAccountProxy, scheduling);
+                            by_key.insert(key, s);
+                            s
+                        }
+                    };
+                    stations.push(station);
+                }
+                self.src_proxy = stations.clone();
+                self.dst_proxy = stations;
+            }
+            Architecture::Uproxy => {
+                let stations = match self.scenario.mesh.micro_proxy {
+                    MicroProxyPlacement::PerNode => per_node(self, StationKind::MicroProxy),
+                    MicroProxyPlacement::PerPod => (0..pods)
+                        .map(|_| self.add_station(StationKind::MicroProxy, scheduling))
+                        .collect(),
+                };
+                self.src_proxy = stations.clone();
+                self.dst_proxy = stations;
+                for group in waypoint_groups(cluster, self.scenario.mesh.waypoint_scope) {
+                    let first = self.stations.len() as u32;
+                    for _ in 0..self.waypoint_replicas {
+                        self.add_station(StationKind::Waypoint, scheduling);
+                    }
+                    for &s in &group.services {
+                        self.waypoint_first[s as usize] = first;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs to the end: arrivals for warm-up plus duration, then until every request is done.
+    pub fn run(mut self, progress: &dyn Fn(f64)) -> LatencyResult {
+        let started = std::time::Instant::now();
+        for (t, source) in self.arrivals.first(&mut self.rng) {
+            if t.0 < self.end_ns {
+                self.queue.schedule(t, Event::Arrival(source));
+            }
+        }
+        while let Some((now, event)) = self.queue.pop() {
+            match event {
+                Event::Arrival(source) => self.on_arrival(now, source),
+                Event::Reach(call) => self.on_reach(now, call),
+                Event::Served(call) => self.on_served(now, call),
+                Event::Done(call) => self.on_done(now, call),
+            }
+            if self.queue.popped() % PROGRESS_EVERY == 0 {
+                progress((now.0 as f64 / self.end_ns as f64).min(1.0));
+            }
+        }
+        progress(1.0);
+        let elapsed = started.elapsed().as_secs_f64();
+        self.finish(elapsed)
+    }
+
+    fn on_arrival(&mut self, now: SimTime, source: u32) {
+        let (pod, next) = self.arrivals.arrive(source, now, &mut self.rng);
+        if next.0 < self.end_ns {
+            self.queue.schedule(next, Event::Arrival(source));
+        }
+        let service = self.cluster.pod_service[pod as usize];
+        let l7 = self.cluster.services[service as usize].l7_policy;
+        let plan = if l7 && self.uses_waypoints() { PlanId::ExternalL7 } else { PlanId::External };
+        let id = self.new_call(NONE, service, pod, NONE, plan, now.0);
+        self.walk(id, now.0);
+    }
+
+    fn uses_waypoints(&self) -> bool {
+        self.mesh == Mesh::Architecture(Architecture::Uproxy)
+    }
+
+    fn new_call(&mut self, parent: u32, service: u32, pod: u32, src_pod: u32, plan: PlanId, t: u64) -> u32 {
+        let tenant = if src_pod == NONE { service } else { self.cluster.pod_service[src_pod as usize] };
+        let waypoint = match self.waypoint_first[service as usize] {
+            NONE => NONE,
+            first => first + self.rng.gen_range(0..self.waypoint_replicas),
+        };
+        let call = Call {
+            parent,
+            service,
+            pod,
+            src_pod,
+            tenant,
+            waypoint,
+            station: NONE,
+            plan: plan as u8,
+            step: 0,
+            failed: false,
+            started: t,
+            reached_app: t,
+            left_app: t,
+            visit_start: t,
+            pending: 0,
+            next_callee: 0,
+            repeats_left: 0,
+        };
+        match self.free.pop() {
+            Some(id) => {
+                self.calls[id as usize] = call;
+                id
+            }
+            None => {
+                self.calls.push(call);
+                self.calls.len() as u32 - 1
+            }
+        }
+    }
+
+    /// A call from `parent`'s pod to a replica of `service`, issued at `t`.
+    fn call_service(&mut self, parent: u32, service: u32, t: u64) {
+        let src_pod = self.calls[parent as usize].pod;
+        let s = &self.cluster.services[service as usize];
+        let pod = s.first_pod + self.rng.gen_range(0..s.replicas);
+        let same_node = self.cluster.pod_node[pod as usize] == self.cluster.pod_node[src_pod as usize];
+        let plan = if same_node {
+            PlanId::SameNode
+        } else if s.l7_policy && self.uses_waypoints() {
+            PlanId::CrossNodeL7
+        } else {
+            PlanId::CrossNode
+        };
+        let id = self.new_call(parent, service, pod, src_pod, plan, t);
+        self.walk(id, t);
+    }
+
+    /// One leg's one-way time: its mean with log-normal jitter, plus the payload on the wire.
+    fn leg_ns(&mut self, mean_ns: f64, cross_node: bool) -> f64 {
+        let mut ns = mean_ns * self.jitter.draw(&mut self.rng);
+        if cross_node {
+            ns += self.payload_bytes() * self.ns_per_byte;
+        }
+        ns
+    }
+
+    fn payload_bytes(&mut self) -> f64 {
+        let mean = self.scenario.traffic.payload_bytes as f64;
+        match self.scenario.traffic.payload {
+            PayloadKind::Fixed => mean,
+            PayloadKind::Exponential => -mean * (1.0 - self.rng.gen::<f64>()).ln(),
+        }
+    }
+
+    /// Walks a call's plan from its current step, starting at time `t`: legs add time; at a
+    /// proxy the call is scheduled to reach it; past the last step it reaches the application.
+    fn walk(&mut self, id: u32, mut t: u64) {
+        loop {
+            let call = self.calls[id as usize];
+            let plan = &self.plans[call.plan as usize];
+            let Some(&step) = plan.steps.get(call.step as usize) else {
+                self.reach_app(id, t);
+                return;
+            };
+            self.calls[id as usize].step += 1;
+            match step {
+                Step::Leg { mean_ns, cross_node, handshake_ns, .. } => {
+                    let mut ns = self.leg_ns(mean_ns, cross_node);
+                    if self.new_connections {
+                        ns += handshake_ns;
+                    }
+                    t += (ns + 0.5) as u64;
+                }
+                Step::Proxy { role, .. } => {
+                    let station = match role {
+                        Role::Source => self.src_proxy[call.src_pod as usize],
+                        Role::Destination => self.dst_proxy[call.pod as usize],
+                        Role::Waypoint => call.waypoint,
+                    };
+                    self.calls[id as usize].station = station;
+                    self.queue.schedule(SimTime(t), Event::Reach(id));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_reach(&mut self, now: SimTime, id: u32) {
+        let call = &mut self.calls[id as usize];
+        call.visit_start = now.0;
+        let (station, tenant) = (call.station, call.tenant);
+        match self.stations[station as usize].arrive(id, tenant) {
+            Admission::Start => self.start_service(now, id),
+            Admission::Queued => {}
+            Admission::Dropped => {
+                self.calls[id as usize].failed = true;
+                self.respond(id, now.0);
+            }
+        }
+    }
+
+    fn start_service(&mut self, now: SimTime, id: u32) {
+        let call = self.calls[id as usize];
+        let station = call.station as usize;
+        let kind = self.station_kind[station] as usize;
+        let mut ns = self.service_time[kind].sample(&mut self.rng);
+        if self.new_connections {
+            let step = self.plans[call.plan as usize].steps[call.step as usize - 1];
+            if let Step::Proxy { mtls: true, .. } = step {
+                ns += self.mtls_ns[kind];
+            }
+        }
+        let ns = ((ns + 0.5) as u64).max(1);
+        self.stations[station].record_service(ns);
+        self.queue.schedule(SimTime(now.0 + ns), Event::Served(id));
+    }
+
+    fn on_served(&mut self, now: SimTime, id: u32) {
+        let call = self.calls[id as usize];
+        let station = call.station as usize;
+        if let Some(next) = self.stations[station].finish() {
+            self.start_service(now, next);
+        }
+        if call.started >= self.warmup_ns && call.started < self.end_ns {
+            let kind = self.station_kind[station] as usize;
+            self.per_station_kind[kind].record_ns(now.0 - call.visit_start);
+        }
+        self.walk(id, now.0);
+    }
+
+    fn reach_app(&mut self, id: u32, t: u64) {
+        let service = self.calls[id as usize].service as usize;
+        self.calls[id as usize].reached_app = t;
+        let t = t + (self.cluster.services[service].app_time_us * 1000.0 + 0.5) as u64;
+        let spawned = match self.cluster.services[service].call_mode {
+            CallMode::Sequential => self.next_sequential_call(id, t),
+            CallMode::Parallel => self.all_calls(id, t),
+        };
+        if !spawned {
+            self.respond(id, t);
+        }
+    }
+
+    /// How many times to call a service expected `k` times per request.
+    fn count(&mut self, k: f64) -> u32 {
+        // `as` truncates: the floor of a non-negative number, without a libm call.
+        let whole = k as u32;
+        whole + u32::from(self.rng.gen::<f64>() < k - whole as f64)
+    }
+
+    fn next_sequential_call(&mut self, id: u32, t: u64) -> bool {
+        loop {
+            let call = self.calls[id as usize];
+            if call.repeats_left > 0 {
+                self.calls[id as usize].repeats_left -= 1;
+                let (callee, _) = self.callees[call.service as usize][call.next_callee as usize - 1];
+                self.call_service(id, callee, t);
+                return true;
+            }
+            let Some(&(_, k)) = self.callees[call.service as usize].get(call.next_callee as usize) else {
+                return false;
+            };
+            let n = self.count(k);
+            let call = &mut self.calls[id as usize];
+            call.next_callee += 1;
+            call.repeats_left = n;
+        }
+    }
+
+    fn all_calls(&mut self, id: u32, t: u64) -> bool {
+        let service = self.calls[id as usize].service as usize;
+        let mut total = 0;
+        for i in 0..self.callees[service].len() {
+            let (callee, k) = self.callees[service][i];
+            let n = self.count(k);
+            total += n;
+            for _ in 0..n {
+                self.call_service(id, callee, t);
+            }
+        }
+        self.calls[id as usize].pending = total;
+        total > 0
+    }
+
+    /// The application answers at `t`: the response travels back through the legs.
+    fn respond(&mut self, id: u32, t: u64) {
+        let call = self.calls[id as usize];
+        self.calls[id as usize].left_app = t;
+        let mut ns = 0.0;
+        // A dropped call turns back at the proxy that dropped it: only the legs walked so far.
+        let legs = self.plans[call.plan as usize].response_legs.len();
+        let walked = if call.failed {
+            let steps = &self.plans[call.plan as usize].steps[..call.step as usize];
+            steps.iter().filter(|s| matches!(s, Step::Leg { .. })).count()
+        } else {
+            legs
+        };
+        for i in legs - walked..legs {
+            let (mean_ns, cross_node) = self.plans[call.plan as usize].response_legs[i];
+            ns += self.leg_ns(mean_ns, cross_node);
+        }
+        self.queue.schedule(SimTime(t).after(ns), Event::Done(id));
+    }
+
+    fn on_done(&mut self, now: SimTime, id: u32) {
+        let call = self.calls[id as usize];
+        self.free.push(id);
+        let measured = call.started >= self.warmup_ns && call.started < self.end_ns;
+        if measured {
+            self.calls_completed += 1;
+            if !call.failed {
+                let total = now.0 - call.started;
+                self.per_service[call.service as usize].record_ns(total);
+                self.hop.record_ns((call.reached_app - call.started) + (now.0 - call.left_app));
+            }
+        }
+        if call.parent == NONE {
+            if measured {
+                self.requests += 1;
+                let total = now.0 - call.started;
+                if call.failed {
+                    self.dropped += 1;
+                } else {
+                    self.end_to_end.record_ns(total);
+                    if total > self.timeout_ns {
+                        self.timed_out += 1;
+                    }
+                }
+            }
+            return;
+        }
+        let parent = call.parent;
+        self.calls[parent as usize].failed |= call.failed;
+        let service = self.calls[parent as usize].service as usize;
+        let finished = match self.cluster.services[service].call_mode {
+            CallMode::Sequential => !self.next_sequential_call(parent, now.0),
+            CallMode::Parallel => {
+                let p = &mut self.calls[parent as usize];
+                p.pending -= 1;
+                p.pending == 0
+            }
+        };
+        if finished {
+            self.respond(parent, now.0);
+        }
+    }
+
+    fn finish(self, wall_seconds: f64) -> LatencyResult {
+        let duration_s = self.scenario.latency.duration_s;
+        let total_ns = self.queue.now().0.max(1);
+        let stations: Vec<StationKindLatency> = StationKind::ALL
+            .iter()
+            .enumerate()
+            .filter_map(|(k, kind)| {
+                let of_kind: Vec<&Station> = self
+                    .stations
+                    .iter()
+                    .zip(&self.station_kind)
+                    .filter(|(_, sk)| *sk == kind)
+                    .map(|(s, _)| s)
+                    .collect();
+                if of_kind.is_empty() {
+                    return None;
+                }
+                let utilisations: Vec<f64> = of_kind.iter().map(|s| s.utilisation(total_ns)).collect();
+                Some(StationKindLatency {
+                    kind: kind.name(),
+                    stations: of_kind.len() as u64,
+                    visits: self.per_station_kind[k].count(),
+                    latency_us: self.per_station_kind[k].percentiles(),
+                    utilisation_max: round4(utilisations.iter().copied().fold(0.0, f64::max)),
+                    utilisation_mean: round4(utilisations.iter().sum::<f64>() / utilisations.len() as f64),
+                    dropped: of_kind.iter().map(|s| s.dropped).sum(),
+                    max_queued: of_kind.iter().map(|s| s.max_queued).max().unwrap_or(0),
+                })
+            })
+            .collect();
+        let saturated = self.dropped > 0
+            || stations.iter().any(|s| s.utilisation_max > 0.95 || s.dropped > 0);
+        let per_service = self
+            .cluster
+            .services
+            .iter()
+            .zip(&self.per_service)
+            .filter(|(_, h)| h.count() > 0)
+            .map(|(s, h)| ServiceLatency {
+                name: s.name.clone(),
+                calls: h.count(),
+                latency_us: h.percentiles(),
+            })
+            .collect();
+        LatencyResult {
+            latency_us: self.end_to_end.percentiles(),
+            hop_latency_us: self.hop.percentiles(),
+            requests: self.requests,
+            calls: self.calls_completed,
+            dropped: self.dropped,
+            timed_out: self.timed_out,
+            throughput_rps: round4((self.requests - self.dropped) as f64 / duration_s),
+            saturated,
+            proxies: stations,
+            per_service,
+            events: self.queue.popped(),
+            wall_seconds,
+            end_to_end: self.end_to_end,
+            hop: self.hop,
+            ..LatencyResult::default()
+        }
+    }
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0
+}
