@@ -60,12 +60,17 @@ pub enum IpPair {
 }
 
 /// What the parser learnt about an IP packet.
+///
+/// A flat `#[repr(C)]` struct with explicit padding, always fully written: the kernel copies it
+/// around on the stack, and older verifiers (5.10) reject a read of any stack byte that some path
+/// left unwritten, such as the unused part of an enum variant.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IpHeaders {
-    pub addrs: IpPair,
-    /// IPv4 protocol or IPv6 next header (extension headers are not walked: such a packet is
-    /// reported with the extension header's number and no ports).
-    pub protocol: u8,
+    /// Source address in wire order; IPv4 uses the first 4 bytes, the rest are 0.
+    pub src: [u8; 16],
+    /// Destination address, as `src`.
+    pub dst: [u8; 16],
     /// Offset of the IP header (after Ethernet).
     pub l3_offset: usize,
     /// Offset of the transport header.
@@ -75,15 +80,68 @@ pub struct IpHeaders {
     pub src_port: u16,
     /// Destination port in host order; 0 as for `src_port`.
     pub dst_port: u16,
+    /// 4 or 6.
+    pub family: u8,
+    /// IPv4 protocol or IPv6 next header (extension headers are not walked: such a packet is
+    /// reported with the extension header's number and no ports).
+    pub protocol: u8,
     /// TCP flags byte; 0 for anything but TCP.
     pub tcp_flags: u8,
     /// ICMPv6 message type; 0 for anything but ICMPv6.
     pub icmpv6_type: u8,
     /// The packet is an IPv4 fragment other than the first one.
     pub later_fragment: bool,
+    /// Always 0.
+    pub pad: [u8; 7],
 }
 
 impl IpHeaders {
+    /// A header with every byte set: addresses and ports 0.
+    #[inline(always)]
+    pub const fn empty(family: u8, l3_offset: usize, l4_offset: usize) -> Self {
+        Self {
+            src: [0; 16],
+            dst: [0; 16],
+            l3_offset,
+            l4_offset,
+            src_port: 0,
+            dst_port: 0,
+            family,
+            protocol: 0,
+            tcp_flags: 0,
+            icmpv6_type: 0,
+            later_fragment: false,
+            pad: [0; 7],
+        }
+    }
+
+    /// IPv4 source address (meaningful when `family == 4`).
+    #[inline(always)]
+    pub fn src_v4(&self) -> [u8; 4] {
+        [self.src[0], self.src[1], self.src[2], self.src[3]]
+    }
+
+    /// IPv4 destination address (meaningful when `family == 4`).
+    #[inline(always)]
+    pub fn dst_v4(&self) -> [u8; 4] {
+        [self.dst[0], self.dst[1], self.dst[2], self.dst[3]]
+    }
+
+    /// The addresses as an enum, for user space.
+    pub fn addrs(&self) -> IpPair {
+        if self.family == 4 {
+            IpPair::V4 {
+                src: self.src_v4(),
+                dst: self.dst_v4(),
+            }
+        } else {
+            IpPair::V6 {
+                src: self.src,
+                dst: self.dst,
+            }
+        }
+    }
+
     /// Whether the ports are meaningful (TCP or UDP with its header present).
     #[inline(always)]
     pub fn has_ports(&self) -> bool {
@@ -93,7 +151,7 @@ impl IpHeaders {
     /// IPv6 neighbour discovery, which must pass like ARP or IPv6 stops working.
     #[inline(always)]
     pub fn is_neighbor_discovery(&self) -> bool {
-        matches!(self.addrs, IpPair::V6 { .. })
+        self.family == 6
             && self.protocol == IPPROTO_ICMPV6
             && ICMPV6_NEIGHBOR_DISCOVERY.contains(&self.icmpv6_type)
     }
@@ -162,17 +220,11 @@ fn parse_ipv4<B: PacketBytes + ?Sized>(bytes: &B, l3: usize) -> Result<IpHeaders
     let l4 = l3 + (ihl as usize) * 4;
     // Options, if any, must be present too: the transport header starts after them.
     read::<B, 1>(bytes, l4 - 1)?;
-    let mut headers = IpHeaders {
-        addrs: IpPair::V4 { src, dst },
-        protocol,
-        l3_offset: l3,
-        l4_offset: l4,
-        src_port: 0,
-        dst_port: 0,
-        tcp_flags: 0,
-        icmpv6_type: 0,
-        later_fragment,
-    };
+    let mut headers = IpHeaders::empty(4, l3, l4);
+    headers.src[..4].copy_from_slice(&src);
+    headers.dst[..4].copy_from_slice(&dst);
+    headers.protocol = protocol;
+    headers.later_fragment = later_fragment;
     if !later_fragment {
         parse_l4(bytes, &mut headers)?;
     }
@@ -189,17 +241,10 @@ fn parse_ipv6<B: PacketBytes + ?Sized>(bytes: &B, l3: usize) -> Result<IpHeaders
     let [next_header] = read::<B, 1>(bytes, l3 + 6)?;
     let src = read::<B, 16>(bytes, l3 + 8)?;
     let dst = read::<B, 16>(bytes, l3 + 24)?;
-    let mut headers = IpHeaders {
-        addrs: IpPair::V6 { src, dst },
-        protocol: next_header,
-        l3_offset: l3,
-        l4_offset: l3 + IPV6_HEADER_LEN,
-        src_port: 0,
-        dst_port: 0,
-        tcp_flags: 0,
-        icmpv6_type: 0,
-        later_fragment: false,
-    };
+    let mut headers = IpHeaders::empty(6, l3, l3 + IPV6_HEADER_LEN);
+    headers.src = src;
+    headers.dst = dst;
+    headers.protocol = next_header;
     parse_l4(bytes, &mut headers)?;
     Ok(headers)
 }
@@ -221,7 +266,7 @@ fn parse_l4<B: PacketBytes + ?Sized>(bytes: &B, headers: &mut IpHeaders) -> Resu
             headers.src_port = u16::from_be_bytes([udp[0], udp[1]]);
             headers.dst_port = u16::from_be_bytes([udp[2], udp[3]]);
         }
-        IPPROTO_ICMPV6 if matches!(headers.addrs, IpPair::V6 { .. }) => {
+        IPPROTO_ICMPV6 if headers.family == 6 => {
             let [icmp_type] = read::<B, 1>(bytes, l4)?;
             headers.icmpv6_type = icmp_type;
         }

@@ -1,10 +1,7 @@
 //! Identity policy: the map types of the XDP policy program and its decision, written once for
 //! the kernel and for user-space tests.
 
-use crate::{
-    identity::UNKNOWN_IDENTITY,
-    packet::{IpHeaders, IpPair},
-};
+use crate::{identity::UNKNOWN_IDENTITY, packet::IpHeaders};
 
 /// Key of the policy map: traffic from `src_identity` to `dst_identity` over `protocol` to
 /// `port` (host order; [`PolicyKey::ANY_PORT`] matches every port) is allowed when present.
@@ -71,27 +68,13 @@ pub struct FlowKey {
 impl FlowKey {
     #[inline(always)]
     pub fn from_headers(headers: &IpHeaders) -> Self {
-        let mut src = [0u8; 16];
-        let mut dst = [0u8; 16];
-        let family = match headers.addrs {
-            IpPair::V4 { src: s, dst: d } => {
-                src[..4].copy_from_slice(&s);
-                dst[..4].copy_from_slice(&d);
-                4
-            }
-            IpPair::V6 { src: s, dst: d } => {
-                src = s;
-                dst = d;
-                6
-            }
-        };
         Self {
-            src,
-            dst,
+            src: headers.src,
+            dst: headers.dst,
             src_port: headers.src_port,
             dst_port: headers.dst_port,
             protocol: headers.protocol,
-            family,
+            family: headers.family,
             pad: [0; 2],
         }
     }
@@ -164,9 +147,13 @@ pub struct Decision {
 /// when the verdict is [`Verdict::PassAllowed`].
 #[inline(always)]
 pub fn decide<L: PolicyLookups>(headers: &IpHeaders, maps: &L) -> Decision {
-    let (src_identity, dst_identity) = match headers.addrs {
-        IpPair::V4 { src, dst } => (maps.identity_v4(src), maps.identity_v4(dst)),
-        IpPair::V6 { src, dst } => (maps.identity_v6(src), maps.identity_v6(dst)),
+    let (src_identity, dst_identity) = if headers.family == 4 {
+        (
+            maps.identity_v4(headers.src_v4()),
+            maps.identity_v4(headers.dst_v4()),
+        )
+    } else {
+        (maps.identity_v6(headers.src), maps.identity_v6(headers.dst))
     };
     let pair = IdentityPair {
         src_identity,

@@ -25,6 +25,11 @@ fn shared_types_have_no_implicit_padding() {
     assert_eq!(size_of::<LbConnection>(), 12);
     assert_eq!(size_of::<LbReverse>(), 12);
     assert_eq!(size_of::<ServiceCounters>(), 24);
+    // Copied on the kernel stack: must have no byte a path could leave unwritten.
+    assert_eq!(
+        size_of::<crate::packet::IpHeaders>(),
+        16 + 16 + 8 + 8 + 2 + 2 + 5 + 7
+    );
 }
 
 #[test]

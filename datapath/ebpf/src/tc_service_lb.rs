@@ -13,9 +13,8 @@ use aya_ebpf::{
 use meshtwin_datapath_common::{
     flow_hash::{backend_slot, flow_hash_v4},
     packet::{
-        l4_checksum_offset, parse_frame, IpHeaders, IpPair, ParseError, Parsed, IPPROTO_TCP,
-        IPPROTO_UDP, IPV4_CHECKSUM_OFFSET, IPV4_DST_OFFSET, IPV4_SRC_OFFSET, TCP_FLAG_ACK,
-        TCP_FLAG_SYN,
+        l4_checksum_offset, parse_frame, IpHeaders, ParseError, Parsed, IPPROTO_TCP, IPPROTO_UDP,
+        IPV4_CHECKSUM_OFFSET, IPV4_DST_OFFSET, IPV4_SRC_OFFSET, TCP_FLAG_ACK, TCP_FLAG_SYN,
     },
     service::{BackendKey, Flow4, LbConnection, LbReverse, ServiceCounters, ServiceKey},
 };
@@ -61,9 +60,10 @@ fn translate(ctx: &TcContext) -> Result<i32, i64> {
     let Some(headers) = parse(ctx) else {
         return Ok(TC_ACT_OK);
     };
-    let IpPair::V4 { src, dst } = headers.addrs else {
+    if headers.family != 4 {
         return Ok(TC_ACT_OK);
-    };
+    }
+    let (src, dst) = (headers.src_v4(), headers.dst_v4());
     if !headers.has_ports() {
         return Ok(TC_ACT_OK);
     }

@@ -26,7 +26,7 @@ fn parses_ipv4_tcp() {
         panic!("not IP")
     };
     assert_eq!(
-        h.addrs,
+        h.addrs(),
         IpPair::V4 {
             src: [10, 0, 0, 1],
             dst: [10, 0, 0, 2]
@@ -107,7 +107,7 @@ fn parses_ipv6_udp_and_passes_arp() {
     let Parsed::Ip(h) = parse_frame(&frame[..]).unwrap() else {
         panic!()
     };
-    let IpPair::V6 { src, dst } = h.addrs else {
+    let IpPair::V6 { src, dst } = h.addrs() else {
         panic!()
     };
     assert_eq!((src[15], dst[15]), (1, 2));
@@ -171,10 +171,11 @@ proptest! {
                               cut in 0usize..60) {
         let frame = ipv4_tcp_frame(src, dst, sport, dport, flags);
         let parsed = parse_frame(&frame[..]).unwrap();
-        prop_assert_eq!(parsed, Parsed::Ip(IpHeaders {
-            addrs: IpPair::V4 { src, dst }, protocol: IPPROTO_TCP, l3_offset: 14, l4_offset: 34,
-            src_port: sport, dst_port: dport, tcp_flags: flags, icmpv6_type: 0, later_fragment: false,
-        }));
+        let Parsed::Ip(h) = parsed else { panic!("not IP") };
+        prop_assert_eq!(h.addrs(), IpPair::V4 { src, dst });
+        prop_assert_eq!((h.protocol, h.l3_offset, h.l4_offset), (IPPROTO_TCP, 14, 34));
+        prop_assert_eq!((h.src_port, h.dst_port, h.tcp_flags), (sport, dport, flags));
+        prop_assert_eq!((h.icmpv6_type, h.later_fragment, h.pad), (0, false, [0; 7]));
         let truncated = parse_frame(&frame[..cut.min(frame.len())]);
         prop_assert!(cut >= frame.len() || truncated.is_err());
     }
