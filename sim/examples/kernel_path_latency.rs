@@ -70,7 +70,10 @@ impl Drop for Namespaces {
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(50_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(50_000);
     println!("TCP request/response, {PAYLOAD} B, {n} round trips, TCP_NODELAY");
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -84,9 +87,28 @@ fn main() {
     let setup = [
         vec!["netns", "add", "mtlat-a"],
         vec!["netns", "add", "mtlat-b"],
-        vec!["link", "add", "mtlat0", "netns", "mtlat-a", "type", "veth", "peer", "name", "mtlat1", "netns", "mtlat-b"],
-        vec!["-n", "mtlat-a", "addr", "add", "10.250.0.1/24", "dev", "mtlat0"],
-        vec!["-n", "mtlat-b", "addr", "add", "10.250.0.2/24", "dev", "mtlat1"],
+        vec![
+            "link", "add", "mtlat0", "netns", "mtlat-a", "type", "veth", "peer", "name", "mtlat1",
+            "netns", "mtlat-b",
+        ],
+        vec![
+            "-n",
+            "mtlat-a",
+            "addr",
+            "add",
+            "10.250.0.1/24",
+            "dev",
+            "mtlat0",
+        ],
+        vec![
+            "-n",
+            "mtlat-b",
+            "addr",
+            "add",
+            "10.250.0.2/24",
+            "dev",
+            "mtlat1",
+        ],
         vec!["-n", "mtlat-a", "link", "set", "mtlat0", "up"],
         vec!["-n", "mtlat-b", "link", "set", "mtlat1", "up"],
     ];
@@ -109,7 +131,20 @@ fn main() {
 
     // iptables REDIRECT on loopback, inside a namespace of our own so the host's rules are
     // untouched: the client dials port 7100, netfilter redirects it to 7200.
-    let ipt = ["-t", "nat", "-A", "OUTPUT", "-p", "tcp", "--dport", "7100", "-j", "REDIRECT", "--to-ports", "7200"];
+    let ipt = [
+        "-t",
+        "nat",
+        "-A",
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        "7100",
+        "-j",
+        "REDIRECT",
+        "--to-ports",
+        "7200",
+    ];
     let mut args = vec!["netns", "exec", "mtlat-a", "iptables"];
     args.extend(ipt);
     if run("ip", &["-n", "mtlat-a", "link", "set", "lo", "up"]) && run("ip", &args) {

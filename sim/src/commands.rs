@@ -5,13 +5,15 @@
 use crate::capacity;
 use crate::config::{self, LoadOptions, Scenario};
 use crate::cost_model::{Catalog, ParamValues};
+use crate::diagnostic::Diagnostic;
 use crate::diagnostic::Diagnostics;
 use crate::latency;
 use crate::progress::Bars;
 use crate::report::{self, LatencyRuns, Report};
-use std::io::IsTerminal;
+use crate::sweep::{self, SweepPoint, SweepReport, SweepSeries};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,6 +43,32 @@ pub enum Command {
         /// Write the report to this file instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Also draw latency CDFs and memory / CPU bars into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<PathBuf>,
+        #[command(flatten)]
+        simulation: SimulationArgs,
+        #[command(flatten)]
+        models: ModelsDir,
+    },
+    /// Run a scenario across the values of one parameter and find where p99 passes an SLO.
+    Sweep {
+        file: PathBuf,
+        /// KEY=START..END:STEP or KEY=A,B,C, e.g. traffic.rps_per_pod=100..2000:100.
+        #[arg(long, value_name = "KEY=RANGE")]
+        param: String,
+        /// The SLO: end-to-end p99 in milliseconds.
+        #[arg(long, value_name = "MS")]
+        slo_p99: Option<f64>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Also draw p99 against the parameter into this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<PathBuf>,
         #[command(flatten)]
         simulation: SimulationArgs,
         #[command(flatten)]
@@ -140,6 +168,7 @@ pub fn execute(command: Command) -> Result<(), Failure> {
             format,
             seed,
             output,
+            plot,
             simulation,
             models,
         } => {
@@ -147,15 +176,60 @@ pub fn execute(command: Command) -> Result<(), Failure> {
             let (mut scenario, _, label) = load(file.as_deref(), seed, &catalog)?;
             if let Some(d) = simulation.duration {
                 if !(d.is_finite() && d > 0.0) {
-                    return Err(anyhow::anyhow!("--duration must be a positive number of seconds").into());
+                    return Err(
+                        anyhow::anyhow!("--duration must be a positive number of seconds").into(),
+                    );
                 }
                 scenario.latency.duration_s = d;
             }
             let report = model(&scenario, &label, &simulation);
+            if let Some(path) = &plot {
+                report::plot::run(&report, path)?;
+            }
             let text = match format {
                 Format::Table => report::table::render(&report),
                 Format::Json => report.to_json(),
                 Format::Csv => report::csv::render(&report),
+            };
+            write_output(output.as_deref(), &text)?;
+            Ok(())
+        }
+        Command::Sweep {
+            file,
+            param,
+            slo_p99,
+            format,
+            seed,
+            output,
+            plot,
+            simulation,
+            models,
+        } => {
+            let report = sweep(&file, &param, slo_p99, seed, &simulation, &models)?;
+            if let Some(path) = &plot {
+                let series: Vec<(String, Vec<(f64, f64)>)> = report
+                    .series
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.name.clone(),
+                            s.points
+                                .iter()
+                                .map(|p| (p.value, p.p99_us / 1000.0))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                let title = format!("{}: p99 against {}", report.scenario, report.parameter);
+                report::plot::sweep(&title, &report.parameter, &series, slo_p99, path)?;
+            }
+            let text = match format {
+                Format::Table => report.table(),
+                Format::Json => format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&report).expect("serialises")
+                ),
+                Format::Csv => report.csv(),
             };
             write_output(output.as_deref(), &text)?;
             Ok(())
@@ -231,6 +305,87 @@ pub fn model(scenario: &Scenario, label: &str, simulation: &SimulationArgs) -> R
         }
     });
     Report::new(scenario, label, capacity, latency)
+}
+
+fn sweep(
+    file: &Path,
+    param: &str,
+    slo_p99: Option<f64>,
+    seed: Option<u64>,
+    simulation: &SimulationArgs,
+    models: &ModelsDir,
+) -> Result<SweepReport, Failure> {
+    let usage = |message: String| Failure::Input(Diagnostic::new(file, "", None, message).into());
+    let swept = sweep::parse(param).map_err(usage)?;
+    if let Some(slo) = slo_p99 {
+        if !(slo.is_finite() && slo > 0.0) {
+            return Err(usage(
+                "--slo-p99 must be a positive number of milliseconds".into(),
+            ));
+        }
+    }
+    let catalog = catalog(models)?;
+    // The file itself first, so that its own mistakes are reported where they are.
+    let (base, _, _) = load(Some(file), seed, &catalog)?;
+    if !base.latency.enabled || simulation.no_latency {
+        return Err(usage(
+            "a sweep needs the latency simulation ([latency] enabled = true, no --no-latency)"
+                .into(),
+        ));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read: {e}")))?;
+    let key = swept.key_name();
+    let mut report = SweepReport {
+        scenario: base.name.clone(),
+        file: file.display().to_string(),
+        seed: base.seed,
+        parameter: key.clone(),
+        slo_p99_ms: slo_p99,
+        series: Vec::new(),
+    };
+    for value in &swept.values {
+        let label = sweep::label_of(file, &key, value);
+        let changed =
+            sweep::apply(&text, &swept.key, value).map_err(|m| usage(format!("{key}: {m}")))?;
+        let options = LoadOptions {
+            seed,
+            catalog: &catalog,
+        };
+        let (mut scenario, _) = config::load_str(Path::new(&label), &changed, &options)?;
+        if let Some(d) = simulation.duration {
+            scenario.latency.duration_s = d;
+        }
+        let result = model(&scenario, &label, simulation);
+        for (i, item) in result.architectures.iter().enumerate() {
+            let Some(l) = &item.latency else { continue };
+            if report.series.len() <= i {
+                report.series.push(SweepSeries {
+                    name: item.capacity.name.to_string(),
+                    scoping: item.capacity.scoping.to_string(),
+                    scheduling: item.scheduling.map(|s| s.to_string()).unwrap_or_default(),
+                    points: Vec::new(),
+                    tipping_point: None,
+                });
+            }
+            report.series[i].points.push(SweepPoint {
+                value: sweep::value_f64(value),
+                p50_us: l.latency_us.p50,
+                p99_us: l.latency_us.p99,
+                added_p99_us: l.added_latency_us.p99,
+                saturated: l.saturated,
+                dropped: l.dropped,
+            });
+        }
+    }
+    // Distinguish series that share a name (several scopings or schedulings).
+    let names: Vec<String> = report.series.iter().map(|s| s.name.clone()).collect();
+    for s in &mut report.series {
+        if names.iter().filter(|n| **n == s.name).count() > 1 {
+            s.name = format!("{} ({}, {})", s.name, s.scoping, s.scheduling);
+        }
+    }
+    report.tipping_points();
+    Ok(report)
 }
 
 fn catalog(dir: &ModelsDir) -> Result<Catalog, Failure> {

@@ -18,3 +18,4 @@ pub mod mesh;
 pub mod progress;
 pub mod report;
 pub mod request_path;
+pub mod sweep;

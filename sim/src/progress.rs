@@ -30,7 +30,10 @@ impl Bars {
                 bar
             })
             .collect();
-        Bars { bars, _multi: multi }
+        Bars {
+            bars,
+            _multi: multi,
+        }
     }
 
     pub fn finish(&self) {

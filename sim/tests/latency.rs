@@ -9,17 +9,32 @@ use std::path::Path;
 
 fn load(name: &str) -> Scenario {
     let catalog = Catalog::embedded();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
-    config::load(&path, &LoadOptions { seed: None, catalog: &catalog })
-        .unwrap_or_else(|e| panic!("{e}"))
-        .0
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    config::load(
+        &path,
+        &LoadOptions {
+            seed: None,
+            catalog: &catalog,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .0
 }
 
 fn load_str(text: &str) -> Scenario {
     let catalog = Catalog::embedded();
-    config::load_str(Path::new("inline.toml"), text, &LoadOptions { seed: None, catalog: &catalog })
-        .unwrap_or_else(|e| panic!("{e}"))
-        .0
+    config::load_str(
+        Path::new("inline.toml"),
+        text,
+        &LoadOptions {
+            seed: None,
+            catalog: &catalog,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .0
 }
 
 fn simulate(scenario: &Scenario) -> Report {
@@ -38,7 +53,11 @@ fn added(report: &Report, architecture: &str, service: &str) -> (f64, f64) {
         list.iter().find(|s| s.name == service).unwrap().latency_us
     };
     let base = of(&report.baseline.as_ref().unwrap().per_service);
-    let item = report.architectures.iter().find(|a| a.capacity.name == architecture).unwrap();
+    let item = report
+        .architectures
+        .iter()
+        .find(|a| a.capacity.name == architecture)
+        .unwrap();
     let mesh = of(&item.latency.as_ref().unwrap().per_service);
     (mesh.p90 - base.p90, mesh.p99 - base.p99)
 }
@@ -52,10 +71,16 @@ fn sidecars_and_ztunnels_add_the_published_latency_at_1000_rps() {
     let report = simulate(&load("istio-sidecar-1000rps.toml"));
     // Istio 1.20: both sidecars add 0.228 ms p90 / 0.298 ms p99 (models/envoy.toml).
     let (p90, p99) = added(&report, "sidecar", "fortio-server");
-    assert!(within(p90, 228.0, 0.15) && within(p99, 298.0, 0.15), "sidecar: {p90} / {p99}");
+    assert!(
+        within(p90, 228.0, 0.15) && within(p99, 298.0, 0.15),
+        "sidecar: {p90} / {p99}"
+    );
     // Istio 1.22 ambient: two ztunnels add 0.17 ms p90 / 0.20 ms p99 (models/ztunnel.toml).
     let (p90, p99) = added(&report, "uproxy", "fortio-server");
-    assert!(within(p90, 170.0, 0.15) && within(p99, 200.0, 0.15), "ztunnel: {p90} / {p99}");
+    assert!(
+        within(p90, 170.0, 0.15) && within(p99, 200.0, 0.15),
+        "ztunnel: {p90} / {p99}"
+    );
     // eBPF adds next to nothing on the same path.
     let (p90, _) = added(&report, "ebpf", "fortio-server");
     assert!(p90 < 20.0, "ebpf: {p90}");
@@ -68,7 +93,13 @@ fn service_p99(report: &Report, architecture: &str, scheduling: &str, service: &
         .find(|a| a.capacity.name == architecture && a.scheduling.unwrap().name() == scheduling)
         .unwrap();
     let latency = item.latency.as_ref().unwrap();
-    latency.per_service.iter().find(|s| s.name == service).unwrap().latency_us.p99
+    latency
+        .per_service
+        .iter()
+        .find(|s| s.name == service)
+        .unwrap()
+        .latency_us
+        .p99
 }
 
 #[test]
@@ -76,7 +107,10 @@ fn a_bursty_tenant_hurts_its_neighbours_behind_a_fifo_node_proxy_but_not_with_fa
     let report = simulate(&load("noisy-neighbour.toml"));
     let fifo = service_p99(&report, "per-node", "fifo", "web");
     let fair = service_p99(&report, "per-node", "fair", "web");
-    assert!(fifo > 10.0 * fair, "per-node web p99: fifo {fifo} µs, fair {fair} µs");
+    assert!(
+        fifo > 10.0 * fair,
+        "per-node web p99: fifo {fifo} µs, fair {fair} µs"
+    );
     // Sidecars do not share: the neighbour's burst does not reach `web` either way.
     let sidecar_fifo = service_p99(&report, "sidecar", "fifo", "web");
     let sidecar_fair = service_p99(&report, "sidecar", "fair", "web");
@@ -93,7 +127,11 @@ fn an_overloaded_proxy_is_reported_saturated_and_the_run_ends() {
     assert!(sidecar.saturated);
     assert!(sidecar.dropped > 0);
     assert!(sidecar.proxies[0].utilisation_max > 0.95);
-    assert!(sidecar.throughput_rps < 100_000.0, "{}", sidecar.throughput_rps);
+    assert!(
+        sidecar.throughput_rps < 100_000.0,
+        "{}",
+        sidecar.throughput_rps
+    );
     let ebpf = report.architectures[1].latency.as_ref().unwrap();
     assert!(!ebpf.saturated && ebpf.dropped == 0);
 }
@@ -122,7 +160,12 @@ fn mask_wall_seconds(v: &mut serde_json::Value) {
 fn same_seed_same_output_whatever_the_threads() {
     let scenario = load("noisy-neighbour.toml");
     let one = |threads| {
-        let args = SimulationArgs { no_latency: false, duration: None, threads: Some(threads), quiet: true };
+        let args = SimulationArgs {
+            no_latency: false,
+            duration: None,
+            threads: Some(threads),
+            quiet: true,
+        };
         deterministic_json(&model(&scenario, "test", &args))
     };
     assert_eq!(one(1), one(2));
@@ -133,7 +176,11 @@ fn same_seed_same_output_whatever_the_threads() {
 
 #[test]
 fn shipped_scenarios_with_latency_snapshots() {
-    for name in ["istio-sidecar-1000rps.toml", "noisy-neighbour.toml", "seed002-20-services-3-nodes.toml"] {
+    for name in [
+        "istio-sidecar-1000rps.toml",
+        "noisy-neighbour.toml",
+        "seed002-20-services-3-nodes.toml",
+    ] {
         let report = simulate(&load(name));
         insta::assert_snapshot!(format!("latency-{name}"), deterministic_json(&report));
     }
@@ -148,12 +195,26 @@ fn the_reference_cluster_runs_every_architecture() {
     assert_eq!(report.architectures.len(), 5);
     for item in &report.architectures {
         let l = item.latency.as_ref().unwrap();
-        assert!(l.requests > 10_000, "{}: {}", item.capacity.name, l.requests);
+        assert!(
+            l.requests > 10_000,
+            "{}: {}",
+            item.capacity.name,
+            l.requests
+        );
         assert!(!l.saturated, "{}", item.capacity.name);
         assert!(l.latency_us.p50 > 0.0 && l.latency_us.p99 >= l.latency_us.p50);
     }
     let added_p50 = |name: &str| {
-        report.architectures.iter().find(|a| a.capacity.name == name).unwrap().latency.as_ref().unwrap().added_hop_latency_us.p50
+        report
+            .architectures
+            .iter()
+            .find(|a| a.capacity.name == name)
+            .unwrap()
+            .latency
+            .as_ref()
+            .unwrap()
+            .added_hop_latency_us
+            .p50
     };
     // More proxies on the path, more latency: sidecar > per-node > ebpf.
     assert!(added_p50("sidecar") > added_p50("per-node"));

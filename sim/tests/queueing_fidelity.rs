@@ -19,10 +19,20 @@ struct Outcome {
     arrival_rate_per_ns: f64,
 }
 
-fn simulate(arrival_rate_per_s: f64, service_mean_ns: f64, workers: u32, jobs: usize, seed: u64) -> Outcome {
+fn simulate(
+    arrival_rate_per_s: f64,
+    service_mean_ns: f64,
+    workers: u32,
+    jobs: usize,
+    seed: u64,
+) -> Outcome {
     let mut rng = SimRng::seed_from_u64(seed);
-    let interarrival = Distribution::Exponential { mean: 1e9 / arrival_rate_per_s };
-    let service = Distribution::Exponential { mean: service_mean_ns };
+    let interarrival = Distribution::Exponential {
+        mean: 1e9 / arrival_rate_per_s,
+    };
+    let service = Distribution::Exponential {
+        mean: service_mean_ns,
+    };
     let mut station = Station::new(workers, Scheduling::Fifo, u32::MAX);
     let mut queue: EventQueue<(Event, u32)> = EventQueue::new();
     let mut arrived_at: Vec<u64> = Vec::with_capacity(jobs);
@@ -52,7 +62,10 @@ fn simulate(arrival_rate_per_s: f64, service_mean_ns: f64, workers: u32, jobs: u
                     queue.schedule(now.after(s), (Event::Departure, id));
                 }
                 if arrived_at.len() < jobs {
-                    queue.schedule(now.after(interarrival.sample(&mut rng)), (Event::Arrival, 0));
+                    queue.schedule(
+                        now.after(interarrival.sample(&mut rng)),
+                        (Event::Arrival, 0),
+                    );
                 }
             }
             Event::Departure => {
@@ -103,7 +116,11 @@ fn mean_wait_theory(arrival_rate_per_s: f64, service_mean_ns: f64, c: u32) -> f6
 
 fn assert_close(measured: f64, expected: f64, tolerance: f64, what: &str) {
     let error = (measured - expected).abs() / expected;
-    assert!(error < tolerance, "{what}: measured {measured:.1}, theory {expected:.1}, error {:.2}%", error * 100.0);
+    assert!(
+        error < tolerance,
+        "{what}: measured {measured:.1}, theory {expected:.1}, error {:.2}%",
+        error * 100.0
+    );
 }
 
 #[test]

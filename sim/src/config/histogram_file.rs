@@ -28,22 +28,39 @@ pub fn parse(path: &Path, text: &str) -> Result<Distribution, Diagnostic> {
         match (fields.len(), numbers) {
             (2, Some(n)) => {
                 let (latency, count) = (n[0], n[1]);
-                if !(latency.is_finite() && latency >= 0.0) || !(count.is_finite() && count >= 0.0) {
-                    return Err(error("latency and count must be numbers of 0 or more".into()));
+                let valid = |v: f64| v.is_finite() && v >= 0.0;
+                if !(valid(latency) && valid(count)) {
+                    return Err(error(
+                        "latency and count must be numbers of 0 or more".into(),
+                    ));
                 }
-                if rows.last().is_some_and(|&(previous, _)| latency <= previous) {
-                    return Err(error("latencies must increase from one row to the next".into()));
+                if rows
+                    .last()
+                    .is_some_and(|&(previous, _)| latency <= previous)
+                {
+                    return Err(error(
+                        "latencies must increase from one row to the next".into(),
+                    ));
                 }
                 rows.push((latency, count));
             }
             // A header row: only as the first row.
             (2, None) if rows.is_empty() && i == 0 => {}
-            _ => return Err(error(format!("expected `latency_us,count`, found `{content}`"))),
+            _ => {
+                return Err(error(format!(
+                    "expected `latency_us,count`, found `{content}`"
+                )))
+            }
         }
     }
     let total: f64 = rows.iter().map(|r| r.1).sum();
     if total <= 0.0 {
-        return Err(Diagnostic::new(path, text, None, "the histogram has no counts"));
+        return Err(Diagnostic::new(
+            path,
+            text,
+            None,
+            "the histogram has no counts",
+        ));
     }
     let mut cumulative = 0.0;
     let points = rows
@@ -62,7 +79,11 @@ mod tests {
 
     #[test]
     fn parses_rows_into_a_cumulative_distribution() {
-        let d = parse(Path::new("h.csv"), "latency_us,count\n# comment\n50,1\n100,3\n").unwrap();
+        let d = parse(
+            Path::new("h.csv"),
+            "latency_us,count\n# comment\n50,1\n100,3\n",
+        )
+        .unwrap();
         assert_eq!(
             d,
             Distribution::Empirical {

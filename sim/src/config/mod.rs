@@ -10,8 +10,8 @@ use crate::config::raw::{
     ArrivalKind, CallMode, Interception, LocalAcceleration, MicroProxyPlacement, PayloadKind,
     ServiceTimeKind, WaypointScope,
 };
-use crate::engine::{Distribution, Scheduling};
 use crate::cost_model::ModelSet;
+use crate::engine::{Distribution, Scheduling};
 use crate::mesh::{Architecture, Scoping};
 use serde::Serialize;
 use std::path::PathBuf;

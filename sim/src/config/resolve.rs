@@ -224,7 +224,10 @@ impl Resolver<'_> {
                     unique.sort_unstable();
                     unique.dedup();
                     if many.is_empty() || unique.len() != many.len() {
-                        self.error(s.span(), "latency.scheduling needs fifo, fair, or both, each once");
+                        self.error(
+                            s.span(),
+                            "latency.scheduling needs fifo, fair, or both, each once",
+                        );
                     }
                     unique
                 }
@@ -247,7 +250,10 @@ impl Resolver<'_> {
 
     /// A histogram file named in the scenario, relative to the scenario's directory.
     #[allow(clippy::option_option)]
-    fn histogram(&mut self, name: Option<&Spanned<String>>) -> Option<Option<crate::engine::Distribution>> {
+    fn histogram(
+        &mut self,
+        name: Option<&Spanned<String>>,
+    ) -> Option<Option<crate::engine::Distribution>> {
         let Some(name) = name else { return Some(None) };
         let path = self
             .file
@@ -255,7 +261,10 @@ impl Resolver<'_> {
             .unwrap_or(Path::new("."))
             .join(name.get_ref());
         if !path.is_file() {
-            self.error(name.span(), format!("histogram file {} does not exist", path.display()));
+            self.error(
+                name.span(),
+                format!("histogram file {} does not exist", path.display()),
+            );
             return None;
         }
         match super::histogram_file::load(&path) {

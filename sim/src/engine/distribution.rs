@@ -52,11 +52,13 @@ impl Distribution {
         match self {
             Distribution::Deterministic(v) => *v,
             Distribution::Exponential { mean } | Distribution::Lognormal { mean, .. } => *mean,
-            Distribution::Empirical { points } => points
-                .windows(2)
-                .map(|w| (w[0].0 + w[1].0) / 2.0 * (w[1].1 - w[0].1))
-                .sum::<f64>()
-                + points.first().map_or(0.0, |p| p.0 * p.1),
+            Distribution::Empirical { points } => {
+                points
+                    .windows(2)
+                    .map(|w| (w[0].0 + w[1].0) / 2.0 * (w[1].1 - w[0].1))
+                    .sum::<f64>()
+                    + points.first().map_or(0.0, |p| p.0 * p.1)
+            }
         }
     }
 
@@ -95,7 +97,10 @@ mod tests {
         for d in [
             Distribution::Deterministic(5.0),
             Distribution::Exponential { mean: 100.0 },
-            Distribution::Lognormal { mean: 100.0, sigma: 0.5 },
+            Distribution::Lognormal {
+                mean: 100.0,
+                sigma: 0.5,
+            },
             Distribution::Empirical {
                 points: vec![(10.0, 0.0), (20.0, 0.5), (40.0, 1.0)],
             },

@@ -18,7 +18,14 @@ pub struct ArrivalSource {
 }
 
 impl ArrivalSource {
-    pub fn new(pod: u32, kind: ArrivalKind, rps: f64, on_ms: f64, off_ms: f64, rng: &mut SimRng) -> Self {
+    pub fn new(
+        pod: u32,
+        kind: ArrivalKind,
+        rps: f64,
+        on_ms: f64,
+        off_ms: f64,
+        rng: &mut SimRng,
+    ) -> Self {
         let cycle = (on_ms + off_ms) * 1e6;
         ArrivalSource {
             pod,
@@ -67,44 +74,6 @@ impl ArrivalSource {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    fn rate(kind: ArrivalKind) -> f64 {
-        let mut rng = SimRng::seed_from_u64(3);
-        let s = ArrivalSource::new(0, kind, 1000.0, 100.0, 900.0, &mut rng);
-        let mut t = s.first(&mut rng);
-        let mut n = 0;
-        while t.0 < 100_000_000_000 {
-            t = s.next(t, &mut rng);
-            n += 1;
-        }
-        n as f64 / 100.0
-    }
-
-    #[test]
-    fn every_kind_keeps_the_mean_rate() {
-        for kind in [ArrivalKind::Poisson, ArrivalKind::Constant, ArrivalKind::Bursty] {
-            let r = rate(kind);
-            assert!((r - 1000.0).abs() < 15.0, "{kind:?}: {r}");
-        }
-    }
-
-    #[test]
-    fn bursty_sends_only_during_on_windows() {
-        let mut rng = SimRng::seed_from_u64(4);
-        let s = ArrivalSource::new(0, ArrivalKind::Bursty, 1000.0, 100.0, 900.0, &mut rng);
-        let mut t = s.first(&mut rng);
-        for _ in 0..10_000 {
-            let position = (t.0 as f64 + s.phase_ns).rem_euclid(1e9);
-            assert!(position <= 100e6 + 1.0, "{position}");
-            t = s.next(t, &mut rng);
-        }
-    }
-}
-
 /// All sources of a run. Poisson sources are superposed into one Poisson process at the sum
 /// of their rates, each arrival going to a source with probability proportional to its rate:
 /// the same process, with one pending event instead of one per source.
@@ -121,7 +90,12 @@ pub const POOLED: u32 = u32::MAX;
 
 impl Arrivals {
     /// `sources`: (pod, kind, requests per second).
-    pub fn new(sources: &[(u32, ArrivalKind, f64)], on_ms: f64, off_ms: f64, rng: &mut SimRng) -> Self {
+    pub fn new(
+        sources: &[(u32, ArrivalKind, f64)],
+        on_ms: f64,
+        off_ms: f64,
+        rng: &mut SimRng,
+    ) -> Self {
         let mut pooled_pods = Vec::new();
         let mut rates = Vec::new();
         let mut others = Vec::new();
@@ -149,7 +123,11 @@ impl Arrivals {
         Arrivals {
             pooled_pods,
             pooled_cumulative,
-            pooled_gap_ns: if total > 0.0 { 1e9 / total } else { f64::INFINITY },
+            pooled_gap_ns: if total > 0.0 {
+                1e9 / total
+            } else {
+                f64::INFINITY
+            },
             others,
         }
     }
@@ -185,6 +163,48 @@ impl Arrivals {
         } else {
             let s = &self.others[id as usize];
             (s.pod, s.next(now, rng))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn rate(kind: ArrivalKind) -> f64 {
+        let mut rng = SimRng::seed_from_u64(3);
+        let s = ArrivalSource::new(0, kind, 1000.0, 100.0, 900.0, &mut rng);
+        let mut t = s.first(&mut rng);
+        let mut n = 0;
+        while t.0 < 100_000_000_000 {
+            t = s.next(t, &mut rng);
+            n += 1;
+        }
+        n as f64 / 100.0
+    }
+
+    #[test]
+    fn every_kind_keeps_the_mean_rate() {
+        for kind in [
+            ArrivalKind::Poisson,
+            ArrivalKind::Constant,
+            ArrivalKind::Bursty,
+        ] {
+            let r = rate(kind);
+            assert!((r - 1000.0).abs() < 15.0, "{kind:?}: {r}");
+        }
+    }
+
+    #[test]
+    fn bursty_sends_only_during_on_windows() {
+        let mut rng = SimRng::seed_from_u64(4);
+        let s = ArrivalSource::new(0, ArrivalKind::Bursty, 1000.0, 100.0, 900.0, &mut rng);
+        let mut t = s.first(&mut rng);
+        for _ in 0..10_000 {
+            let position = (t.0 as f64 + s.phase_ns).rem_euclid(1e9);
+            assert!(position <= 100e6 + 1.0, "{position}");
+            t = s.next(t, &mut rng);
         }
     }
 }

@@ -38,7 +38,9 @@ impl Job {
     fn seed(&self, scenario_seed: u64) -> u64 {
         let mesh = match self.mesh {
             Mesh::Baseline => 0,
-            Mesh::Architecture(a) => 1 + Architecture::ALL.iter().position(|&x| x == a).unwrap_or(0) as u64,
+            Mesh::Architecture(a) => {
+                1 + Architecture::ALL.iter().position(|&x| x == a).unwrap_or(0) as u64
+            }
         };
         let scheduling = match self.scheduling {
             Scheduling::Fifo => 0,
@@ -81,7 +83,12 @@ impl Progress for () {
 
 /// Runs every job on up to `threads` threads; results in the order of `jobs`, with the
 /// added latencies filled in against the baseline (the first job).
-pub fn run(scenario: &Scenario, jobs: &[Job], threads: usize, progress: &dyn Progress) -> Vec<LatencyResult> {
+pub fn run(
+    scenario: &Scenario,
+    jobs: &[Job],
+    threads: usize,
+    progress: &dyn Progress,
+) -> Vec<LatencyResult> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<LatencyResult>>> = Mutex::new(vec![None; jobs.len()]);
     std::thread::scope(|scope| {

@@ -90,7 +90,11 @@ impl Plans {
             Mesh::Baseline => {
                 let direct = |same_node: bool| {
                     vec![Leg {
-                        from: if same_node { Endpoint::App } else { Endpoint::Outside },
+                        from: if same_node {
+                            Endpoint::App
+                        } else {
+                            Endpoint::Outside
+                        },
                         to: Endpoint::App,
                         same_node,
                         same_pod: false,
@@ -177,7 +181,9 @@ fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
         let role = match leg.to {
             Endpoint::App | Endpoint::Outside => None,
             Endpoint::ProxyPod => Some(Role::Waypoint),
-            Endpoint::Sidecar | Endpoint::NodeProxy if i == 0 && leg.same_node => Some(Role::Source),
+            Endpoint::Sidecar | Endpoint::NodeProxy if i == 0 && leg.same_node => {
+                Some(Role::Source)
+            }
             Endpoint::Sidecar | Endpoint::NodeProxy => Some(Role::Destination),
         };
         if let Some(role) = role {
@@ -200,7 +206,11 @@ fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
 }
 
 fn leg_mean_us(leg: &Leg, c: &LatencyCosts, o: Options) -> f64 {
-    let program = if o.ebpf_programs { c.ebpf_program_us } else { 0.0 };
+    let program = if o.ebpf_programs {
+        c.ebpf_program_us
+    } else {
+        0.0
+    };
     if leg.same_node && o.acceleration == LocalAcceleration::Sockmap {
         return c.sockmap_us + program;
     }

@@ -16,9 +16,11 @@ use crate::capacity::uproxy::waypoint_groups;
 use crate::cluster::Cluster;
 use crate::config::raw::{CallMode, MicroProxyPlacement, PayloadKind, ServiceTimeKind};
 use crate::config::Scenario;
-use crate::engine::station::Admission;
 use crate::engine::jitter::JitterTable;
-use crate::engine::{Distribution, EventQueue, LatencyHistogram, Scheduling, SimRng, SimTime, Station};
+use crate::engine::station::Admission;
+use crate::engine::{
+    Distribution, EventQueue, LatencyHistogram, Scheduling, SimRng, SimTime, Station,
+};
 use crate::mesh::Architecture;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -147,7 +149,13 @@ impl<'a> World<'a> {
         let cluster = &scenario.cluster;
         let mut rng = SimRng::seed_from_u64(seed);
         let p = Plans::new(mesh, scenario);
-        let plans = [p.cross_node, p.same_node, p.cross_node_l7, p.external, p.external_l7];
+        let plans = [
+            p.cross_node,
+            p.same_node,
+            p.cross_node_l7,
+            p.external,
+            p.external_l7,
+        ];
         let latency = &scenario.latency;
         let costs = &scenario.models;
         let shape = |mean_us: f64, sigma: f64| {
@@ -159,18 +167,25 @@ impl<'a> World<'a> {
             }
         };
         let l7 = latency.envoy_histogram.clone().unwrap_or_else(|| {
-            shape(costs.latency.l7_service_time_mean_us, costs.latency.l7_service_time_sigma)
+            shape(
+                costs.latency.l7_service_time_mean_us,
+                costs.latency.l7_service_time_sigma,
+            )
         });
         let l4 = latency.ztunnel_histogram.clone().unwrap_or_else(|| {
-            shape(costs.latency.l4_service_time_mean_us, costs.latency.l4_service_time_sigma)
+            shape(
+                costs.latency.l4_service_time_mean_us,
+                costs.latency.l4_service_time_sigma,
+            )
         });
         let service_time = StationKind::ALL.map(|k| if k.l7() { l7.clone() } else { l4.clone() });
         let mtls_ns = StationKind::ALL.map(|k| {
-            1000.0 * if k.l7() {
-                costs.latency.envoy_mtls_handshake_us
-            } else {
-                costs.latency.ztunnel_mtls_handshake_us
-            }
+            1000.0
+                * if k.l7() {
+                    costs.latency.envoy_mtls_handshake_us
+                } else {
+                    costs.latency.ztunnel_mtls_handshake_us
+                }
         });
 
         let load = ServiceLoad::new(cluster, 1);
@@ -203,7 +218,12 @@ impl<'a> World<'a> {
             })
             .collect();
         let traffic = &scenario.traffic;
-        let arrivals = Arrivals::new(&sources, traffic.burst_on_ms, traffic.burst_off_ms, &mut rng);
+        let arrivals = Arrivals::new(
+            &sources,
+            traffic.burst_on_ms,
+            traffic.burst_off_ms,
+            &mut rng,
+        );
 
         let warmup_ns = SimTime::from_secs_f64(latency.warmup_s).0;
         let mut world = World {
@@ -246,24 +266,42 @@ impl<'a> World<'a> {
 
     fn add_station(&mut self, kind: StationKind, scheduling: Scheduling) -> u32 {
         let m = &self.scenario.models;
-        let workers = if kind.l7() { m.envoy.worker_threads } else { m.ztunnel.worker_threads };
-        self.stations.push(Station::new(workers as u32, scheduling, self.scenario.latency.max_queue));
+        let workers = if kind.l7() {
+            m.envoy.worker_threads
+        } else {
+            m.ztunnel.worker_threads
+        };
+        self.stations.push(Station::new(
+            workers as u32,
+            scheduling,
+            self.scenario.latency.max_queue,
+        ));
         self.station_kind.push(kind);
         self.stations.len() as u32 - 1
     }
 
     fn build_stations(&mut self, scheduling: Scheduling) {
-        let Mesh::Architecture(architecture) = self.mesh else { return };
+        let Mesh::Architecture(architecture) = self.mesh else {
+            return;
+        };
         let cluster = self.cluster;
         let pods = cluster.pods();
         let per_node = |world: &mut Self, kind| -> Vec<u32> {
-            let nodes: Vec<u32> = (0..cluster.nodes()).map(|_| world.add_station(kind, scheduling)).collect();
-            cluster.pod_node.iter().map(|&n| nodes[n as usize]).collect()
+            let nodes: Vec<u32> = (0..cluster.nodes())
+                .map(|_| world.add_station(kind, scheduling))
+                .collect();
+            cluster
+                .pod_node
+                .iter()
+                .map(|&n| nodes[n as usize])
+                .collect()
         };
         match architecture {
             Architecture::Ebpf => {}
             Architecture::Sidecar => {
-                let stations: Vec<u32> = (0..pods).map(|_| self.add_station(StationKind::Sidecar, scheduling)).collect();
+                let stations: Vec<u32> = (0..pods)
+                    .map(|_| self.add_station(StationKind::Sidecar, scheduling))
+                    .collect();
                 self.src_proxy = stations.clone();
                 self.dst_proxy = stations;
             }
@@ -328,7 +366,7 @@ impl<'a> World<'a> {
                 Event::Served(call) => self.on_served(now, call),
                 Event::Done(call) => self.on_done(now, call),
             }
-            if self.queue.popped() % PROGRESS_EVERY == 0 {
+            if self.queue.popped().is_multiple_of(PROGRESS_EVERY) {
                 progress((now.0 as f64 / self.end_ns as f64).min(1.0));
             }
         }
@@ -344,7 +382,11 @@ impl<'a> World<'a> {
         }
         let service = self.cluster.pod_service[pod as usize];
         let l7 = self.cluster.services[service as usize].l7_policy;
-        let plan = if l7 && self.uses_waypoints() { PlanId::ExternalL7 } else { PlanId::External };
+        let plan = if l7 && self.uses_waypoints() {
+            PlanId::ExternalL7
+        } else {
+            PlanId::External
+        };
         let id = self.new_call(NONE, service, pod, NONE, plan, now.0);
         self.walk(id, now.0);
     }
@@ -353,8 +395,20 @@ impl<'a> World<'a> {
         self.mesh == Mesh::Architecture(Architecture::Uproxy)
     }
 
-    fn new_call(&mut self, parent: u32, service: u32, pod: u32, src_pod: u32, plan: PlanId, t: u64) -> u32 {
-        let tenant = if src_pod == NONE { service } else { self.cluster.pod_service[src_pod as usize] };
+    fn new_call(
+        &mut self,
+        parent: u32,
+        service: u32,
+        pod: u32,
+        src_pod: u32,
+        plan: PlanId,
+        t: u64,
+    ) -> u32 {
+        let tenant = if src_pod == NONE {
+            service
+        } else {
+            self.cluster.pod_service[src_pod as usize]
+        };
         let waypoint = match self.waypoint_first[service as usize] {
             NONE => NONE,
             first => first + self.rng.gen_range(0..self.waypoint_replicas),
@@ -395,7 +449,8 @@ impl<'a> World<'a> {
         let src_pod = self.calls[parent as usize].pod;
         let s = &self.cluster.services[service as usize];
         let pod = s.first_pod + self.rng.gen_range(0..s.replicas);
-        let same_node = self.cluster.pod_node[pod as usize] == self.cluster.pod_node[src_pod as usize];
+        let same_node =
+            self.cluster.pod_node[pod as usize] == self.cluster.pod_node[src_pod as usize];
         let plan = if same_node {
             PlanId::SameNode
         } else if s.l7_policy && self.uses_waypoints() {
@@ -436,7 +491,12 @@ impl<'a> World<'a> {
             };
             self.calls[id as usize].step += 1;
             match step {
-                Step::Leg { mean_ns, cross_node, handshake_ns, .. } => {
+                Step::Leg {
+                    mean_ns,
+                    cross_node,
+                    handshake_ns,
+                    ..
+                } => {
                     let mut ns = self.leg_ns(mean_ns, cross_node);
                     if self.new_connections {
                         ns += handshake_ns;
@@ -525,11 +585,13 @@ impl<'a> World<'a> {
             let call = self.calls[id as usize];
             if call.repeats_left > 0 {
                 self.calls[id as usize].repeats_left -= 1;
-                let (callee, _) = self.callees[call.service as usize][call.next_callee as usize - 1];
+                let (callee, _) =
+                    self.callees[call.service as usize][call.next_callee as usize - 1];
                 self.call_service(id, callee, t);
                 return true;
             }
-            let Some(&(_, k)) = self.callees[call.service as usize].get(call.next_callee as usize) else {
+            let Some(&(_, k)) = self.callees[call.service as usize].get(call.next_callee as usize)
+            else {
                 return false;
             };
             let n = self.count(k);
@@ -563,7 +625,10 @@ impl<'a> World<'a> {
         let legs = self.plans[call.plan as usize].response_legs.len();
         let walked = if call.failed {
             let steps = &self.plans[call.plan as usize].steps[..call.step as usize];
-            steps.iter().filter(|s| matches!(s, Step::Leg { .. })).count()
+            steps
+                .iter()
+                .filter(|s| matches!(s, Step::Leg { .. }))
+                .count()
         } else {
             legs
         };
@@ -583,7 +648,8 @@ impl<'a> World<'a> {
             if !call.failed {
                 let total = now.0 - call.started;
                 self.per_service[call.service as usize].record_ns(total);
-                self.hop.record_ns((call.reached_app - call.started) + (now.0 - call.left_app));
+                self.hop
+                    .record_ns((call.reached_app - call.started) + (now.0 - call.left_app));
             }
         }
         if call.parent == NONE {
@@ -634,21 +700,26 @@ impl<'a> World<'a> {
                 if of_kind.is_empty() {
                     return None;
                 }
-                let utilisations: Vec<f64> = of_kind.iter().map(|s| s.utilisation(total_ns)).collect();
+                let utilisations: Vec<f64> =
+                    of_kind.iter().map(|s| s.utilisation(total_ns)).collect();
                 Some(StationKindLatency {
                     kind: kind.name(),
                     stations: of_kind.len() as u64,
                     visits: self.per_station_kind[k].count(),
                     latency_us: self.per_station_kind[k].percentiles(),
                     utilisation_max: round4(utilisations.iter().copied().fold(0.0, f64::max)),
-                    utilisation_mean: round4(utilisations.iter().sum::<f64>() / utilisations.len() as f64),
+                    utilisation_mean: round4(
+                        utilisations.iter().sum::<f64>() / utilisations.len() as f64,
+                    ),
                     dropped: of_kind.iter().map(|s| s.dropped).sum(),
                     max_queued: of_kind.iter().map(|s| s.max_queued).max().unwrap_or(0),
                 })
             })
             .collect();
         let saturated = self.dropped > 0
-            || stations.iter().any(|s| s.utilisation_max > 0.95 || s.dropped > 0);
+            || stations
+                .iter()
+                .any(|s| s.utilisation_max > 0.95 || s.dropped > 0);
         let per_service = self
             .cluster
             .services

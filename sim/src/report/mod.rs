@@ -1,6 +1,7 @@
 //! What `sim run` prints: a table (default), JSON (schema in docs/output.md) or CSV.
 
 pub mod csv;
+pub mod plot;
 pub mod table;
 pub mod units;
 

@@ -8,19 +8,43 @@ type Row = (&'static str, fn(&ArchitectureReport) -> String);
 
 const CAPACITY_ROWS: [Row; 14] = [
     ("proxies", |a| count(a.capacity.proxies)),
-    ("memory, whole cluster", |a| bytes(a.capacity.memory_bytes_total)),
-    ("memory, busiest node", |a| bytes(a.capacity.memory_bytes_per_node_max)),
-    ("memory, largest proxy", |a| bytes(a.capacity.memory_bytes_per_proxy_max)),
-    ("  of which eBPF maps", |a| bytes(a.capacity.datapath_memory_bytes_total)),
-    ("connections per request", |a| a.capacity.connections_per_request.to_string()),
-    ("socket buffers per request", |a| bytes(a.capacity.socket_buffer_bytes_per_request)),
-    ("open connections", |a| count(a.capacity.connections_open_total)),
-    ("socket memory, whole cluster", |a| bytes(a.capacity.socket_memory_bytes_total)),
+    ("memory, whole cluster", |a| {
+        bytes(a.capacity.memory_bytes_total)
+    }),
+    ("memory, busiest node", |a| {
+        bytes(a.capacity.memory_bytes_per_node_max)
+    }),
+    ("memory, largest proxy", |a| {
+        bytes(a.capacity.memory_bytes_per_proxy_max)
+    }),
+    ("  of which eBPF maps", |a| {
+        bytes(a.capacity.datapath_memory_bytes_total)
+    }),
+    ("connections per request", |a| {
+        a.capacity.connections_per_request.to_string()
+    }),
+    ("socket buffers per request", |a| {
+        bytes(a.capacity.socket_buffer_bytes_per_request)
+    }),
+    ("open connections", |a| {
+        count(a.capacity.connections_open_total)
+    }),
+    ("socket memory, whole cluster", |a| {
+        bytes(a.capacity.socket_memory_bytes_total)
+    }),
     ("CPU at this load", |a| cores(a.capacity.cpu_cores)),
-    ("CPU, busiest node", |a| cores(a.capacity.cpu_cores_per_node_max)),
-    ("identities per proxy (max)", |a| count(a.capacity.blast_radius.identities_per_proxy_max)),
-    ("workloads per proxy (max)", |a| count(a.capacity.blast_radius.workloads_per_proxy_max)),
-    ("tenants per proxy (max)", |a| count(a.capacity.blast_radius.tenants_per_proxy_max)),
+    ("CPU, busiest node", |a| {
+        cores(a.capacity.cpu_cores_per_node_max)
+    }),
+    ("identities per proxy (max)", |a| {
+        count(a.capacity.blast_radius.identities_per_proxy_max)
+    }),
+    ("workloads per proxy (max)", |a| {
+        count(a.capacity.blast_radius.workloads_per_proxy_max)
+    }),
+    ("tenants per proxy (max)", |a| {
+        count(a.capacity.blast_radius.tenants_per_proxy_max)
+    }),
 ];
 
 fn latency(a: &ArchitectureReport, f: fn(&crate::latency::LatencyResult) -> String) -> String {
@@ -44,14 +68,28 @@ fn pair(p: &Percentiles) -> String {
 const LATENCY_ROWS: [Row; 9] = [
     ("latency p50 / p99", |a| latency(a, |l| pair(&l.latency_us))),
     ("latency p99.9", |a| latency(a, |l| us(l.latency_us.p999))),
-    ("added by the mesh p50 / p99", |a| latency(a, |l| pair(&l.added_latency_us))),
-    ("added per hop p50 / p99", |a| latency(a, |l| pair(&l.added_hop_latency_us))),
+    ("added by the mesh p50 / p99", |a| {
+        latency(a, |l| pair(&l.added_latency_us))
+    }),
+    ("added per hop p50 / p99", |a| {
+        latency(a, |l| pair(&l.added_hop_latency_us))
+    }),
     ("requests measured", |a| latency(a, |l| count(l.requests))),
-    ("throughput", |a| latency(a, |l| format!("{} rps", rate(l.throughput_rps)))),
-    ("dropped / timed out", |a| latency(a, |l| format!("{} / {}", count(l.dropped), count(l.timed_out)))),
+    ("throughput", |a| {
+        latency(a, |l| format!("{} rps", rate(l.throughput_rps)))
+    }),
+    ("dropped / timed out", |a| {
+        latency(a, |l| {
+            format!("{} / {}", count(l.dropped), count(l.timed_out))
+        })
+    }),
     ("busiest proxy utilisation", |a| {
         latency(a, |l| {
-            let u = l.proxies.iter().map(|p| p.utilisation_max).fold(0.0, f64::max);
+            let u = l
+                .proxies
+                .iter()
+                .map(|p| p.utilisation_max)
+                .fold(0.0, f64::max);
             if l.proxies.is_empty() {
                 "—".into()
             } else {
@@ -59,7 +97,15 @@ const LATENCY_ROWS: [Row; 9] = [
             }
         })
     }),
-    ("saturated", |a| latency(a, |l| if l.saturated { "YES".into() } else { "no".into() })),
+    ("saturated", |a| {
+        latency(a, |l| {
+            if l.saturated {
+                "YES".into()
+            } else {
+                "no".into()
+            }
+        })
+    }),
 ];
 
 pub fn render(report: &Report) -> String {
@@ -84,7 +130,9 @@ pub fn render(report: &Report) -> String {
         serde_plain(&s.local_acceleration),
         if s.connection_reuse { "yes" } else { "no" },
     ));
-    if let (Some(duration), Some(warmup), Some(b)) = (s.simulated_seconds, s.warmup_seconds, &report.baseline) {
+    if let (Some(duration), Some(warmup), Some(b)) =
+        (s.simulated_seconds, s.warmup_seconds, &report.baseline)
+    {
         out.push_str(&format!(
             "latency: {duration} s simulated after {warmup} s warm-up · baseline without mesh: p50 {} · p99 {}\n",
             us(b.latency_us.p50),
@@ -95,7 +143,11 @@ pub fn render(report: &Report) -> String {
 
     let several_scopings = s.scopings.len() > 1;
     let several_schedulings = {
-        let mut kinds: Vec<_> = report.architectures.iter().filter_map(|a| a.scheduling).collect();
+        let mut kinds: Vec<_> = report
+            .architectures
+            .iter()
+            .filter_map(|a| a.scheduling)
+            .collect();
         kinds.sort();
         kinds.dedup();
         kinds.len() > 1
@@ -126,7 +178,11 @@ pub fn render(report: &Report) -> String {
         .iter()
         .map(|(_, f)| report.architectures.iter().map(f).collect())
         .collect();
-    let label_width = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    let label_width = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
     let widths: Vec<usize> = headers
         .iter()
         .enumerate()

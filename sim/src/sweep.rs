@@ -1,0 +1,269 @@
+//! `sim sweep FILE --param KEY=RANGE`: the scenario run at every value of one parameter, the
+//! p99 of each architecture at each, and the tipping point where it passes an SLO.
+//!
+//! A range is `START..END:STEP` (both ends included) or a list `A,B,C`. The key is a dotted
+//! path into the cluster file (`traffic.rps_per_pod`, `cluster.nodes`, `models.envoy.worker_threads`).
+
+use serde::Serialize;
+use std::path::Path;
+
+/// At most this many points in one sweep.
+const MAX_POINTS: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSweep {
+    pub key: Vec<String>,
+    pub values: Vec<toml::Value>,
+}
+
+impl ParamSweep {
+    pub fn key_name(&self) -> String {
+        self.key.join(".")
+    }
+}
+
+/// Parses `KEY=START..END:STEP` or `KEY=A,B,C`. Integers stay integers (so integer keys
+/// accept them); any decimal point makes the values floats.
+pub fn parse(spec: &str) -> Result<ParamSweep, String> {
+    let (key, range) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("--param `{spec}`: expected KEY=START..END:STEP or KEY=A,B,C"))?;
+    let key: Vec<String> = key.trim().split('.').map(str::to_string).collect();
+    if key.iter().any(|k| k.is_empty()) {
+        return Err(format!(
+            "--param `{spec}`: the key needs dotted names like traffic.rps_per_pod"
+        ));
+    }
+    let number = |s: &str| -> Result<f64, String> {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("--param `{spec}`: `{}` is not a number", s.trim()))
+    };
+    let integers =
+        !range.contains('.') || range.contains("..") && !range.replace("..", "").contains('.');
+    let mut values: Vec<f64> = Vec::new();
+    if let Some((start, rest)) = range.split_once("..") {
+        let (end, step) = rest.split_once(':').ok_or_else(|| {
+            format!("--param `{spec}`: a range needs a step, as in 100..2000:100")
+        })?;
+        let (start, end, step) = (number(start)?, number(end)?, number(step)?);
+        if step <= 0.0 || end < start {
+            return Err(format!(
+                "--param `{spec}`: the range must go up with a positive step"
+            ));
+        }
+        let n = ((end - start) / step + 1e-9).floor() as usize + 1;
+        if n > MAX_POINTS {
+            return Err(format!(
+                "--param `{spec}`: {n} points; at most {MAX_POINTS}"
+            ));
+        }
+        values.extend((0..n).map(|i| start + step * i as f64));
+    } else {
+        for part in range.split(',') {
+            values.push(number(part)?);
+        }
+    }
+    let values = values
+        .into_iter()
+        .map(|v| {
+            if integers && v.fract() == 0.0 {
+                toml::Value::Integer(v as i64)
+            } else {
+                toml::Value::Float(v)
+            }
+        })
+        .collect();
+    Ok(ParamSweep { key, values })
+}
+
+/// The cluster file's text with `key` set to `value`.
+pub fn apply(text: &str, key: &[String], value: &toml::Value) -> Result<String, String> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    let mut at = &mut table;
+    for k in &key[..key.len() - 1] {
+        let entry = at
+            .entry(k.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        at = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{k}` in {} is not a table", key.join(".")))?;
+    }
+    at.insert(key[key.len() - 1].clone(), value.clone());
+    toml::to_string(&table).map_err(|e| e.to_string())
+}
+
+pub fn value_f64(v: &toml::Value) -> f64 {
+    match v {
+        toml::Value::Integer(i) => *i as f64,
+        toml::Value::Float(f) => *f,
+        _ => f64::NAN,
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepPoint {
+    pub value: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub added_p99_us: f64,
+    pub saturated: bool,
+    pub dropped: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepSeries {
+    pub name: String,
+    pub scoping: String,
+    pub scheduling: String,
+    pub points: Vec<SweepPoint>,
+    /// The first value where p99 passes the SLO or the mesh saturates; none within the range.
+    pub tipping_point: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepReport {
+    pub scenario: String,
+    pub file: String,
+    pub seed: u64,
+    pub parameter: String,
+    pub slo_p99_ms: Option<f64>,
+    pub series: Vec<SweepSeries>,
+}
+
+impl SweepReport {
+    pub fn tipping_points(&mut self) {
+        let slo_us = self.slo_p99_ms.map(|ms| ms * 1000.0);
+        for s in &mut self.series {
+            s.tipping_point = s
+                .points
+                .iter()
+                .find(|p| p.saturated || slo_us.is_some_and(|slo| p.p99_us > slo))
+                .map(|p| p.value);
+        }
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "meshtwin sweep: {} ({}) · seed {} · {}{}\n\n",
+            self.scenario,
+            self.file,
+            self.seed,
+            self.parameter,
+            self.slo_p99_ms
+                .map(|s| format!(" · SLO: p99 end to end ≤ {s} ms"))
+                .unwrap_or_default()
+        );
+        let headers: Vec<String> = self.series.iter().map(|s| s.name.clone()).collect();
+        let width = headers.iter().map(|h| h.len()).max().unwrap_or(8).max(12);
+        let first = self.parameter.len().max(10);
+        out.push_str(&format!("{:>first$}", self.parameter));
+        for h in &headers {
+            out.push_str(&format!("  {h:>width$}"));
+        }
+        out.push_str("   (p99 end to end; * saturated)\n");
+        let rows = self.series.first().map_or(0, |s| s.points.len());
+        for i in 0..rows {
+            out.push_str(&format!(
+                "{:>first$}",
+                format_value(self.series[0].points[i].value)
+            ));
+            for s in &self.series {
+                let p = &s.points[i];
+                let cell = format!(
+                    "{:.2} ms{}",
+                    p.p99_us / 1000.0,
+                    if p.saturated { "*" } else { "" }
+                );
+                out.push_str(&format!("  {cell:>width$}"));
+            }
+            out.push('\n');
+        }
+        out.push_str("\ntipping points (first value over the SLO or saturated):\n");
+        for s in &self.series {
+            let at = s
+                .tipping_point
+                .map(format_value)
+                .unwrap_or_else(|| "none in this range".into());
+            out.push_str(&format!("  {:width$}  {at}\n", s.name));
+        }
+        out
+    }
+
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "value,name,scoping,scheduling,p50_us,p99_us,added_p99_us,saturated,dropped\n",
+        );
+        for s in &self.series {
+            for p in &s.points {
+                out.push_str(&format!(
+                    "{},{},{},{},{:.3},{:.3},{:.3},{},{}\n",
+                    format_value(p.value),
+                    s.name,
+                    s.scoping,
+                    s.scheduling,
+                    p.p50_us,
+                    p.p99_us,
+                    p.added_p99_us,
+                    p.saturated,
+                    p.dropped
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}
+
+pub fn label_of(file: &Path, key: &str, value: &toml::Value) -> String {
+    format!("{} (with {key} = {value})", file.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ranges_and_lists() {
+        let s = parse("traffic.rps_per_pod=100..500:200").unwrap();
+        assert_eq!(s.key, vec!["traffic", "rps_per_pod"]);
+        assert_eq!(
+            s.values,
+            vec![
+                toml::Value::Integer(100),
+                toml::Value::Integer(300),
+                toml::Value::Integer(500)
+            ]
+        );
+        let s = parse("traffic.rps_per_pod=0.5,1.5").unwrap();
+        assert_eq!(
+            s.values,
+            vec![toml::Value::Float(0.5), toml::Value::Float(1.5)]
+        );
+        assert!(parse("traffic.rps_per_pod").is_err());
+        assert!(parse("x=5..1:1").is_err());
+        assert!(parse("x=1..5").is_err());
+        assert!(parse("x=1..1000000:1").is_err());
+    }
+
+    #[test]
+    fn applies_a_value_at_a_dotted_key() {
+        let text = apply(
+            "[cluster]\nnodes = 3\n",
+            &["traffic".into(), "rps_per_pod".into()],
+            &toml::Value::Integer(7),
+        )
+        .unwrap();
+        assert!(text.contains("rps_per_pod = 7"), "{text}");
+        assert!(text.contains("nodes = 3"), "{text}");
+    }
+}
