@@ -18,6 +18,12 @@ bench-capacity:
     cargo build --release -p sim
     for i in 1 2 3; do /usr/bin/time -f "%e s wall, %M KB peak RSS" target/release/sim run sim/benches/capacity-10000x100.toml --format csv > /dev/null; done
 
+# Boot every kernel of kernels.toml under qemu and run the datapath tests in each; prints the
+# kernel x test matrix (docs/kernels.md). `just vmtest 6.1` runs one kernel; flags go through
+# (`just vmtest --list`, `just vmtest 6.1 -- xdp` to filter tests).
+vmtest *ARGS:
+    cargo run --release -p vmtests -- {{ARGS}}
+
 # Time the latency simulation: the reference cluster, 60 simulated seconds, five architectures
 # (docs/performance.md). Prints wall time and peak memory, then events per second per run.
 bench-latency:

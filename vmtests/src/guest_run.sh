@@ -1,0 +1,45 @@
+# Runs inside each guest (vmtest's command, under bash, after vmtest's init). Filled in by
+# vmtests/src/guest_script.rs, which replaces the two placeholders below.
+#
+# Everything the harness reads is a line starting with the marker below; the rest (test
+# output) is kept for the log. The script always exits 0: per-binary exit codes are reported
+# as marker lines, so a failing test never looks like a broken guest.
+M=MESHTWIN-VMTEST
+
+# The host root is shared read-only; tests get a writable /tmp, bpffs, and cgroup2 (vmtest's
+# init mounts cgroup2 at /sys/fs/cgroup and tmpfs at /run).
+# qemu-ga runs commands with its daemon umask (077); tests expect a login shell's.
+umask 022
+mount -t tmpfs -o mode=1777 tmpfs /tmp || echo "$M setup-failed mount tmpfs on /tmp"
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || echo "$M setup-failed mount bpffs"
+cd /
+
+export MESHTWIN_KERNELS_TOML=@KERNELS_TOML@
+export MESHTWIN_RESULTS=/tmp/meshtwin-results.jsonl
+export RUST_BACKTRACE=1
+: >"$MESHTWIN_RESULTS"
+
+echo "$M uname $(uname -r)"
+echo "$M guest tmp-writable $(touch /tmp/.w 2>/dev/null && echo yes || echo no)"
+echo "$M guest bpffs $(mountpoint -q /sys/fs/bpf && echo yes || echo no)"
+echo "$M guest cgroup2 $(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)"
+
+run() {
+    local name=$1
+    shift
+    echo "$M run $name"
+    "$@"
+    echo "$M exit $name $?"
+}
+read -r cpu_before </proc/stat
+@RUNS@
+read -r cpu_after </proc/stat
+# Guest CPU time (USER_HZ ticks) before and after the tests: shows in guest.log whether a slow
+# run was busy (user/system) or waiting (idle).
+echo "$M guest cpu-before $cpu_before"
+echo "$M guest cpu-after $cpu_after"
+
+echo "$M results-begin"
+cat "$MESHTWIN_RESULTS"
+echo "$M results-end"
+exit 0

@@ -1,0 +1,185 @@
+//! The test binaries the guests run: the datapath agent's integration tests, built once on the
+//! host (`cargo test --no-run`) and run inside each guest through the shared root.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+/// Which tests the guests run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    /// The datapath agent's integration tests (what `just vmtest` is for).
+    Datapath,
+    /// This crate's own guest probe (tests/guest_probe.rs): checks the harness and a few
+    /// kernel features against the table without needing the datapath.
+    SelfCheck,
+}
+
+impl Suite {
+    /// The package whose integration tests make up the suite.
+    pub fn package(self) -> &'static str {
+        match self {
+            Suite::Datapath => "meshtwin-agent",
+            Suite::SelfCheck => "vmtests",
+        }
+    }
+
+    /// The integration-test targets to run (None: all of the package's).
+    fn targets(self) -> Option<&'static [&'static str]> {
+        match self {
+            Suite::Datapath => None,
+            Suite::SelfCheck => Some(&["guest_probe"]),
+        }
+    }
+}
+
+/// One integration-test executable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestBinary {
+    /// The test target's name (`datapath` for tests/datapath/main.rs).
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// Why the suite could not be built or found.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("cannot run {cargo}: {source}")]
+    Spawn {
+        cargo: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// cargo failed (compile error, unknown package ...).
+    #[error("`cargo test -p {package} --no-run` failed:\n{tail}")]
+    Build { package: String, tail: String },
+    /// The package builds no integration tests.
+    #[error(
+        "`cargo test -p {package} --no-run` built no integration-test executable (tests/*.rs)"
+    )]
+    NoTests { package: String },
+    /// The guest mounts its own tmpfs over /tmp, hiding anything the host keeps there.
+    #[error(
+        "{} is under /tmp, which each guest replaces with its own empty tmpfs; \
+         build the tests elsewhere (set CARGO_TARGET_DIR outside /tmp)",
+        path.display()
+    )]
+    UnderTmp { path: PathBuf },
+}
+
+#[derive(Deserialize)]
+struct Message {
+    reason: String,
+    #[serde(default)]
+    target: Option<Target>,
+    #[serde(default)]
+    executable: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    name: String,
+    kind: Vec<String>,
+}
+
+/// Builds the suite's integration tests in `workspace` and returns their executables.
+pub fn build(workspace: &Path, suite: Suite) -> Result<Vec<TestBinary>, SuiteError> {
+    let package = suite.package();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut child = Command::new(&cargo)
+        .args(["test", "-p", package, "--no-run", "--message-format=json"])
+        .current_dir(workspace)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| SuiteError::Spawn {
+            cargo: cargo.clone(),
+            source,
+        })?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut stdout = String::new();
+    let _ = child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stdout);
+    let status = child.wait().map_err(|source| SuiteError::Spawn {
+        cargo: cargo.clone(),
+        source,
+    })?;
+    let stderr = stderr_reader.join().unwrap_or_default();
+    if !status.success() {
+        let lines: Vec<&str> = stderr.lines().collect();
+        return Err(SuiteError::Build {
+            package: package.to_owned(),
+            tail: lines[lines.len().saturating_sub(25)..].join("\n"),
+        });
+    }
+    let mut binaries = integration_tests(&stdout);
+    if let Some(targets) = suite.targets() {
+        binaries.retain(|b| targets.contains(&b.name.as_str()));
+    }
+    if binaries.is_empty() {
+        return Err(SuiteError::NoTests {
+            package: package.to_owned(),
+        });
+    }
+    if let Some(binary) = binaries.iter().find(|b| b.path.starts_with("/tmp")) {
+        return Err(SuiteError::UnderTmp {
+            path: binary.path.clone(),
+        });
+    }
+    Ok(binaries)
+}
+
+/// The executables of integration-test targets in cargo's JSON messages.
+fn integration_tests(messages: &str) -> Vec<TestBinary> {
+    let mut found: Vec<TestBinary> = messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Message>(line).ok())
+        .filter(|m| m.reason == "compiler-artifact")
+        .filter_map(|m| {
+            let target = m.target?;
+            let path = m.executable?;
+            target
+                .kind
+                .iter()
+                .any(|k| k == "test")
+                .then_some(TestBinary {
+                    name: target.name,
+                    path,
+                })
+        })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found.dedup();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_integration_test_executables_only() {
+        let messages = r#"{"reason":"compiler-artifact","target":{"name":"aya","kind":["lib"]},"executable":null}
+{"reason":"compiler-artifact","target":{"name":"meshtwin_agent","kind":["lib"]},"executable":"/t/debug/deps/meshtwin_agent-1"}
+{"reason":"compiler-artifact","target":{"name":"datapath","kind":["test"]},"executable":"/t/debug/deps/datapath-2"}
+{"reason":"build-finished","success":true}"#;
+        assert_eq!(
+            integration_tests(messages),
+            [TestBinary {
+                name: "datapath".into(),
+                path: "/t/debug/deps/datapath-2".into()
+            }]
+        );
+    }
+}
