@@ -92,6 +92,8 @@ const LATENCY_ROWS: [Row; 9] = [
                 .fold(0.0, f64::max);
             if l.proxies.is_empty() {
                 "—".into()
+            } else if u < 0.1 {
+                format!("{:.1}%", u * 100.0)
             } else {
                 format!("{:.0}%", u * 100.0)
             }
