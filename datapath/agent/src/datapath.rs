@@ -103,6 +103,9 @@ pub fn preflight(dir: &Path) -> Result<KernelVersion, PreflightError> {
     let running = KernelVersion::running().ok_or(PreflightError::UnknownKernel)?;
     kernel::check_kernel(running)?;
     kernel::check_bpffs(dir)?;
+    if !kernel::raise_memlock_if_charged(running) {
+        eprintln!("meshtwin-agent: warning: cannot raise RLIMIT_MEMLOCK; kernel {running} charges BPF maps to it, so loading may fail with EPERM");
+    }
     Ok(running)
 }
 

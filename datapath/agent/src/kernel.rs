@@ -149,6 +149,21 @@ pub fn check_kernel(kernel: KernelVersion) -> Result<(), PreflightError> {
     Ok(())
 }
 
+/// Before 5.11 the kernel charges BPF maps and programs to RLIMIT_MEMLOCK, shared by all of the
+/// user's processes; the default limit is far too small for meshtwin's maps. Raises it when
+/// needed; returns false if that failed (loading will then say EPERM).
+pub fn raise_memlock_if_charged(kernel: KernelVersion) -> bool {
+    if (kernel.major, kernel.minor) >= (5, 11) {
+        return true;
+    }
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads the struct it is given.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) == 0 }
+}
+
 pub fn check_root() -> Result<(), PreflightError> {
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } != 0 {

@@ -92,6 +92,11 @@ fn bpf_unavailable() -> Option<String> {
     if unsafe { libc::geteuid() } != 0 {
         return Some("needs root (loads BPF programs, creates network namespaces)".into());
     }
+    // Kernels before 5.11 charge maps to RLIMIT_MEMLOCK, shared by every root process: raise it
+    // (the agent does the same), or the probe fails for want of memlock, not of BPF.
+    if let Some(kernel) = KernelVersion::running() {
+        meshtwin_agent::kernel::raise_memlock_if_charged(kernel);
+    }
     // BPF_MAP_CREATE of a 1-entry array: the cheapest proof that bpf(2) works here.
     let mut attr = [0u32; 12];
     attr[0] = 2; // BPF_MAP_TYPE_ARRAY
