@@ -35,17 +35,8 @@ pub enum Command {
     Run {
         /// The cluster file; without one, the embedded 500 nodes × 30 pods reference cluster.
         file: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// Seed for every random choice; overrides the file's `seed`.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Write the report to this file instead of standard output.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// Also draw latency CDFs and memory / CPU bars into this SVG file.
-        #[arg(long, value_name = "FILE.svg")]
-        plot: Option<PathBuf>,
+        #[command(flatten)]
+        report: ReportArgs,
         #[command(flatten)]
         simulation: SimulationArgs,
         #[command(flatten)]
@@ -60,15 +51,8 @@ pub enum Command {
         /// The SLO: end-to-end p99 in milliseconds.
         #[arg(long, value_name = "MS")]
         slo_p99: Option<f64>,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        #[arg(long)]
-        seed: Option<u64>,
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// Also draw p99 against the parameter into this SVG file.
-        #[arg(long, value_name = "FILE.svg")]
-        plot: Option<PathBuf>,
+        #[command(flatten)]
+        report: ReportArgs,
         #[command(flatten)]
         simulation: SimulationArgs,
         #[command(flatten)]
@@ -91,13 +75,29 @@ pub enum Command {
     },
 }
 
+/// What to print, where, and with which seed (`run` and `sweep`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Seed for every random choice; overrides the file's `seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Also draw an SVG: latency CDFs and memory / CPU bars (run), p99 against the parameter (sweep).
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulationArgs {
     /// Capacity model only: skip the simulation of requests.
     #[arg(long)]
     pub no_latency: bool,
     /// Simulated seconds to measure, overriding `latency.duration_s`.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
     pub duration: Option<f64>,
     /// Simulations to run at once (default: the machine's cores).
     #[arg(long, value_name = "N")]
@@ -105,6 +105,13 @@ pub struct SimulationArgs {
     /// No progress bars.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -165,48 +172,37 @@ pub fn execute(command: Command) -> Result<(), Failure> {
     match command {
         Command::Run {
             file,
-            format,
-            seed,
-            output,
-            plot,
+            report: args,
             simulation,
             models,
         } => {
             let catalog = catalog(&models)?;
-            let (mut scenario, _, label) = load(file.as_deref(), seed, &catalog)?;
+            let (mut scenario, _, label) = load(file.as_deref(), args.seed, &catalog)?;
             if let Some(d) = simulation.duration {
-                if !(d.is_finite() && d > 0.0) {
-                    return Err(
-                        anyhow::anyhow!("--duration must be a positive number of seconds").into(),
-                    );
-                }
                 scenario.latency.duration_s = d;
             }
             let report = model(&scenario, &label, &simulation);
-            if let Some(path) = &plot {
+            if let Some(path) = &args.plot {
                 report::plot::run(&report, path)?;
             }
-            let text = match format {
+            let text = match args.format {
                 Format::Table => report::table::render(&report),
                 Format::Json => report.to_json(),
                 Format::Csv => report::csv::render(&report),
             };
-            write_output(output.as_deref(), &text)?;
+            write_output(args.output.as_deref(), &text)?;
             Ok(())
         }
         Command::Sweep {
             file,
             param,
             slo_p99,
-            format,
-            seed,
-            output,
-            plot,
+            report: args,
             simulation,
             models,
         } => {
-            let report = sweep(&file, &param, slo_p99, seed, &simulation, &models)?;
-            if let Some(path) = &plot {
+            let report = sweep(&file, &param, slo_p99, args.seed, &simulation, &models)?;
+            if let Some(path) = &args.plot {
                 let series: Vec<(String, Vec<(f64, f64)>)> = report
                     .series
                     .iter()
@@ -223,7 +219,7 @@ pub fn execute(command: Command) -> Result<(), Failure> {
                 let title = format!("{}: p99 against {}", report.scenario, report.parameter);
                 report::plot::sweep(&title, &report.parameter, &series, slo_p99, path)?;
             }
-            let text = match format {
+            let text = match args.format {
                 Format::Table => report.table(),
                 Format::Json => format!(
                     "{}\n",
@@ -231,7 +227,7 @@ pub fn execute(command: Command) -> Result<(), Failure> {
                 ),
                 Format::Csv => report.csv(),
             };
-            write_output(output.as_deref(), &text)?;
+            write_output(args.output.as_deref(), &text)?;
             Ok(())
         }
         Command::Check { file, models } => {

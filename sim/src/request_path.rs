@@ -58,6 +58,24 @@ pub struct Leg {
     pub intercepted: bool,
 }
 
+impl Leg {
+    pub fn new(
+        from: Endpoint,
+        to: Endpoint,
+        same_node: bool,
+        same_pod: bool,
+        intercepted: bool,
+    ) -> Leg {
+        Leg {
+            from,
+            to,
+            same_node,
+            same_pod,
+            intercepted,
+        }
+    }
+}
+
 /// Which way the request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -87,13 +105,7 @@ pub struct PathShape {
 
 pub fn legs(architecture: Architecture, kind: PathKind) -> Vec<Leg> {
     use Endpoint::*;
-    let leg = |from, to, same_node, same_pod, intercepted| Leg {
-        from,
-        to,
-        same_node,
-        same_pod,
-        intercepted,
-    };
+    let leg = Leg::new;
     let local = matches!(kind, PathKind::SameNode);
     match (architecture, kind) {
         (Architecture::Sidecar, _) => vec![

@@ -89,6 +89,16 @@ impl ServiceLoad {
         total / replicas + u64::from(replica < total % replicas)
     }
 
+    /// Σ over services of replicas × `per_pod(service)`: a per-pod figure summed over all pods.
+    pub fn sum_over_pods(cluster: &Cluster, per_pod: impl Fn(usize) -> u64) -> u64 {
+        cluster
+            .services
+            .iter()
+            .enumerate()
+            .map(|(s, svc)| svc.replicas as u64 * per_pod(s))
+            .sum()
+    }
+
     /// Requests per second one pod of the service receives, from the mesh or outside.
     pub fn in_rps_per_pod(&self, cluster: &Cluster, service: u32) -> f64 {
         cluster.services[service as usize].rps_per_pod

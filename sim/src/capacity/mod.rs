@@ -148,13 +148,9 @@ fn cluster_connections(ctx: &Context, architecture: Architecture, paths: &Paths)
                 shared_proxy::pooled_connections_total(ctx)
             }
             Architecture::Uproxy => uproxy::pooled_connections_total(ctx),
-            Architecture::Ebpf => ctx
-                .cluster
-                .services
-                .iter()
-                .enumerate()
-                .map(|(s, svc)| svc.replicas as u64 * ctx.load.app_connections_per_pod[s])
-                .sum(),
+            Architecture::Ebpf => load::ServiceLoad::sum_over_pods(ctx.cluster, |s| {
+                ctx.load.app_connections_per_pod[s]
+            }),
         };
         return (pooled as f64, 0.0);
     }

@@ -5,6 +5,7 @@
 //! so its upstream connections are not shared between tenant pods.
 
 use super::context::Context;
+use super::load::ServiceLoad;
 use super::tally::{ProxyInstance, Tally};
 use super::visibility::Visibility;
 use crate::mesh::Scoping;
@@ -89,13 +90,7 @@ fn by_service_account(ctx: &Context, pods: &[u32]) -> Vec<Vec<u32>> {
 /// Connections open cluster-wide with reuse: app → proxy, proxy → every callee replica.
 pub fn pooled_connections_total(ctx: &Context) -> u64 {
     let load = &ctx.load;
-    ctx.cluster
-        .services
-        .iter()
-        .enumerate()
-        .map(|(s, svc)| {
-            svc.replicas as u64
-                * (load.app_connections_per_pod[s] + load.replica_connections_per_pod[s])
-        })
-        .sum()
+    ServiceLoad::sum_over_pods(ctx.cluster, |s| {
+        load.app_connections_per_pod[s] + load.replica_connections_per_pod[s]
+    })
 }

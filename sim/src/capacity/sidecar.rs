@@ -2,6 +2,7 @@
 //! both ends of its application's traffic, and pools connections to every callee replica.
 
 use super::context::Context;
+use super::load::ServiceLoad;
 use super::tally::{ProxyInstance, Tally};
 use super::visibility::Visibility;
 use crate::mesh::Scoping;
@@ -48,15 +49,7 @@ pub fn count(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
 pub fn pooled_connections_total(ctx: &Context) -> u64 {
     let load = &ctx.load;
     let workers = ctx.scenario.models.envoy.worker_threads as u64;
-    ctx.cluster
-        .services
-        .iter()
-        .enumerate()
-        .map(|(s, svc)| {
-            svc.replicas as u64
-                * (load.app_connections_per_pod[s]
-                    + load.replica_connections_per_pod[s]
-                    + workers * load.k)
-        })
-        .sum()
+    ServiceLoad::sum_over_pods(ctx.cluster, |s| {
+        load.app_connections_per_pod[s] + load.replica_connections_per_pod[s] + workers * load.k
+    })
 }

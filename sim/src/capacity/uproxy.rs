@@ -12,6 +12,7 @@
 //!   node of either end.
 
 use super::context::Context;
+use super::load::ServiceLoad;
 use super::tally::{ProxyInstance, Tally};
 use super::visibility::ProxyConfig;
 use crate::cluster::Cluster;
@@ -176,11 +177,7 @@ pub fn pooled_connections_total(ctx: &Context) -> u64 {
     let workers = ctx.scenario.models.envoy.worker_threads as u64;
     let replicas = ctx.scenario.mesh.waypoint_replicas as u64;
     let services = &ctx.cluster.services;
-    let outbound: u64 = services
-        .iter()
-        .enumerate()
-        .map(|(s, svc)| 2 * svc.replicas as u64 * load.app_connections_per_pod[s])
-        .sum();
+    let outbound = ServiceLoad::sum_over_pods(ctx.cluster, |s| 2 * load.app_connections_per_pod[s]);
     let pinned: u64 = services
         .iter()
         .enumerate()

@@ -88,6 +88,43 @@ impl Resolver<'_> {
         }
     }
 
+    fn positive_or(
+        &mut self,
+        value: &Option<Spanned<f64>>,
+        what: &str,
+        default: f64,
+    ) -> Option<f64> {
+        match value {
+            Some(v) => self.positive(v, what),
+            None => Some(default),
+        }
+    }
+
+    fn non_negative_or(
+        &mut self,
+        value: &Option<Spanned<f64>>,
+        what: &str,
+        default: f64,
+    ) -> Option<f64> {
+        match value {
+            Some(v) => self.non_negative(v, what),
+            None => Some(default),
+        }
+    }
+
+    fn count_or(
+        &mut self,
+        value: &Option<Spanned<i64>>,
+        what: &str,
+        min: i64,
+        default: u32,
+    ) -> Option<u32> {
+        match value {
+            Some(v) => self.count(v, what, min),
+            None => Some(default),
+        }
+    }
+
     fn non_negative(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {
         let v = *value.get_ref();
         if v.is_finite() && v >= 0.0 {
@@ -153,34 +190,24 @@ impl Resolver<'_> {
     }
 
     fn traffic(&mut self, raw: &raw::RawTraffic) -> Option<Traffic> {
-        let rps_per_pod = match &raw.rps_per_pod {
-            Some(v) => self.positive(v, "traffic.rps_per_pod"),
-            None => Some(10.0),
-        };
-        let payload_bytes = match &raw.payload_bytes {
-            Some(v) => self.count(v, "traffic.payload_bytes", 1).map(u64::from),
-            None => Some(1024),
-        };
-        let connections_per_upstream = match &raw.connections_per_upstream {
-            Some(v) => self.count(v, "traffic.connections_per_upstream", 1),
-            None => Some(1),
-        };
-        let connection_lifetime_ms = match &raw.connection_lifetime_ms {
-            Some(v) => self.positive(v, "traffic.connection_lifetime_ms"),
-            None => Some(5.0),
-        };
-        let burst_on_ms = match &raw.burst_on_ms {
-            Some(v) => self.positive(v, "traffic.burst_on_ms"),
-            None => Some(100.0),
-        };
-        let burst_off_ms = match &raw.burst_off_ms {
-            Some(v) => self.non_negative(v, "traffic.burst_off_ms"),
-            None => Some(900.0),
-        };
-        let app_time_us = match &raw.app_time_us {
-            Some(v) => self.non_negative(v, "traffic.app_time_us"),
-            None => Some(0.0),
-        };
+        let rps_per_pod = self.positive_or(&raw.rps_per_pod, "traffic.rps_per_pod", 10.0);
+        let payload_bytes = self
+            .count_or(&raw.payload_bytes, "traffic.payload_bytes", 1, 1024)
+            .map(u64::from);
+        let connections_per_upstream = self.count_or(
+            &raw.connections_per_upstream,
+            "traffic.connections_per_upstream",
+            1,
+            1,
+        );
+        let connection_lifetime_ms = self.positive_or(
+            &raw.connection_lifetime_ms,
+            "traffic.connection_lifetime_ms",
+            5.0,
+        );
+        let burst_on_ms = self.positive_or(&raw.burst_on_ms, "traffic.burst_on_ms", 100.0);
+        let burst_off_ms = self.non_negative_or(&raw.burst_off_ms, "traffic.burst_off_ms", 900.0);
+        let app_time_us = self.non_negative_or(&raw.app_time_us, "traffic.app_time_us", 0.0);
         Some(Traffic {
             rps_per_pod: rps_per_pod?,
             payload_bytes: payload_bytes?,
@@ -197,24 +224,11 @@ impl Resolver<'_> {
     }
 
     fn latency(&mut self, raw: &raw::RawLatency) -> Option<LatencyOptions> {
-        let duration_s = match &raw.duration_s {
-            Some(v) => self.positive(v, "latency.duration_s"),
-            None => Some(10.0),
-        };
-        let warmup_s = match &raw.warmup_s {
-            Some(v) => self.non_negative(v, "latency.warmup_s"),
-            None => Some(1.0),
-        };
-        let timeout_ms = match &raw.timeout_ms {
-            Some(v) => self.positive(v, "latency.timeout_ms"),
-            // Envoy's default route timeout.
-            None => Some(15_000.0),
-        };
-        let max_queue = match &raw.max_queue {
-            Some(v) => self.count(v, "latency.max_queue", 1),
-            // Envoy's default circuit-breaker max_pending_requests.
-            None => Some(1024),
-        };
+        let duration_s = self.positive_or(&raw.duration_s, "latency.duration_s", 10.0);
+        let warmup_s = self.non_negative_or(&raw.warmup_s, "latency.warmup_s", 1.0);
+        // Defaults: Envoy's route timeout and its circuit breaker's max_pending_requests.
+        let timeout_ms = self.positive_or(&raw.timeout_ms, "latency.timeout_ms", 15_000.0);
+        let max_queue = self.count_or(&raw.max_queue, "latency.max_queue", 1, 1024);
         let schedulings = match &raw.scheduling {
             None => vec![crate::engine::Scheduling::Fifo],
             Some(s) => match s.get_ref() {
@@ -304,10 +318,12 @@ impl Resolver<'_> {
                 }
             },
         };
-        let waypoint_replicas = match &raw.uproxy.waypoint_replicas {
-            Some(v) => self.count(v, "mesh.uproxy.waypoint_replicas", 1),
-            None => Some(1),
-        };
+        let waypoint_replicas = self.count_or(
+            &raw.uproxy.waypoint_replicas,
+            "mesh.uproxy.waypoint_replicas",
+            1,
+            1,
+        );
         Some(MeshOptions {
             architectures,
             scopings,
@@ -531,10 +547,8 @@ impl Resolver<'_> {
                     }
                     first_seen.insert(name, self.line_of(g_ref.name.span().start));
                     let count = self.count(&g_ref.count, "node_group.count", 1);
-                    let max_pods = match &g_ref.max_pods {
-                        Some(v) => self.count(v, "node_group.max_pods", 1),
-                        None => Some(default_max),
-                    };
+                    let max_pods =
+                        self.count_or(&g_ref.max_pods, "node_group.max_pods", 1, default_max);
                     if let (Some(count), Some(max_pods)) = (count, max_pods) {
                         groups.push(NodeGroup {
                             name: name.to_string(),
@@ -757,14 +771,9 @@ impl Resolver<'_> {
             });
             let replicas = self.count(&s.replicas, "replicas", 1);
             let (http_ports, tcp_ports) = self.ports(s);
-            let rps = match &s.rps_per_pod {
-                Some(v) => self.positive(v, "rps_per_pod"),
-                None => Some(traffic.rps_per_pod),
-            };
-            let app_time_us = match &s.app_time_us {
-                Some(v) => self.non_negative(v, "app_time_us"),
-                None => Some(traffic.app_time_us),
-            };
+            let rps = self.positive_or(&s.rps_per_pod, "rps_per_pod", traffic.rps_per_pod);
+            let app_time_us =
+                self.non_negative_or(&s.app_time_us, "app_time_us", traffic.app_time_us);
             if let (Some(namespace), Some(replicas), Some(rps_per_pod), Some(app_time_us)) =
                 (namespace, replicas, rps, app_time_us)
             {

@@ -124,13 +124,7 @@ impl Plans {
 /// destination side of the mesh (and, for a shared node proxy, the callee node's proxy).
 fn external_legs(a: Architecture, l7: bool) -> Vec<Leg> {
     use Endpoint::*;
-    let leg = |from, to, same_node, same_pod, intercepted| Leg {
-        from,
-        to,
-        same_node,
-        same_pod,
-        intercepted,
-    };
+    let leg = Leg::new;
     match a {
         Architecture::Sidecar => vec![
             leg(Outside, Sidecar, false, false, true),
