@@ -10,28 +10,31 @@ const SIZE: usize = 4096;
 
 #[derive(Debug, Clone)]
 pub struct JitterTable {
-    factors: Box<[f64; SIZE]>,
+    /// f32: the table is 16 KiB and stays in the first-level cache.
+    factors: Box<[f32; SIZE]>,
 }
 
 impl JitterTable {
     /// Quantiles of exp(σZ − σ²/2), renormalised so that their mean is exactly 1.
     pub fn lognormal(sigma: f64) -> Self {
-        let mut factors = Box::new([1.0; SIZE]);
+        let mut exact = [1.0f64; SIZE];
         if sigma > 0.0 {
-            for (i, f) in factors.iter_mut().enumerate() {
+            for (i, f) in exact.iter_mut().enumerate() {
                 let p = (i as f64 + 0.5) / SIZE as f64;
                 *f = (sigma * inverse_normal_cdf(p) - sigma * sigma / 2.0).exp();
             }
-            let mean = factors.iter().sum::<f64>() / SIZE as f64;
-            for f in factors.iter_mut() {
+            let mean = exact.iter().sum::<f64>() / SIZE as f64;
+            for f in exact.iter_mut() {
                 *f /= mean;
             }
         }
-        JitterTable { factors }
+        JitterTable {
+            factors: Box::new(exact.map(|f| f as f32)),
+        }
     }
 
     pub fn draw(&self, rng: &mut SimRng) -> f64 {
-        self.factors[(rng.next_u32() >> 20) as usize]
+        f64::from(self.factors[(rng.next_u32() >> 20) as usize])
     }
 }
 

@@ -16,6 +16,7 @@ use crate::capacity::uproxy::waypoint_groups;
 use crate::cluster::Cluster;
 use crate::config::raw::{CallMode, MicroProxyPlacement, PayloadKind, ServiceTimeKind};
 use crate::config::Scenario;
+use crate::engine::distribution::Sampler;
 use crate::engine::jitter::JitterTable;
 use crate::engine::station::Admission;
 use crate::engine::{
@@ -116,7 +117,7 @@ pub struct World<'a> {
     stations: Vec<Station>,
     station_kind: Vec<StationKind>,
     /// Service-time distribution (ns) and mTLS handshake cost (ns), by station kind.
-    service_time: [Distribution; 5],
+    service_time: [Sampler; 5],
     mtls_ns: [f64; 5],
     src_proxy: Vec<u32>,
     dst_proxy: Vec<u32>,
@@ -178,7 +179,8 @@ impl<'a> World<'a> {
                 costs.latency.l4_service_time_sigma,
             )
         });
-        let service_time = StationKind::ALL.map(|k| if k.l7() { l7.clone() } else { l4.clone() });
+        let service_time =
+            StationKind::ALL.map(|k| if k.l7() { l7.sampler() } else { l4.sampler() });
         let mtls_ns = StationKind::ALL.map(|k| {
             1000.0
                 * if k.l7() {
@@ -254,7 +256,7 @@ impl<'a> World<'a> {
             end_to_end: LatencyHistogram::new(),
             hop: LatencyHistogram::new(),
             per_service: vec![LatencyHistogram::compact(); cluster.services.len()],
-            per_station_kind: vec![LatencyHistogram::new(); StationKind::ALL.len()],
+            per_station_kind: vec![LatencyHistogram::compact(); StationKind::ALL.len()],
             requests: 0,
             calls_completed: 0,
             dropped: 0,
