@@ -21,6 +21,8 @@ pub struct Catalog {
     pub kernels: Vec<KernelSpec>,
     /// Feature name -> first kernel that has it.
     pub features: BTreeMap<String, KernelVersion>,
+    /// The file's text, handed to the guests as it is.
+    pub text: String,
 }
 
 /// One pinned kernel.
@@ -125,9 +127,9 @@ struct RawPackage {
     version: Spanned<String>,
 }
 
-const DEFAULT_TIMEOUT_SECS: u64 = 300;
+const DEFAULT_TIMEOUT_SECS: u64 = 600;
 const DEFAULT_MEMORY: &str = "1G";
-const DEFAULT_CPUS: u8 = 2;
+const DEFAULT_CPUS: u8 = 1;
 
 impl Catalog {
     /// Reads and validates `path`.
@@ -284,6 +286,7 @@ impl Catalog {
             path: path.to_owned(),
             kernels,
             features,
+            text: text.to_owned(),
         })
     }
 

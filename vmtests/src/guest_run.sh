@@ -14,7 +14,10 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp || echo "$M setup-failed mount tmpfs on /
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || echo "$M setup-failed mount bpffs"
 cd /
 
-export MESHTWIN_KERNELS_TOML=@KERNELS_TOML@
+# The feature table the harness read, written here so the guest sees exactly that file
+# wherever it lives on the host (even under /tmp, which the guest replaces).
+export MESHTWIN_KERNELS_TOML=/tmp/meshtwin-kernels.toml
+printf '%s' @KERNELS_TOML@ >"$MESHTWIN_KERNELS_TOML"
 export MESHTWIN_RESULTS=/tmp/meshtwin-results.jsonl
 export RUST_BACKTRACE=1
 : >"$MESHTWIN_RESULTS"

@@ -1,7 +1,5 @@
 //! The command each guest runs (guest_run.sh, filled in), and the marker its lines carry.
 
-use std::path::Path;
-
 use crate::suite::TestBinary;
 
 /// Prefix of every line the harness reads from the guest.
@@ -10,8 +8,8 @@ pub const MARKER: &str = "MESHTWIN-VMTEST";
 const TEMPLATE: &str = include_str!("guest_run.sh");
 
 /// The script for a guest that runs `binaries` (each with `test_args`) against the feature
-/// table at `kernels_toml` (a host path; the guest sees the host root).
-pub fn render(kernels_toml: &Path, binaries: &[TestBinary], test_args: &[String]) -> String {
+/// table `kernels_toml` (the file's text).
+pub fn render(kernels_toml: &str, binaries: &[TestBinary], test_args: &[String]) -> String {
     let mut runs = String::new();
     for binary in binaries {
         runs.push_str("run ");
@@ -25,10 +23,7 @@ pub fn render(kernels_toml: &Path, binaries: &[TestBinary], test_args: &[String]
         runs.push('\n');
     }
     TEMPLATE
-        .replace(
-            "@KERNELS_TOML@",
-            &shell_quote(&kernels_toml.to_string_lossy()),
-        )
+        .replace("@KERNELS_TOML@", &shell_quote(kernels_toml))
         .replace("@RUNS@", runs.trim_end())
 }
 
@@ -44,14 +39,16 @@ mod tests {
     #[test]
     fn fills_in_paths_and_runs() {
         let script = render(
-            Path::new("/w/kernels.toml"),
+            "[features]\nxdp = \"4.12\" # it's\n",
             &[TestBinary {
                 name: "datapath".into(),
                 path: "/t/datapath-1".into(),
             }],
             &["--test-threads=1".into(), "it's".into()],
         );
-        assert!(script.contains("export MESHTWIN_KERNELS_TOML='/w/kernels.toml'"));
+        assert!(script.contains(
+            "printf '%s' '[features]\nxdp = \"4.12\" # it'\\''s\n' >\"$MESHTWIN_KERNELS_TOML\""
+        ));
         assert!(script.contains("run 'datapath' '/t/datapath-1' '--test-threads=1' 'it'\\''s'\n"));
         assert!(!script.contains("@RUNS@") && !script.contains("@KERNELS_TOML@"));
         assert!(script.contains(&format!("M={MARKER}")));

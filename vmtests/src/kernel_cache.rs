@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,12 +21,13 @@ use sha2::{Digest, Sha256};
 
 use crate::apt_root::{deb_file_name, LazyAptRoot};
 use crate::catalog::{KernelSpec, PackagePin};
+use crate::file_lock::{lock_exclusive, FileLock};
 
 /// Where cached kernels live, and the lock that keeps two runs from filling it at once.
 #[derive(Debug)]
 pub struct KernelCache {
     root: PathBuf,
-    _lock: File,
+    _lock: FileLock,
 }
 
 /// A kernel ready to boot: its image and its module tree on disk.
@@ -121,13 +121,13 @@ impl KernelCache {
     pub fn open(root: &Path) -> Result<Self, CacheError> {
         std::fs::create_dir_all(root.join("kernels")).map_err(io("cannot create", root))?;
         let lock_path = root.join("lock");
-        let lock = File::create(&lock_path).map_err(io("cannot create", &lock_path))?;
-        // SAFETY: flock on a file descriptor we own; it is released when `lock` is closed.
-        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io("cannot lock", &lock_path)(
-                std::io::Error::last_os_error(),
-            ));
-        }
+        let lock = lock_exclusive(&lock_path, || {
+            eprintln!(
+                "waiting for another run that is filling the kernel cache ({})",
+                lock_path.display()
+            )
+        })
+        .map_err(io("cannot lock", &lock_path))?;
         Ok(Self {
             root: root.to_owned(),
             _lock: lock,

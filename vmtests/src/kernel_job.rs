@@ -74,10 +74,9 @@ impl KernelJob<'_> {
                 console_tail: run.console_tail.clone(),
             });
         }
-        // Failures found in the output (a crashed binary, a cut-off result block) get the
-        // console too: a guest that died mid-run shows why there.
-        for failure in &mut failures {
-            if failure.console_tail.is_empty() && failure.kind == "missing-results" {
+        // A guest that died mid-run (no timeout or panic seen) shows why on its console.
+        if run.failure.is_none() {
+            if let Some(failure) = failures.iter_mut().find(|f| f.kind == "missing-results") {
                 failure.console_tail = run.console_tail.clone();
             }
         }

@@ -17,6 +17,7 @@ pub mod accel;
 pub mod apt_root;
 pub mod catalog;
 pub mod cpio;
+pub mod file_lock;
 pub mod guest_output;
 pub mod guest_script;
 pub mod host_mirror;

@@ -15,6 +15,7 @@ use clap::{Parser, ValueEnum};
 use vmtests::accel::{self, Accel, AccelChoice};
 use vmtests::apt_root::LazyAptRoot;
 use vmtests::catalog::{Catalog, KernelSpec};
+use vmtests::file_lock::lock_exclusive;
 use vmtests::kernel_cache::{default_cache_dir, CachedKernel, KernelCache};
 use vmtests::matrix::{Matrix, Summary};
 use vmtests::suite::{self, Suite, TestBinary};
@@ -127,12 +128,25 @@ fn run(cli: Cli) -> Result<bool> {
     let qemu = if cli.provision_only {
         None
     } else {
+        let qemu = host_tools::qemu()?;
         host_tools::guest_agent()?;
-        Some(host_tools::qemu()?)
+        Some(qemu)
     };
     let busybox = shim::find_static_busybox()?;
     let target_dir = target_dir(&workspace)?;
     let work_dir = target_dir.join("vmtests");
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("cannot create {}", work_dir.display()))?;
+    // Per-kernel directories (wrapper, pid file, logs) are shared by all runs of this target
+    // directory: a second run waits instead of killing the first one's qemu.
+    let lock_path = work_dir.join("lock");
+    let _run_lock = lock_exclusive(&lock_path, || {
+        progress.println(&format!(
+            "waiting for another vmtests run using {} to finish",
+            work_dir.display()
+        ))
+    })
+    .with_context(|| format!("cannot lock {}", lock_path.display()))?;
 
     let prepared = provision(&selected, &busybox, &work_dir, &progress)?;
     let Some(qemu) = qemu else {
@@ -144,7 +158,7 @@ fn run(cli: Cli) -> Result<bool> {
         SuiteArg::SelfCheck => Suite::SelfCheck,
     };
     let binaries = build_suite(&workspace, suite, &progress)?;
-    let command = guest_script::render(&catalog.path, &binaries, &cli.test_args);
+    let command = guest_script::render(&catalog.text, &binaries, &cli.test_args);
 
     let choice = choose_accel(cli.accel, &qemu, &prepared[0], &progress);
     progress.println(&format!(
