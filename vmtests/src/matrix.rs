@@ -312,7 +312,7 @@ impl Matrix {
         for k in &self.kernels {
             for f in &k.failures {
                 let mut note = format!(
-                    "FAIL  kernel {} ({}): {}: {}",
+                    "FAIL  kernel {} ({}): {} ({})",
                     k.name, f.kind, f.message, k.logs
                 );
                 if !f.console_tail.is_empty() {

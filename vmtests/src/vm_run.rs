@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{LineWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use vmtest::output::Output;
 
 use crate::accel::Accel;
 use crate::catalog::KernelSpec;
+use crate::guest_script::MARKER;
 use crate::kernel_cache::CachedKernel;
 use crate::qemu_wrapper;
 
@@ -117,8 +118,9 @@ pub fn run(plan: &VmPlan, progress: &(dyn Fn(Phase, Option<&str>) + Sync)) -> Vm
             return run;
         }
     };
-    let mut console_out = BufWriter::new(console_file);
-    let mut guest_out = BufWriter::new(guest_file);
+    // Line-buffered so `tail -f` follows a run as it goes.
+    let mut console_out = LineWriter::new(console_file);
+    let mut guest_out = LineWriter::new(guest_file);
 
     let target = vmtest::Target {
         name: plan.spec.name.clone(),
@@ -158,6 +160,11 @@ pub fn run(plan: &VmPlan, progress: &(dyn Fn(Phase, Option<&str>) + Sync)) -> Vm
     let mut phase = Phase::Booting;
     let mut tail: VecDeque<String> = VecDeque::with_capacity(CONSOLE_TAIL);
     let mut killed_at: Option<Instant> = None;
+    // Set when the guest printed its last line: vmtest would still poll the guest agent (with
+    // a back-off of up to 5 s), sync and quit; killing qemu at once saves that, and any error
+    // vmtest then reports is an artefact of the kill.
+    let mut guest_done = false;
+    let last_line = format!("{MARKER} results-end");
     progress(phase, None);
     loop {
         let now = Instant::now();
@@ -242,8 +249,14 @@ pub fn run(plan: &VmPlan, progress: &(dyn Fn(Phase, Option<&str>) + Sync)) -> Vm
                 // Seconds since qemu started, to see where a slow run spends its time.
                 let _ = writeln!(guest_out, "[{:6.1}s] {line}", start.elapsed().as_secs_f64());
                 progress(phase, Some(&line));
+                if line.trim_end() == last_line && killed_at.is_none() {
+                    guest_done = true;
+                    qemu_wrapper::kill(plan.dir);
+                    killed_at = Some(Instant::now());
+                }
                 run.guest_lines.push(line);
             }
+            _ if guest_done => {}
             Output::CommandEnd(Ok(0)) => {
                 let _ = writeln!(
                     guest_out,
