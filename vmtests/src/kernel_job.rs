@@ -59,11 +59,22 @@ impl KernelJob<'_> {
             tests_from_report(&report, &kernel.release)
         };
         if let Some(failure) = &run.failure {
+            let mut message = failure.message.clone();
+            if failure.kind == "timeout" {
+                // Which test it hung in: the one after the last that finished.
+                let finished = report.libtest.len();
+                match report.libtest.last() {
+                    Some((last, _)) => message
+                        .push_str(&format!("; {finished} tests had finished, the last {last}")),
+                    None if report.binaries.is_empty() => {}
+                    None => message.push_str("; no test had finished"),
+                }
+            }
             failures.insert(
                 0,
                 KernelFailure {
                     kind: failure.kind.to_owned(),
-                    message: failure.message.clone(),
+                    message,
                     console_tail: run.console_tail.clone(),
                 },
             );
@@ -109,11 +120,8 @@ impl KernelJob<'_> {
             boot_secs: run.boot_time.map(secs),
             tests,
             failures,
-            logs: format!(
-                "logs: {} and {}",
-                run.console_log.display(),
-                run.guest_log.display()
-            ),
+            console_log: run.console_log.display().to_string(),
+            guest_log: run.guest_log.display().to_string(),
         }
     }
 }

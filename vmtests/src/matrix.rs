@@ -48,8 +48,10 @@ pub struct KernelOutcome {
     pub boot_secs: Option<f64>,
     pub tests: Vec<TestResult>,
     pub failures: Vec<KernelFailure>,
-    /// Where this kernel's console and guest output were written.
-    pub logs: String,
+    /// The serial console of this kernel's run.
+    pub console_log: String,
+    /// What the guest command printed, each line stamped with seconds since qemu started.
+    pub guest_log: String,
 }
 
 impl KernelOutcome {
@@ -312,8 +314,8 @@ impl Matrix {
         for k in &self.kernels {
             for f in &k.failures {
                 let mut note = format!(
-                    "FAIL  kernel {} ({}): {} ({})",
-                    k.name, f.kind, f.message, k.logs
+                    "FAIL  kernel {} ({}): {}\n      logs: {} and {}",
+                    k.name, f.kind, f.message, k.console_log, k.guest_log
                 );
                 if !f.console_tail.is_empty() {
                     note.push_str("\n      console tail:");
@@ -398,7 +400,8 @@ MESHTWIN-VMTEST results-end";
             boot_secs: Some(10.0),
             tests,
             failures: vec![],
-            logs: format!("target/vmtests/{name}"),
+            console_log: format!("target/vmtests/{name}/console.log"),
+            guest_log: format!("target/vmtests/{name}/guest.log"),
         }
     }
 

@@ -117,10 +117,9 @@ pub fn build(workspace: &Path, suite: Suite) -> Result<Vec<TestBinary>, SuiteErr
     })?;
     let stderr = stderr_reader.join().unwrap_or_default();
     if !status.success() {
-        let lines: Vec<&str> = stderr.lines().collect();
         return Err(SuiteError::Build {
             package: package.to_owned(),
-            tail: lines[lines.len().saturating_sub(25)..].join("\n"),
+            tail: build_errors(&stderr),
         });
     }
     let mut binaries = integration_tests(&stdout);
@@ -138,6 +137,31 @@ pub fn build(workspace: &Path, suite: Suite) -> Result<Vec<TestBinary>, SuiteErr
         });
     }
     Ok(binaries)
+}
+
+/// The part of cargo's stderr worth showing: each `error` line with what follows it (up to
+/// 40 lines; a build script's panic is followed by a long backtrace), else the last 25 lines.
+fn build_errors(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut shown: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() && shown.len() < 40 {
+        if lines[i].starts_with("error") {
+            let end = (i + 12).min(lines.len());
+            shown.extend(
+                lines[i..end]
+                    .iter()
+                    .take_while(|l| !l.trim_start().starts_with("0: ")),
+            );
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    if shown.is_empty() {
+        shown = lines[lines.len().saturating_sub(25)..].to_vec();
+    }
+    shown.join("\n")
 }
 
 /// The executables of integration-test targets in cargo's JSON messages.
@@ -167,6 +191,20 @@ fn integration_tests(messages: &str) -> Vec<TestBinary> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shows_cargo_errors_rather_than_backtraces() {
+        let stderr = "   Compiling a v1\nerror: failed to run custom build command for `x`\n\
+Caused by:\n  process didn't exit successfully\n  thread 'main' panicked at build.rs:3:5:\n  \
+no bpf-linker\n  stack backtrace:\n     0: rust_begin_unwind\n     1: main\n";
+        let shown = build_errors(stderr);
+        assert!(
+            shown.starts_with("error: failed to run custom build command"),
+            "{shown}"
+        );
+        assert!(shown.contains("no bpf-linker"), "{shown}");
+        assert!(!shown.contains("rust_begin_unwind"), "{shown}");
+    }
 
     #[test]
     fn picks_integration_test_executables_only() {
