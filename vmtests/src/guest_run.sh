@@ -1,5 +1,5 @@
 # Runs inside each guest (vmtest's command, under bash, after vmtest's init). Filled in by
-# vmtests/src/guest_script.rs, which replaces the two placeholders below.
+# vmtests/src/guest_script.rs, which replaces the placeholders below.
 #
 # Everything the harness reads is a line starting with the marker below; the rest (test
 # output) is kept for the log. The script always exits 0: per-binary exit codes are reported
@@ -10,7 +10,19 @@ M=MESHTWIN-VMTEST
 # init mounts cgroup2 at /sys/fs/cgroup and tmpfs at /run).
 # qemu-ga runs commands with its daemon umask (077); tests expect a login shell's.
 umask 022
+
+# A writable /tmp, but the host directories under /tmp the tests need (a checkout or target
+# directory there) stay visible: they are set aside in /run (vmtest's tmpfs) and moved back.
+keep=(@KEEP@)
+for i in "${!keep[@]}"; do
+    mkdir -p "/run/meshtwin-keep/$i" && mount --bind "${keep[$i]}" "/run/meshtwin-keep/$i" ||
+        echo "$M setup-failed keep ${keep[$i]}"
+done
 mount -t tmpfs -o mode=1777 tmpfs /tmp || echo "$M setup-failed mount tmpfs on /tmp"
+for i in "${!keep[@]}"; do
+    mkdir -p "${keep[$i]}" && mount --move "/run/meshtwin-keep/$i" "${keep[$i]}" ||
+        echo "$M setup-failed keep ${keep[$i]}"
+done
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || echo "$M setup-failed mount bpffs"
 cd /
 

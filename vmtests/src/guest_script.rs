@@ -1,5 +1,7 @@
 //! The command each guest runs (guest_run.sh, filled in), and the marker its lines carry.
 
+use std::path::Path;
+
 use crate::suite::TestBinary;
 
 /// Prefix of every line the harness reads from the guest.
@@ -8,8 +10,22 @@ pub const MARKER: &str = "MESHTWIN-VMTEST";
 const TEMPLATE: &str = include_str!("guest_run.sh");
 
 /// The script for a guest that runs `binaries` (each with `test_args`) against the feature
-/// table `kernels_toml` (the file's text).
-pub fn render(kernels_toml: &str, binaries: &[TestBinary], test_args: &[String]) -> String {
+/// table `kernels_toml` (the file's text). `host_paths` are the host directories the tests
+/// use (the workspace, the target directory): those under /tmp are kept visible in the guest.
+pub fn render(
+    kernels_toml: &str,
+    binaries: &[TestBinary],
+    test_args: &[String],
+    host_paths: &[&Path],
+) -> String {
+    let mut keep: Vec<String> = host_paths
+        .iter()
+        .copied()
+        .chain(binaries.iter().map(|b| b.path.as_path()))
+        .filter_map(under_tmp)
+        .collect();
+    keep.sort();
+    keep.dedup();
     let mut runs = String::new();
     for binary in binaries {
         runs.push_str("run ");
@@ -24,7 +40,18 @@ pub fn render(kernels_toml: &str, binaries: &[TestBinary], test_args: &[String])
     }
     TEMPLATE
         .replace("@KERNELS_TOML@", &shell_quote(kernels_toml))
+        .replace(
+            "@KEEP@",
+            &keep.iter().map(|k| shell_quote(k)).collect::<Vec<_>>().join(" "),
+        )
         .replace("@RUNS@", runs.trim_end())
+}
+
+/// `/tmp/x/y/z` -> `/tmp/x`: the directory under /tmp that holds `path`, if any.
+fn under_tmp(path: &Path) -> Option<String> {
+    let rest = path.strip_prefix("/tmp").ok()?;
+    let first = rest.components().next()?;
+    Some(Path::new("/tmp").join(first).to_string_lossy().into_owned())
 }
 
 /// Single-quotes `text` for bash.
@@ -45,6 +72,7 @@ mod tests {
                 path: "/t/datapath-1".into(),
             }],
             &["--test-threads=1".into(), "it's".into()],
+            &[Path::new("/work/main"), Path::new("/tmp/ci/target")],
         );
         assert!(script.contains(
             "printf '%s' '[features]\nxdp = \"4.12\" # it'\\''s\n' >\"$MESHTWIN_KERNELS_TOML\""
@@ -52,5 +80,6 @@ mod tests {
         assert!(script.contains("run 'datapath' '/t/datapath-1' '--test-threads=1' 'it'\\''s'\n"));
         assert!(!script.contains("@RUNS@") && !script.contains("@KERNELS_TOML@"));
         assert!(script.contains(&format!("M={MARKER}")));
+        assert!(script.contains("keep=('/tmp/ci')\n"), "{script}");
     }
 }

@@ -158,7 +158,12 @@ fn run(cli: Cli) -> Result<bool> {
         SuiteArg::SelfCheck => Suite::SelfCheck,
     };
     let binaries = build_suite(&workspace, suite, &progress)?;
-    let command = guest_script::render(&catalog.text, &binaries, &cli.test_args);
+    let command = guest_script::render(
+        &catalog.text,
+        &binaries,
+        &cli.test_args,
+        &[&workspace, &target_dir],
+    );
 
     let choice = choose_accel(cli.accel, &qemu, &prepared[0], &progress);
     progress.println(&format!(
