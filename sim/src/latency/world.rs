@@ -484,15 +484,19 @@ impl<'a> World<'a> {
     /// Walks a call's plan from its current step, starting at time `t`: legs add time; at a
     /// proxy the call is scheduled to reach it; past the last step it reaches the application.
     fn walk(&mut self, id: u32, mut t: u64) {
+        // Read the two fields the loop needs instead of copying the whole call each step.
+        let (plan, mut step) = {
+            let call = &self.calls[id as usize];
+            (call.plan as usize, call.step as usize)
+        };
         loop {
-            let call = self.calls[id as usize];
-            let plan = &self.plans[call.plan as usize];
-            let Some(&step) = plan.steps.get(call.step as usize) else {
+            let Some(&s) = self.plans[plan].steps.get(step) else {
+                self.calls[id as usize].step = step as u8;
                 self.reach_app(id, t);
                 return;
             };
-            self.calls[id as usize].step += 1;
-            match step {
+            step += 1;
+            match s {
                 Step::Leg {
                     mean_ns,
                     cross_node,
@@ -506,12 +510,13 @@ impl<'a> World<'a> {
                     t += (ns + 0.5) as u64;
                 }
                 Step::Proxy { role, .. } => {
-                    let station = match role {
+                    let call = &mut self.calls[id as usize];
+                    call.step = step as u8;
+                    call.station = match role {
                         Role::Source => self.src_proxy[call.src_pod as usize],
                         Role::Destination => self.dst_proxy[call.pod as usize],
                         Role::Waypoint => call.waypoint,
                     };
-                    self.calls[id as usize].station = station;
                     self.queue.schedule(SimTime(t), Event::Reach(id));
                     return;
                 }
@@ -534,12 +539,16 @@ impl<'a> World<'a> {
     }
 
     fn start_service(&mut self, now: SimTime, id: u32) {
-        let call = self.calls[id as usize];
-        let station = call.station as usize;
+        let call = &self.calls[id as usize];
+        let (station, plan, step) = (
+            call.station as usize,
+            call.plan as usize,
+            call.step as usize,
+        );
         let kind = self.station_kind[station] as usize;
         let mut ns = self.service_time[kind].sample(&mut self.rng);
         if self.new_connections {
-            let step = self.plans[call.plan as usize].steps[call.step as usize - 1];
+            let step = self.plans[plan].steps[step - 1];
             if let Step::Proxy { mtls: true, .. } = step {
                 ns += self.mtls_ns[kind];
             }
@@ -550,14 +559,15 @@ impl<'a> World<'a> {
     }
 
     fn on_served(&mut self, now: SimTime, id: u32) {
-        let call = self.calls[id as usize];
-        let station = call.station as usize;
+        let call = &self.calls[id as usize];
+        let (station, started, visit_start) =
+            (call.station as usize, call.started, call.visit_start);
         if let Some(next) = self.stations[station].finish() {
             self.start_service(now, next);
         }
-        if call.started >= self.warmup_ns && call.started < self.end_ns {
+        if started >= self.warmup_ns && started < self.end_ns {
             let kind = self.station_kind[station] as usize;
-            self.per_station_kind[kind].record_ns(now.0 - call.visit_start);
+            self.per_station_kind[kind].record_ns(now.0 - visit_start);
         }
         self.walk(id, now.0);
     }
@@ -583,17 +593,16 @@ impl<'a> World<'a> {
     }
 
     fn next_sequential_call(&mut self, id: u32, t: u64) -> bool {
+        let service = self.calls[id as usize].service as usize;
         loop {
-            let call = self.calls[id as usize];
+            let call = &mut self.calls[id as usize];
             if call.repeats_left > 0 {
-                self.calls[id as usize].repeats_left -= 1;
-                let (callee, _) =
-                    self.callees[call.service as usize][call.next_callee as usize - 1];
+                call.repeats_left -= 1;
+                let (callee, _) = self.callees[service][call.next_callee as usize - 1];
                 self.call_service(id, callee, t);
                 return true;
             }
-            let Some(&(_, k)) = self.callees[call.service as usize].get(call.next_callee as usize)
-            else {
+            let Some(&(_, k)) = self.callees[service].get(call.next_callee as usize) else {
                 return false;
             };
             let n = self.count(k);
@@ -620,13 +629,14 @@ impl<'a> World<'a> {
 
     /// The application answers at `t`: the response travels back through the legs.
     fn respond(&mut self, id: u32, t: u64) {
-        let call = self.calls[id as usize];
-        self.calls[id as usize].left_app = t;
+        let call = &mut self.calls[id as usize];
+        call.left_app = t;
+        let (plan, step, failed) = (call.plan as usize, call.step as usize, call.failed);
         let mut ns = 0.0;
         // A dropped call turns back at the proxy that dropped it: only the legs walked so far.
-        let legs = self.plans[call.plan as usize].response_legs.len();
-        let walked = if call.failed {
-            let steps = &self.plans[call.plan as usize].steps[..call.step as usize];
+        let legs = self.plans[plan].response_legs.len();
+        let walked = if failed {
+            let steps = &self.plans[plan].steps[..step];
             steps
                 .iter()
                 .filter(|s| matches!(s, Step::Leg { .. }))
@@ -635,7 +645,7 @@ impl<'a> World<'a> {
             legs
         };
         for i in legs - walked..legs {
-            let (mean_ns, cross_node) = self.plans[call.plan as usize].response_legs[i];
+            let (mean_ns, cross_node) = self.plans[plan].response_legs[i];
             ns += self.leg_ns(mean_ns, cross_node);
         }
         self.queue.schedule(SimTime(t).after(ns), Event::Done(id));
