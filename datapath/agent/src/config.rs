@@ -31,6 +31,22 @@
 //! interface = "eth0"
 //! netns = "/run/netns/backend"         # optional: the agent's own namespace by default
 //! program = "xdp-policy"               # or "tc-service-lb"
+//!
+//! # Socket level (docs/datapath.md): every [[workload]] gets the sock_ops program on its
+//! # cgroup (cgroup v2), which is what lets the options below act on its sockets.
+//! [node-proxy]                         # where redirected connections go
+//! address = "10.77.0.1"
+//! port = 15001
+//! cgroup = "/sys/fs/cgroup/mesh/node-proxy"  # optional; never redirected; needed for sockmap
+//! sockmap = true                       # optional: bypass between workloads and the proxy
+//!
+//! [[workload]]
+//! name = "frontend"
+//! cgroup = "/sys/fs/cgroup/mesh/frontend"    # cgroup v2 directory of the workload's processes
+//! addresses = ["10.77.0.2"]            # the workload's IPv4 addresses on this node
+//! sockmap = true                       # sockmap bypass to local workloads that have it too
+//! redirect = true                      # connect() to a [[service]] VIP goes to the node proxy
+//! http = ["web"]                       # count HTTP/1.1 of these services on its endpoints
 //! ```
 
 use std::{
@@ -41,7 +57,10 @@ use std::{
 };
 
 use meshtwin_datapath_common::{
-    maps::{MAX_BACKENDS, MAX_IDENTITIES, MAX_IDENTITY_PREFIXES, MAX_POLICY_RULES, MAX_SERVICES},
+    maps::{
+        MAX_BACKENDS, MAX_IDENTITIES, MAX_IDENTITY_PREFIXES, MAX_LOCAL_ENDPOINTS, MAX_POLICY_RULES,
+        MAX_SERVICES,
+    },
     packet::{IPPROTO_TCP, IPPROTO_UDP},
     policy::PolicyKey,
     service::{Backend, ServiceKey},
@@ -94,6 +113,46 @@ struct RawConfig {
     /// Where to attach which program.
     #[serde(default)]
     attach: Vec<RawAttach>,
+    /// The node proxy that connect4 redirects to.
+    node_proxy: Option<RawNodeProxy>,
+    /// Workloads (cgroups) with socket-level programs.
+    #[serde(default)]
+    workload: Vec<RawWorkload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawNodeProxy {
+    /// IPv4 address the proxy listens on.
+    address: Spanned<String>,
+    /// Port the proxy listens on.
+    port: Spanned<i64>,
+    /// The proxy's cgroup v2 directory (needed for `sockmap`).
+    cgroup: Option<Spanned<String>>,
+    /// Take part in the sockmap bypass (sock_ops on the proxy's cgroup).
+    #[serde(default)]
+    sockmap: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawWorkload {
+    /// Unique name, used in pins and logs.
+    name: Spanned<String>,
+    /// cgroup v2 directory whose processes are the workload.
+    cgroup: Spanned<String>,
+    /// The workload's IPv4 addresses on this node.
+    #[serde(default)]
+    addresses: Vec<Spanned<String>>,
+    /// sockmap bypass to other local workloads that have it too.
+    #[serde(default)]
+    sockmap: bool,
+    /// Connections to service VIPs go to the node proxy.
+    #[serde(default)]
+    redirect: Option<Spanned<bool>>,
+    /// Services whose HTTP/1.1 on this workload's endpoints is counted.
+    #[serde(default)]
+    http: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -173,16 +232,49 @@ pub enum TcAttachSetting {
 pub enum ProgramKind {
     XdpPolicy,
     TcServiceLb,
+    SockopsMesh,
+    SkMsgMesh,
+    SkMsgHttp,
+    Connect4Proxy,
+    Getpeername4,
 }
 
 impl ProgramKind {
     /// The kernel function's name.
     pub fn program_name(self) -> &'static str {
+        use meshtwin_datapath_common::maps as names;
         match self {
-            ProgramKind::XdpPolicy => meshtwin_datapath_common::maps::PROGRAM_XDP_POLICY,
-            ProgramKind::TcServiceLb => meshtwin_datapath_common::maps::PROGRAM_TC_SERVICE_LB,
+            ProgramKind::XdpPolicy => names::PROGRAM_XDP_POLICY,
+            ProgramKind::TcServiceLb => names::PROGRAM_TC_SERVICE_LB,
+            ProgramKind::SockopsMesh => names::PROGRAM_SOCKOPS_MESH,
+            ProgramKind::SkMsgMesh => names::PROGRAM_SK_MSG_MESH,
+            ProgramKind::SkMsgHttp => names::PROGRAM_SK_MSG_HTTP,
+            ProgramKind::Connect4Proxy => names::PROGRAM_CONNECT4_PROXY,
+            ProgramKind::Getpeername4 => names::PROGRAM_GETPEERNAME4,
         }
     }
+}
+
+/// The node proxy: where connect4 sends redirected connections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeProxy {
+    pub address: Ipv4Addr,
+    pub port: u16,
+    /// Its cgroup v2 directory, if given (required for `sockmap`).
+    pub cgroup: Option<PathBuf>,
+    pub sockmap: bool,
+}
+
+/// A workload: a cgroup whose sockets the socket-level programs act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    pub name: String,
+    pub cgroup: PathBuf,
+    pub addresses: Vec<Ipv4Addr>,
+    pub sockmap: bool,
+    pub redirect: bool,
+    /// Monitored endpoints: (service name, the workload's address and port as a backend of it).
+    pub http: Vec<(String, SocketAddrV4)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,6 +312,8 @@ pub struct NodeConfig {
     pub rules: Vec<PolicyKey>,
     pub services: Vec<Service>,
     pub attachments: Vec<Attachment>,
+    pub node_proxy: Option<NodeProxy>,
+    pub workloads: Vec<Workload>,
 }
 
 impl NodeConfig {
@@ -374,6 +468,12 @@ impl Resolver<'_> {
 
         let services = self.services(&raw.service)?;
         let attachments = self.attachments(&raw.attach)?;
+        let node_proxy = raw
+            .node_proxy
+            .as_ref()
+            .map(|proxy| self.node_proxy(proxy))
+            .transpose()?;
+        let workloads = self.workloads(&raw, node_proxy.as_ref(), &services)?;
         Ok(NodeConfig {
             bpffs_dir,
             metrics_address,
@@ -384,7 +484,183 @@ impl Resolver<'_> {
             rules,
             services,
             attachments,
+            node_proxy,
+            workloads,
         })
+    }
+
+    fn node_proxy(&self, raw: &RawNodeProxy) -> Result<NodeProxy, ConfigError> {
+        let l = self.locate;
+        let address = raw.address.get_ref().parse::<Ipv4Addr>().map_err(|_| {
+            l.at(
+                &raw.address,
+                format!("{:?} is not an IPv4 address", raw.address.get_ref()),
+            )
+        })?;
+        let port = parse_port(*raw.port.get_ref()).map_err(|m| l.at(&raw.port, m))?;
+        let cgroup = raw
+            .cgroup
+            .as_ref()
+            .map(|cgroup| parse_cgroup(cgroup).map_err(|m| l.at(cgroup, m)))
+            .transpose()?;
+        let sockmap = raw.sockmap.as_ref().is_some_and(|s| *s.get_ref());
+        if let (Some(flag), None) = (&raw.sockmap, &cgroup) {
+            if *flag.get_ref() {
+                return Err(l.at(
+                    flag,
+                    "sockmap on the node proxy needs its cgroup: add cgroup = \"/sys/fs/cgroup/...\"",
+                ));
+            }
+        }
+        Ok(NodeProxy {
+            address,
+            port,
+            cgroup,
+            sockmap,
+        })
+    }
+
+    fn workloads(
+        &self,
+        raw: &RawConfig,
+        proxy: Option<&NodeProxy>,
+        services: &[Service],
+    ) -> Result<Vec<Workload>, ConfigError> {
+        let l = self.locate;
+        let mut names = BTreeSet::new();
+        let mut cgroups: BTreeMap<PathBuf, String> = BTreeMap::new();
+        let mut addresses: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+        if let Some(proxy) = proxy {
+            addresses.insert(proxy.address, "the node proxy".to_string());
+        }
+        let mut workloads = Vec::new();
+        for workload in &raw.workload {
+            let name = workload.name.get_ref();
+            if name.is_empty() || name.contains(['/', '@']) {
+                return Err(l.at(
+                    &workload.name,
+                    format!("workload name {name:?} must be non-empty, without '/' or '@'"),
+                ));
+            }
+            if !names.insert(name.clone()) {
+                return Err(l.at(
+                    &workload.name,
+                    format!("workload {name:?} is defined twice"),
+                ));
+            }
+            let cgroup = parse_cgroup(&workload.cgroup).map_err(|m| l.at(&workload.cgroup, m))?;
+            if let Some(other) = cgroups.insert(cgroup.clone(), name.clone()) {
+                return Err(l.at(
+                    &workload.cgroup,
+                    format!(
+                        "cgroup {} is already workload {other:?}'s",
+                        cgroup.display()
+                    ),
+                ));
+            }
+            let mut own = Vec::new();
+            for address in &workload.addresses {
+                let ip: Ipv4Addr = address.get_ref().parse().map_err(|_| {
+                    l.at(
+                        address,
+                        format!(
+                            "{:?} is not an IPv4 address (one address, no prefix)",
+                            address.get_ref()
+                        ),
+                    )
+                })?;
+                if let Some(other) = addresses.insert(ip, format!("workload {name:?}")) {
+                    return Err(l.at(address, format!("{ip} already belongs to {other}")));
+                }
+                own.push(ip);
+            }
+            let redirect = workload.redirect.as_ref().is_some_and(|r| *r.get_ref());
+            if let (Some(flag), None) = (&workload.redirect, proxy) {
+                if *flag.get_ref() {
+                    return Err(l.at(
+                        flag,
+                        "redirect needs a node proxy: add a [node-proxy] table with its address and port",
+                    ));
+                }
+            }
+            let mut http = Vec::new();
+            for service_name in &workload.http {
+                let Some(service) = services.iter().find(|s| &s.name == service_name.get_ref())
+                else {
+                    return Err(l.at(
+                        service_name,
+                        format!(
+                            "unknown service {:?}: define it in a [[service]] table",
+                            service_name.get_ref()
+                        ),
+                    ));
+                };
+                if service.key.protocol != IPPROTO_TCP {
+                    return Err(l.at(
+                        service_name,
+                        format!("service {:?} is not TCP: HTTP needs TCP", service.name),
+                    ));
+                }
+                let endpoints: Vec<SocketAddrV4> = service
+                    .backends
+                    .iter()
+                    .map(|b| SocketAddrV4::new(Ipv4Addr::from(b.addr), b.port))
+                    .filter(|b| own.contains(b.ip()))
+                    .collect();
+                if endpoints.is_empty() {
+                    return Err(l.at(
+                        service_name,
+                        format!(
+                            "service {:?} has no backend at an address of workload {name:?}; list one of its addresses among the service's backends",
+                            service.name
+                        ),
+                    ));
+                }
+                for endpoint in endpoints {
+                    http.push((service.name.clone(), endpoint));
+                }
+            }
+            workloads.push(Workload {
+                name: name.clone(),
+                cgroup,
+                addresses: own,
+                sockmap: workload.sockmap,
+                redirect,
+                http,
+            });
+        }
+        // The proxy's own connections must never be redirected back to it.
+        if let (Some(proxy), Some(raw_proxy)) = (proxy, &raw.node_proxy) {
+            if let (Some(proxy_cgroup), Some(span)) = (&proxy.cgroup, &raw_proxy.cgroup) {
+                for workload in workloads.iter().filter(|w| w.redirect) {
+                    if proxy_cgroup.starts_with(&workload.cgroup) {
+                        return Err(l.at(
+                            span,
+                            format!(
+                                "the node proxy's cgroup is inside workload {:?}'s, whose connections are redirected: the proxy would connect to itself; give it a cgroup of its own",
+                                workload.name
+                            ),
+                        ));
+                    }
+                }
+                if let Some(other) = cgroups.get(proxy_cgroup) {
+                    return Err(l.at(
+                        span,
+                        format!(
+                            "cgroup {} is already workload {other:?}'s",
+                            proxy_cgroup.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        if addresses.len() > MAX_LOCAL_ENDPOINTS as usize {
+            return Err(l.error(
+                0..0,
+                format!("more than {MAX_LOCAL_ENDPOINTS} workload addresses"),
+            ));
+        }
+        Ok(workloads)
     }
 
     fn identities(&self, raw: &[RawIdentity]) -> Result<Vec<Identity>, ConfigError> {
@@ -591,6 +867,18 @@ impl Resolver<'_> {
         }
         Ok(attachments)
     }
+}
+
+/// A cgroup v2 directory: absolute, and normalised so that prefixes compare.
+fn parse_cgroup(cgroup: &Spanned<String>) -> Result<PathBuf, String> {
+    let path = Path::new(cgroup.get_ref());
+    if !path.is_absolute() {
+        return Err(format!(
+            "cgroup {:?} must be an absolute path to a cgroup v2 directory",
+            cgroup.get_ref()
+        ));
+    }
+    Ok(path.components().collect())
 }
 
 fn parse_metrics_address(text: &str) -> Result<SocketAddr, String> {

@@ -28,7 +28,8 @@ use crate::{
     kernel::{self, KernelVersion, PreflightError},
     map_sync::{self, MapSyncError, PinnedMaps, SyncSummary},
     netns::{self, NetnsGuard},
-    pins::{AttachmentPin, PinDir},
+    pins::{AttachmentPin, CgroupPin, PinDir},
+    socket_level::{self, CgroupStatus, SocketReport},
 };
 
 /// Priority and handle of meshtwin's netlink tc filters: fixed, so that a restarted agent can
@@ -95,6 +96,7 @@ pub struct UpReport {
     pub removed: Vec<AttachmentPin>,
     pub sync: SyncSummary,
     pub tcx: bool,
+    pub socket: SocketReport,
 }
 
 /// Checks root, kernel and bpffs before anything is touched.
@@ -112,6 +114,7 @@ pub fn preflight(dir: &Path) -> Result<KernelVersion, PreflightError> {
 /// Loads, writes maps, attaches and pins: see the module documentation.
 pub fn up(config: &NodeConfig, object: &[u8]) -> Result<UpReport, DatapathError> {
     let running = preflight(&config.bpffs_dir)?;
+    socket_level::preflight(config, running)?;
     let pins = PinDir::new(&config.bpffs_dir);
     let fresh = pins.create().map_err(|source| DatapathError::PinDir {
         dir: pins.root.clone(),
@@ -176,6 +179,15 @@ fn up_in(
         }
     }
     report.created = created;
+    match socket_level::up(&mut ebpf, config, pins) {
+        Ok(socket) => report.socket = socket,
+        Err(error) => {
+            for pin in &report.created {
+                let _ = remove_attachment(pins, pin, Some(config));
+            }
+            return Err(error);
+        }
+    }
 
     // Attachments of an earlier config that this one no longer has.
     for dir in [pins.links(), pins.netlink()] {
@@ -193,7 +205,10 @@ fn up_in(
     Ok(report)
 }
 
-fn program_mut<'a, T>(ebpf: &'a mut Ebpf, kind: ProgramKind) -> Result<&'a mut T, DatapathError>
+pub(crate) fn program_mut<'a, T>(
+    ebpf: &'a mut Ebpf,
+    kind: ProgramKind,
+) -> Result<&'a mut T, DatapathError>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
 {
@@ -205,7 +220,7 @@ where
     program.try_into().map_err(program_error(kind))
 }
 
-fn program_error(kind: ProgramKind) -> impl FnOnce(ProgramError) -> DatapathError {
+pub(crate) fn program_error(kind: ProgramKind) -> impl FnOnce(ProgramError) -> DatapathError {
     move |source| DatapathError::Program {
         program: kind.program_name(),
         source,
@@ -388,6 +403,12 @@ fn attach(
                 Ok((pin, !existed))
             }
         }
+        // The config only attaches interface programs to interfaces.
+        other => Err(DatapathError::Attach {
+            program: other.program_name(),
+            interface: interface.to_string(),
+            source: "not an interface program".into(),
+        }),
     }
 }
 
@@ -411,7 +432,7 @@ fn pinned_link_is_live(path: &Path) -> bool {
 }
 
 /// The few bpf(2) commands aya 0.14 does not expose for a link known only by its pin.
-mod bpf_syscall {
+pub(crate) mod bpf_syscall {
     use std::{
         ffi::CString,
         io,
@@ -423,7 +444,9 @@ mod bpf_syscall {
     };
 
     const BPF_OBJ_GET: libc::c_long = 7;
+    const BPF_PROG_DETACH: libc::c_long = 9;
     const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+    const BPF_LINK_UPDATE: libc::c_long = 29;
     const BPF_LINK_DETACH: libc::c_long = 34;
 
     fn bpf(cmd: libc::c_long, attr: &mut [u64; 4]) -> libc::c_long {
@@ -450,9 +473,8 @@ mod bpf_syscall {
         Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
     }
 
-    /// `bpf_link_info.{xdp,tcx}.ifindex`: both union members start with it, at offset 16 (after
-    /// type, id, prog_id and padding to the union's 8-byte alignment).
-    pub fn netdev_link_ifindex(fd: BorrowedFd<'_>) -> Option<u32> {
+    /// The first 64 bytes of a link's `bpf_link_info`, or `None` when `fd` is not a link.
+    fn link_info(fd: BorrowedFd<'_>) -> Option<[u8; 64]> {
         let mut info = [0u8; 64];
         let mut attr = [0u64; 4];
         attr[0] = fd.as_raw_fd() as u32 as u64 | ((info.len() as u64) << 32);
@@ -460,7 +482,36 @@ mod bpf_syscall {
         if bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr) != 0 {
             return None;
         }
-        Some(u32::from_ne_bytes(info[16..20].try_into().ok()?))
+        Some(info)
+    }
+
+    /// `bpf_link_info.{xdp,tcx}.ifindex`: both union members start with it, at offset 16 (after
+    /// type, id, prog_id and padding to the union's 8-byte alignment).
+    pub fn netdev_link_ifindex(fd: BorrowedFd<'_>) -> Option<u32> {
+        Some(u32::from_ne_bytes(link_info(fd)?[16..20].try_into().ok()?))
+    }
+
+    /// `bpf_link_info.cgroup.cgroup_id` (the same offset): 0 once the cgroup is gone.
+    pub fn cgroup_link_cgroup_id(fd: BorrowedFd<'_>) -> Option<u64> {
+        Some(u64::from_ne_bytes(link_info(fd)?[16..24].try_into().ok()?))
+    }
+
+    /// Swaps the program of a link atomically (5.7+ for cgroup links).
+    pub fn link_update(link: BorrowedFd<'_>, program: BorrowedFd<'_>) -> io::Result<()> {
+        let mut attr = [0u64; 4];
+        attr[0] = link.as_raw_fd() as u32 as u64 | ((program.as_raw_fd() as u32 as u64) << 32);
+        if bpf(BPF_LINK_UPDATE, &mut attr) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Detaches a program attached to a map or cgroup with BPF_PROG_ATTACH.
+    pub fn prog_detach(target: BorrowedFd<'_>, program: BorrowedFd<'_>, attach_type: u32) {
+        let mut attr = [0u64; 4];
+        attr[0] = target.as_raw_fd() as u32 as u64 | ((program.as_raw_fd() as u32 as u64) << 32);
+        attr[1] = attach_type as u64;
+        let _ = bpf(BPF_PROG_DETACH, &mut attr);
     }
 
     /// Forcibly detaches a link (5.9+), even if another process still holds it open.
@@ -574,6 +625,7 @@ fn find_netns(inode: u64, config: Option<&NodeConfig>) -> Option<NetnsLocation> 
 #[derive(Debug, Default)]
 pub struct DownReport {
     pub attachments: Vec<AttachmentPin>,
+    pub cgroups: Vec<CgroupPin>,
     pub maps: Vec<String>,
 }
 
@@ -595,6 +647,9 @@ pub fn down(dir: &Path, config: Option<&NodeConfig>) -> Result<DownReport, Datap
             report.attachments.push(pin);
         }
     }
+    // Cgroup links and the socket hash's program before the maps: nothing of meshtwin's runs
+    // once the pins are gone.
+    report.cgroups = socket_level::down(&pins)?;
     if let Ok(entries) = fs::read_dir(pins.maps()) {
         for entry in entries.filter_map(Result::ok) {
             remove_pin(&entry.path())?;
@@ -604,7 +659,14 @@ pub fn down(dir: &Path, config: Option<&NodeConfig>) -> Result<DownReport, Datap
         }
     }
     report.maps.sort();
-    for sub in [pins.maps(), pins.links(), pins.netlink(), pins.root.clone()] {
+    for sub in [
+        pins.maps(),
+        pins.links(),
+        pins.netlink(),
+        pins.cgroups(),
+        pins.sockmap(),
+        pins.root.clone(),
+    ] {
         match fs::remove_dir(&sub) {
             Ok(()) => {}
             Err(error) if error.kind() == io::ErrorKind::NotFound => {}
@@ -629,6 +691,9 @@ pub struct AttachmentStatus {
 #[derive(Debug, Default)]
 pub struct Status {
     pub attachments: Vec<AttachmentStatus>,
+    pub cgroups: Vec<CgroupStatus>,
+    /// Id of the program attached to the socket hash.
+    pub sk_msg_program: Option<u32>,
     /// (map, entries)
     pub maps: Vec<(String, usize)>,
 }
@@ -676,6 +741,7 @@ pub fn status(dir: &Path) -> Result<Status, DatapathError> {
             pin,
         });
     }
+    (status.cgroups, status.sk_msg_program) = socket_level::status(&pins)?;
     let maps = PinnedMaps::open(&pins)?;
     use meshtwin_datapath_common::maps as names;
     status.maps = vec![
@@ -693,6 +759,25 @@ pub fn status(dir: &Path) -> Result<Status, DatapathError> {
         (names::LB_CONNTRACK.into(), maps.lb_conntrack.keys().count()),
         (names::LB_REVNAT.into(), maps.lb_revnat.keys().count()),
         (names::SERVICE_COUNTS.into(), maps.service_ids().len()),
+        (names::MESH_SOCKS.into(), maps.mesh_socks.keys().count()),
+        (names::SOCK_MODES.into(), maps.sock_modes.keys().count()),
+        (
+            names::LOCAL_ENDPOINTS.into(),
+            maps.local_endpoints.keys().count(),
+        ),
+        (
+            names::HTTP_ENDPOINTS.into(),
+            maps.http_endpoints.keys().count(),
+        ),
+        (names::HTTP_CONNS.into(), maps.http_conns.keys().count()),
+        (
+            names::ORIG_DST_COOKIE.into(),
+            maps.orig_dst_cookie.keys().count(),
+        ),
+        (
+            names::ORIG_DST_FLOW.into(),
+            maps.orig_dst_flow.keys().count(),
+        ),
     ];
     Ok(status)
 }

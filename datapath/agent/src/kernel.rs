@@ -92,6 +92,45 @@ pub const REQUIRED: &[Feature] = &[
     },
 ];
 
+/// Features the socket-level programs need, when the config has workloads. Versions match
+/// kernels.toml's `[features]` table.
+pub const SOCKET_LEVEL: &[Feature] = &[
+    Feature {
+        name: "sock_ops",
+        since: (4, 13),
+        used_for: "putting workload sockets into the socket hash",
+    },
+    Feature {
+        name: "sk_msg",
+        since: (4, 17),
+        used_for: "the sockmap bypass and HTTP visibility",
+    },
+    Feature {
+        name: "sock_hash",
+        since: (4, 18),
+        used_for: "the socket hash keyed by 4-tuple",
+    },
+    Feature {
+        name: "cgroup_link",
+        since: (5, 7),
+        used_for: "pinned cgroup links that stay attached while the agent restarts",
+    },
+];
+
+/// Features connect-time redirect needs, when a workload has `redirect = true`.
+pub const REDIRECT: &[Feature] = &[
+    Feature {
+        name: "cgroup_connect4",
+        since: (4, 17),
+        used_for: "redirecting connections to the node proxy",
+    },
+    Feature {
+        name: "cgroup_getpeername4",
+        since: (5, 8),
+        used_for: "getpeername answering the original destination",
+    },
+];
+
 /// TC links (pinnable, replaced atomically); older kernels fall back to netlink filters.
 pub const TCX: Feature = Feature {
     name: "tcx",
@@ -134,19 +173,64 @@ pub enum PreflightError {
     /// The kernel release could not be read.
     #[error("cannot read the kernel version from uname")]
     UnknownKernel,
+    /// A workload's cgroup path is not a cgroup v2 directory.
+    #[error("{path} is not a cgroup v2 directory ({mounted}); create it (mkdir) under the cgroup2 mount, or fix the config")]
+    NotCgroup2 { path: String, mounted: String },
     /// The pin directory's parent is not on a bpf filesystem.
     #[error("{dir} is not on a bpf filesystem; mount one with `mount -t bpf bpf /sys/fs/bpf` or set bpffs-dir to a directory on a mounted bpffs")]
     NoBpffs { dir: String },
 }
 
-/// Checks that every feature in [`REQUIRED`] is there.
-pub fn check_kernel(kernel: KernelVersion) -> Result<(), PreflightError> {
-    for feature in REQUIRED {
+/// Checks that every feature in `features` is there.
+pub fn check_features(kernel: KernelVersion, features: &[Feature]) -> Result<(), PreflightError> {
+    for feature in features {
         if !feature.available_on(kernel) {
             return Err(feature.missing_on(kernel));
         }
     }
     Ok(())
+}
+
+/// `CGROUP2_SUPER_MAGIC` from linux/magic.h.
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// Where cgroup v2 is mounted, from /proc/mounts.
+pub fn cgroup2_mount() -> Option<std::path::PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (_, dir, kind) = (fields.next()?, fields.next()?, fields.next()?);
+        (kind == "cgroup2").then(|| std::path::PathBuf::from(dir))
+    })
+}
+
+/// Checks that `path` is a directory on cgroup v2.
+pub fn check_cgroup2(path: &Path) -> Result<(), PreflightError> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let on_cgroup2 = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .ok()
+        .is_some_and(|c_path| {
+            // SAFETY: statfs fills the struct it is given.
+            let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+            (unsafe { libc::statfs(c_path.as_ptr(), &mut stat) }) == 0
+                && stat.f_type as i64 == CGROUP2_SUPER_MAGIC
+        });
+    if on_cgroup2 && path.is_dir() {
+        return Ok(());
+    }
+    let mounted = cgroup2_mount().map_or_else(
+        || "no cgroup2 is mounted".to_string(),
+        |dir| format!("cgroup2 is mounted at {}", dir.display()),
+    );
+    Err(PreflightError::NotCgroup2 {
+        path: path.display().to_string(),
+        mounted,
+    })
+}
+
+/// Checks that every feature in [`REQUIRED`] is there.
+pub fn check_kernel(kernel: KernelVersion) -> Result<(), PreflightError> {
+    check_features(kernel, REQUIRED)
 }
 
 /// Before 5.11 the kernel charges BPF maps and programs to RLIMIT_MEMLOCK, shared by all of the

@@ -113,6 +113,31 @@ fn print_up(report: &UpReport, dir: &Path) {
             pin.program, pin.interface
         );
     }
+    let socket = &report.socket;
+    for pin in &socket.created {
+        println!(
+            "attached {} to the cgroup of {} (cgroup id {})",
+            pin.program, pin.owner, pin.cgroup_inode
+        );
+    }
+    for pin in &socket.replaced {
+        println!(
+            "replaced {} on the cgroup of {} in place",
+            pin.program, pin.owner
+        );
+    }
+    for pin in &socket.removed {
+        println!(
+            "detached {} from the cgroup of {} (no longer configured)",
+            pin.program, pin.owner
+        );
+    }
+    if socket.sk_msg {
+        println!(
+            "sk_msg_mesh attached to the socket hash ({} workloads)",
+            sync.workloads
+        );
+    }
     println!(
         "datapath up; pins in {} (tc attach: {})",
         dir.display(),
@@ -150,12 +175,18 @@ fn run_cli(cli: Cli) -> Result<()> {
         Command::Check(args) => {
             let config = load_config(&args)?;
             println!(
-                "{}: {} identities, {} policy rules, {} services, {} attachments",
+                "{}: {} identities, {} policy rules, {} services, {} attachments, {} workloads{}",
                 args.config.display(),
                 config.identities.len(),
                 config.rules.len(),
                 config.services.len(),
-                config.attachments.len()
+                config.attachments.len(),
+                config.workloads.len(),
+                if config.node_proxy.is_some() {
+                    ", a node proxy"
+                } else {
+                    ""
+                }
             );
             Ok(())
         }
@@ -202,6 +233,9 @@ fn run_cli(cli: Cli) -> Result<()> {
                     pin.program, pin.interface, pin.if_index
                 );
             }
+            for pin in &report.cgroups {
+                println!("detached {} from the cgroup of {}", pin.program, pin.owner);
+            }
             println!(
                 "removed {} map pins and {}",
                 report.maps.len(),
@@ -235,6 +269,26 @@ fn run_cli(cli: Cli) -> Result<()> {
                         " DEFUNCT (interface gone)"
                     }
                 );
+            }
+            println!("cgroup programs:");
+            if status.cgroups.is_empty() {
+                println!("  (none)");
+            }
+            for c in &status.cgroups {
+                let id = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+                println!(
+                    "  {:<15} {:<16} cgroup {:<10} link {:<5} prog {:<5}{}",
+                    c.pin.program,
+                    c.pin.owner,
+                    c.pin.cgroup_inode,
+                    id(c.link_id),
+                    id(c.program_id),
+                    if c.live { "" } else { " DEFUNCT (cgroup gone)" }
+                );
+            }
+            match status.sk_msg_program {
+                Some(id) => println!("socket hash: sk_msg_mesh attached (prog {id})"),
+                None => println!("socket hash: no program attached"),
             }
             println!("maps:");
             for (map, entries) in &status.maps {

@@ -7,16 +7,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aya::maps::{
     lpm_trie::{Key, LpmTrie},
-    HashMap, Map, MapData, MapError, PerCpuArray, PerCpuHashMap, PerCpuValues,
+    Array, HashMap, Map, MapData, MapError, PerCpuArray, PerCpuHashMap, PerCpuValues, SockHash,
 };
 use meshtwin_datapath_common::{
+    http_stats::{HttpConnection, HttpFlowKey, HttpStats, HttpStatsKey, UnparsedKey},
     identity::{IPV4_PREFIX_BITS, IPV6_PREFIX_BITS},
     maps as names,
     policy::{FlowKey, IdentityPair, PolicyCounters, PolicyKey},
+    redirect::{NodeProxy, OriginalDst, RedirectCounters},
     service::{
         Backend, BackendKey, Flow4, LbConnection, LbReverse, ServiceCounters, ServiceInfo,
         ServiceKey,
     },
+    sockets::{Endpoint, LocalEndpoint, SockKey, SockMode, SockmapCounters, ENDPOINT_SOCKMAP},
 };
 
 use crate::{config::NodeConfig, pins::PinDir};
@@ -51,6 +54,18 @@ pub struct PinnedMaps {
     pub lb_conntrack: HashMap<MapData, Flow4, LbConnection>,
     pub lb_revnat: HashMap<MapData, Flow4, LbReverse>,
     pub service_counts: PerCpuArray<MapData, ServiceCounters>,
+    pub mesh_socks: SockHash<MapData, SockKey>,
+    pub sock_modes: HashMap<MapData, SockKey, SockMode>,
+    pub local_endpoints: HashMap<MapData, [u8; 4], LocalEndpoint>,
+    pub http_endpoints: HashMap<MapData, Endpoint, u32>,
+    pub http_conns: HashMap<MapData, HttpFlowKey, HttpConnection>,
+    pub http_stats: PerCpuHashMap<MapData, HttpStatsKey, HttpStats>,
+    pub http_unparsed: PerCpuHashMap<MapData, UnparsedKey, u64>,
+    pub sockmap_counts: PerCpuArray<MapData, SockmapCounters>,
+    pub node_proxy: Array<MapData, NodeProxy>,
+    pub orig_dst_cookie: HashMap<MapData, u64, OriginalDst>,
+    pub orig_dst_flow: HashMap<MapData, SockKey, OriginalDst>,
+    pub redirect_counts: PerCpuArray<MapData, RedirectCounters>,
 }
 
 fn open<T: TryFrom<Map, Error = MapError>>(pins: &PinDir, name: &str) -> Result<T, MapSyncError> {
@@ -78,6 +93,18 @@ impl PinnedMaps {
             lb_conntrack: open(pins, names::LB_CONNTRACK)?,
             lb_revnat: open(pins, names::LB_REVNAT)?,
             service_counts: open(pins, names::SERVICE_COUNTS)?,
+            mesh_socks: open(pins, names::MESH_SOCKS)?,
+            sock_modes: open(pins, names::SOCK_MODES)?,
+            local_endpoints: open(pins, names::LOCAL_ENDPOINTS)?,
+            http_endpoints: open(pins, names::HTTP_ENDPOINTS)?,
+            http_conns: open(pins, names::HTTP_CONNS)?,
+            http_stats: open(pins, names::HTTP_STATS)?,
+            http_unparsed: open(pins, names::HTTP_UNPARSED)?,
+            sockmap_counts: open(pins, names::SOCKMAP_COUNTS)?,
+            node_proxy: open(pins, names::NODE_PROXY)?,
+            orig_dst_cookie: open(pins, names::ORIG_DST_COOKIE)?,
+            orig_dst_flow: open(pins, names::ORIG_DST_FLOW)?,
+            redirect_counts: open(pins, names::REDIRECT_COUNTS)?,
         })
     }
 
@@ -98,6 +125,7 @@ fn update(map: &'static str) -> impl FnOnce(MapError) -> MapSyncError {
 /// What changed, for the log.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SyncSummary {
+    pub workloads: usize,
     pub prefixes: usize,
     pub rules: usize,
     pub services: usize,
@@ -111,6 +139,7 @@ pub fn apply(maps: &mut PinnedMaps, config: &NodeConfig) -> Result<SyncSummary, 
     sync_identities(maps, config, &mut summary)?;
     sync_policy(maps, config, &mut summary)?;
     sync_services(maps, config, &mut summary)?;
+    sync_sockets(maps, config, &mut summary)?;
     Ok(summary)
 }
 
@@ -221,14 +250,134 @@ fn sync_policy(
     Ok(())
 }
 
-fn zero_counters(maps: &mut PinnedMaps, id: u32) -> Result<(), MapSyncError> {
+fn per_cpu_zeros<T: aya::Pod + Default + Clone>() -> Result<PerCpuValues<T>, MapSyncError> {
     let cpus = aya::util::nr_cpus()
         .map_err(|(what, error)| MapSyncError::Cpus(format!("{what}: {error}")))?;
-    let zeros = PerCpuValues::try_from(vec![ServiceCounters::default(); cpus])
-        .map_err(|error| MapSyncError::Cpus(error.to_string()))?;
+    PerCpuValues::try_from(vec![T::default(); cpus])
+        .map_err(|error| MapSyncError::Cpus(error.to_string()))
+}
+
+/// A service id that is new, or free again: every counter indexed by it starts at zero.
+fn zero_counters(maps: &mut PinnedMaps, id: u32) -> Result<(), MapSyncError> {
     maps.service_counts
-        .set(id, zeros, 0)
-        .map_err(update(names::SERVICE_COUNTS))
+        .set(id, per_cpu_zeros()?, 0)
+        .map_err(update(names::SERVICE_COUNTS))?;
+    maps.redirect_counts
+        .set(id, per_cpu_zeros()?, 0)
+        .map_err(update(names::REDIRECT_COUNTS))?;
+    let stats: Vec<HttpStatsKey> = maps
+        .http_stats
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|key| key.service_id == id)
+        .collect();
+    for key in stats {
+        let _ = maps.http_stats.remove(&key);
+    }
+    let unparsed: Vec<UnparsedKey> = maps
+        .http_unparsed
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|key| key.service_id == id)
+        .collect();
+    for key in unparsed {
+        let _ = maps.http_unparsed.remove(&key);
+    }
+    Ok(())
+}
+
+/// Workload addresses, monitored endpoints and the node proxy: new entries first, then the
+/// stale ones go.
+fn sync_sockets(
+    maps: &mut PinnedMaps,
+    config: &NodeConfig,
+    summary: &mut SyncSummary,
+) -> Result<(), MapSyncError> {
+    let mut want_local: BTreeMap<[u8; 4], LocalEndpoint> = BTreeMap::new();
+    for workload in &config.workloads {
+        for address in &workload.addresses {
+            let flags = if workload.sockmap {
+                ENDPOINT_SOCKMAP
+            } else {
+                0
+            };
+            want_local.insert(address.octets(), LocalEndpoint { flags });
+        }
+    }
+    if let Some(proxy) = &config.node_proxy {
+        let flags = if proxy.sockmap { ENDPOINT_SOCKMAP } else { 0 };
+        want_local.insert(proxy.address.octets(), LocalEndpoint { flags });
+    }
+    for (address, endpoint) in &want_local {
+        maps.local_endpoints
+            .insert(address, endpoint, 0)
+            .map_err(update(names::LOCAL_ENDPOINTS))?;
+    }
+    let stale: Vec<[u8; 4]> = maps
+        .local_endpoints
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|address| !want_local.contains_key(address))
+        .collect();
+    for address in stale {
+        maps.local_endpoints
+            .remove(&address)
+            .map_err(update(names::LOCAL_ENDPOINTS))?;
+        summary.removed += 1;
+    }
+
+    let ids: BTreeMap<ServiceKey, u32> = maps
+        .services
+        .iter()
+        .filter_map(Result::ok)
+        .map(|(key, info)| (key, info.id))
+        .collect();
+    let mut want_http: BTreeMap<Endpoint, u32> = BTreeMap::new();
+    for workload in &config.workloads {
+        for (service, address) in &workload.http {
+            let Some(key) = config
+                .services
+                .iter()
+                .find(|s| &s.name == service)
+                .map(|s| s.key)
+            else {
+                continue;
+            };
+            if let Some(id) = ids.get(&key) {
+                want_http.insert(Endpoint::new(address.ip().octets(), address.port()), *id);
+            }
+        }
+    }
+    for (endpoint, id) in &want_http {
+        maps.http_endpoints
+            .insert(endpoint, id, 0)
+            .map_err(update(names::HTTP_ENDPOINTS))?;
+    }
+    let stale: Vec<Endpoint> = maps
+        .http_endpoints
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|endpoint| !want_http.contains_key(endpoint))
+        .collect();
+    for endpoint in stale {
+        maps.http_endpoints
+            .remove(&endpoint)
+            .map_err(update(names::HTTP_ENDPOINTS))?;
+        summary.removed += 1;
+    }
+    summary.workloads = config.workloads.len();
+
+    let proxy = config
+        .node_proxy
+        .as_ref()
+        .map_or(NodeProxy::default(), |proxy| NodeProxy {
+            addr: proxy.address.octets(),
+            port: proxy.port,
+            enabled: 1,
+        });
+    maps.node_proxy
+        .set(0, proxy, 0)
+        .map_err(update(names::NODE_PROXY))
 }
 
 fn sync_services(

@@ -8,7 +8,14 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use meshtwin_datapath_common::{identity::UNKNOWN_IDENTITY, maps as names, service::ServiceKey};
+use meshtwin_datapath_common::{
+    http::{Method, Unparsed},
+    http_stats::{bucket_upper_bound_seconds, HttpStats, LATENCY_BUCKETS},
+    identity::UNKNOWN_IDENTITY,
+    maps as names,
+    service::ServiceKey,
+    sockets::SockmapCounters,
+};
 use prometheus_client::{
     collector::Collector,
     encoding::{text::encode, DescriptorEncoder, EncodeMetric as _},
@@ -169,14 +176,20 @@ impl Collector for DatapathCollector {
             &service_drops,
         )?;
 
+        encode_socket_level(&mut encoder, &source)?;
+
         let maps = &source.maps;
-        let entries: [(&str, usize); 6] = [
+        let entries: [(&str, usize); 10] = [
             (names::IDENTITY_V4, maps.identity_v4.keys().count()),
             (names::POLICY, maps.policy.keys().count()),
             (names::POLICY_FLOWS, maps.policy_flows.keys().count()),
             (names::BACKENDS, maps.backends.keys().count()),
             (names::LB_CONNTRACK, maps.lb_conntrack.keys().count()),
             (names::LB_REVNAT, maps.lb_revnat.keys().count()),
+            (names::MESH_SOCKS, maps.mesh_socks.keys().count()),
+            (names::SOCK_MODES, maps.sock_modes.keys().count()),
+            (names::HTTP_CONNS, maps.http_conns.keys().count()),
+            (names::ORIG_DST_FLOW, maps.orig_dst_flow.keys().count()),
         ];
         let mut family = encoder.encode_descriptor(
             "meshtwin_map_entries",
@@ -192,8 +205,148 @@ impl Collector for DatapathCollector {
     }
 }
 
+/// Sockmap redirects, connect redirects and HTTP requests (docs/datapath.md, "Metrics").
+fn encode_socket_level(encoder: &mut DescriptorEncoder, source: &MetricsSource) -> fmt::Result {
+    let maps = &source.maps;
+    let labels = &source.labels;
+    let mut sockmap = SockmapCounters::default();
+    if let Ok(per_cpu) = maps.sockmap_counts.get(&0, 0) {
+        for c in per_cpu.iter() {
+            sockmap.redirected_messages += c.redirected_messages;
+            sockmap.redirected_bytes += c.redirected_bytes;
+            sockmap.peer_absent_messages += c.peer_absent_messages;
+            sockmap.peer_absent_bytes += c.peer_absent_bytes;
+            sockmap.kept_messages += c.kept_messages;
+            sockmap.kept_bytes += c.kept_bytes;
+        }
+    }
+    let result = |r: &str| -> LabelSet { vec![("result".into(), r.into())] };
+    counter_family(
+        encoder,
+        "meshtwin_sockmap_messages",
+        "Messages of bypass sockets: redirected to the peer socket, or through TCP because the peer was not in the socket hash (peer_absent) or an earlier message went that way (kept)",
+        &[
+            (result("redirected"), sockmap.redirected_messages),
+            (result("peer_absent"), sockmap.peer_absent_messages),
+            (result("kept"), sockmap.kept_messages),
+        ],
+    )?;
+    counter_family(
+        encoder,
+        "meshtwin_sockmap_bytes",
+        "Bytes of bypass sockets, as meshtwin_sockmap_messages",
+        &[
+            (result("redirected"), sockmap.redirected_bytes),
+            (result("peer_absent"), sockmap.peer_absent_bytes),
+            (result("kept"), sockmap.kept_bytes),
+        ],
+    )?;
+
+    let service_ids = maps.service_ids();
+    let service_label = |id: u32| -> String {
+        service_ids
+            .get(&id)
+            .and_then(|key| labels.services.get(key).cloned())
+            .unwrap_or_else(|| format!("id-{id}"))
+    };
+    let mut redirects = Vec::new();
+    for (id, key) in &service_ids {
+        if key.protocol != meshtwin_datapath_common::packet::IPPROTO_TCP {
+            continue;
+        }
+        let total: u64 = maps
+            .redirect_counts
+            .get(id, 0)
+            .map(|per_cpu| per_cpu.iter().map(|c| c.connections).sum())
+            .unwrap_or(0);
+        redirects.push((vec![("service".into(), service_label(*id))], total));
+    }
+    counter_family(
+        encoder,
+        "meshtwin_connect_redirects",
+        "Connections to a service that connect4 sent to the node proxy",
+        &redirects,
+    )?;
+
+    // (service, method, status class) -> summed per-CPU stats.
+    let mut http: BTreeMap<(String, &'static str, String), HttpStats> = BTreeMap::new();
+    for (key, per_cpu) in maps.http_stats.iter().filter_map(Result::ok) {
+        let method = Method::from_u8(key.method).map_or("OTHER", Method::name);
+        let class = format!("{}xx", key.status_class);
+        let entry = http
+            .entry((service_label(key.service_id), method, class))
+            .or_default();
+        for stats in per_cpu.iter() {
+            entry.requests += stats.requests;
+            entry.latency_sum_ns += stats.latency_sum_ns;
+            for (total, count) in entry.buckets.iter_mut().zip(stats.buckets.iter()) {
+                *total += count;
+            }
+        }
+    }
+    let set = |(service, method, class): &(String, &str, String)| -> LabelSet {
+        vec![
+            ("service".into(), service.clone()),
+            ("method".into(), (*method).into()),
+            ("status_class".into(), class.clone()),
+        ]
+    };
+    let requests: Vec<(LabelSet, u64)> = http.iter().map(|(k, v)| (set(k), v.requests)).collect();
+    counter_family(
+        encoder,
+        "meshtwin_http_requests",
+        "HTTP/1.1 requests answered on monitored service connections, by service, method and status class",
+        &requests,
+    )?;
+    let mut family = encoder.encode_descriptor(
+        "meshtwin_http_request_duration_seconds",
+        "Time from a request's head leaving the client to the response's head leaving the server",
+        None,
+        MetricType::Histogram,
+    )?;
+    for (key, stats) in &http {
+        let buckets: Vec<(f64, u64)> = (0..LATENCY_BUCKETS)
+            .map(|k| (bucket_upper_bound_seconds(k), stats.buckets[k]))
+            .collect();
+        family
+            .encode_family(&set(key))?
+            .encode_histogram::<LabelSet>(
+                stats.latency_sum_ns as f64 / 1e9,
+                stats.requests,
+                &buckets,
+                None,
+            )?;
+    }
+
+    let mut unparsed: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
+    for (key, per_cpu) in maps.http_unparsed.iter().filter_map(Result::ok) {
+        let reason = Unparsed::from_u32(key.reason).map_or("unknown", Unparsed::name);
+        *unparsed
+            .entry((service_label(key.service_id), reason))
+            .or_default() += per_cpu.iter().sum::<u64>();
+    }
+    let unparsed: Vec<(LabelSet, u64)> = unparsed
+        .into_iter()
+        .map(|((service, reason), count)| {
+            (
+                vec![
+                    ("service".into(), service),
+                    ("reason".into(), reason.into()),
+                ],
+                count,
+            )
+        })
+        .collect();
+    counter_family(
+        encoder,
+        "meshtwin_http_unparsed_messages",
+        "Messages (or parts) of monitored connections that were not counted, by reason",
+        &unparsed,
+    )
+}
+
 /// Renders the metrics text once.
-pub fn render(collector: &DatapathCollector) -> Result<String, fmt::Error> {
+pub fn render<C: Collector + Clone + 'static>(collector: &C) -> Result<String, fmt::Error> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(collector.clone()));
     let mut text = String::new();
@@ -202,7 +355,7 @@ pub fn render(collector: &DatapathCollector) -> Result<String, fmt::Error> {
 }
 
 /// Serves `GET /metrics` until the task is dropped.
-pub async fn serve(listener: TcpListener, collector: DatapathCollector) {
+pub async fn serve<C: Collector + Clone + Send + 'static>(listener: TcpListener, collector: C) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             continue;

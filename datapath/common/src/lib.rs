@@ -11,11 +11,15 @@
 extern crate std;
 
 pub mod flow_hash;
+pub mod http;
+pub mod http_stats;
 pub mod identity;
 pub mod maps;
 pub mod packet;
 pub mod policy;
+pub mod redirect;
 pub mod service;
+pub mod sockets;
 
 #[cfg(test)]
 mod tests_layout;
@@ -24,7 +28,7 @@ mod tests_layout;
 /// `#[repr(C)]`, `Copy`, and has no implicit padding (see `tests_layout`).
 #[cfg(feature = "user")]
 mod pod {
-    use crate::{policy::*, service::*};
+    use crate::{http_stats::*, policy::*, redirect::*, service::*, sockets::*};
     unsafe impl aya::Pod for PolicyKey {}
     unsafe impl aya::Pod for IdentityPair {}
     unsafe impl aya::Pod for PolicyCounters {}
@@ -37,4 +41,17 @@ mod pod {
     unsafe impl aya::Pod for LbConnection {}
     unsafe impl aya::Pod for LbReverse {}
     unsafe impl aya::Pod for ServiceCounters {}
+    unsafe impl aya::Pod for SockKey {}
+    unsafe impl aya::Pod for LocalEndpoint {}
+    unsafe impl aya::Pod for Endpoint {}
+    unsafe impl aya::Pod for SockMode {}
+    unsafe impl aya::Pod for SockmapCounters {}
+    unsafe impl aya::Pod for NodeProxy {}
+    unsafe impl aya::Pod for OriginalDst {}
+    unsafe impl aya::Pod for RedirectCounters {}
+    unsafe impl aya::Pod for HttpFlowKey {}
+    unsafe impl aya::Pod for HttpConnection {}
+    unsafe impl aya::Pod for HttpStatsKey {}
+    unsafe impl aya::Pod for HttpStats {}
+    unsafe impl aya::Pod for UnparsedKey {}
 }

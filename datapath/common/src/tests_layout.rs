@@ -4,7 +4,7 @@
 
 use core::mem::size_of;
 
-use crate::{policy::*, service::*};
+use crate::{http_stats::*, policy::*, redirect::*, service::*, sockets::*};
 
 fn bytes_of<T: Copy>(value: &T) -> &[u8] {
     // SAFETY: T is one of the #[repr(C)] types below, checked to have no padding bytes.
@@ -25,6 +25,26 @@ fn shared_types_have_no_implicit_padding() {
     assert_eq!(size_of::<LbConnection>(), 12);
     assert_eq!(size_of::<LbReverse>(), 12);
     assert_eq!(size_of::<ServiceCounters>(), 24);
+    assert_eq!(size_of::<SockKey>(), 4 + 4 + 2 + 2);
+    assert_eq!(size_of::<LocalEndpoint>(), 4);
+    assert_eq!(size_of::<Endpoint>(), 4 + 2 + 2);
+    assert_eq!(size_of::<SockMode>(), 8);
+    assert_eq!(size_of::<SockmapCounters>(), 48);
+    assert_eq!(size_of::<NodeProxy>(), 8);
+    assert_eq!(size_of::<OriginalDst>(), 12);
+    assert_eq!(size_of::<RedirectCounters>(), 8);
+    assert_eq!(size_of::<HttpFlowKey>(), 12);
+    assert_eq!(size_of::<PendingRequest>(), 16);
+    assert_eq!(size_of::<crate::http::StreamState>(), 16);
+    assert_eq!(
+        size_of::<HttpConnection>(),
+        16 + 16 + 16 + 16 * MAX_PENDING as usize
+    );
+    assert_eq!(size_of::<HttpStatsKey>(), 8);
+    assert_eq!(size_of::<HttpStats>(), 16 + 8 * LATENCY_BUCKETS);
+    assert_eq!(size_of::<UnparsedKey>(), 8);
+    assert_eq!(size_of::<crate::http::MessageReport>(), 8);
+    assert_eq!(size_of::<crate::http::HeadEvent>(), 16);
     // Copied on the kernel stack: must have no byte a path could leave unwritten.
     assert_eq!(
         size_of::<crate::packet::IpHeaders>(),
@@ -69,4 +89,18 @@ fn flow_key_reverses_addresses_and_ports_only() {
     assert_eq!((back.src_port, back.dst_port), (80, 1000));
     assert_eq!((back.protocol, back.family), (6, 6));
     assert_eq!(back.reversed(), flow);
+}
+
+#[test]
+fn sock_key_encoding_is_wire_addresses_and_host_ports() {
+    let key = SockKey {
+        local_addr: [10, 77, 0, 2],
+        remote_addr: [10, 77, 0, 3],
+        local_port: 40000,
+        remote_port: 8080,
+    };
+    let bytes = bytes_of(&key);
+    assert_eq!(&bytes[0..8], &[10, 77, 0, 2, 10, 77, 0, 3]);
+    assert_eq!(&bytes[8..10], &40000u16.to_ne_bytes());
+    assert_eq!(&bytes[10..12], &8080u16.to_ne_bytes());
 }

@@ -5,8 +5,12 @@
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
+mod connect4_proxy;
 mod context_bytes;
+mod http_observe;
 mod maps;
+mod sk_msg_mesh;
+mod sockops_mesh;
 mod tc_service_lb;
 mod xdp_policy;
 

@@ -1,18 +1,24 @@
-//! The maps of both programs. Each is pinned by name under the agent's bpffs directory, so that
+//! The maps of every program. Each is pinned by name under the agent's bpffs directory, so that
 //! a restarted agent, or a newer program, finds the same policy and counters.
 //! Names and sizes come from `meshtwin_datapath_common::maps`.
 
 use aya_ebpf::{
     macros::map,
-    maps::{lpm_trie::LpmTrie, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap},
+    maps::{
+        lpm_trie::LpmTrie, Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, ProgramArray,
+        SockHash,
+    },
 };
 use meshtwin_datapath_common::{
+    http_stats::{HttpConnection, HttpFlowKey, HttpStats, HttpStatsKey, Observation, UnparsedKey},
     maps::*,
     policy::{FlowKey, IdentityPair, PolicyCounters, PolicyKey},
+    redirect::{NodeProxy, OriginalDst, RedirectCounters},
     service::{
         Backend, BackendKey, Flow4, LbConnection, LbReverse, ServiceCounters, ServiceInfo,
         ServiceKey,
     },
+    sockets::{Endpoint, LocalEndpoint, SockKey, SockMode, SockmapCounters},
 };
 
 #[map]
@@ -39,3 +45,65 @@ pub static LB_CONNTRACK: LruHashMap<Flow4, LbConnection> = LruHashMap::pinned(MA
 pub static LB_REVNAT: LruHashMap<Flow4, LbReverse> = LruHashMap::pinned(MAX_LB_FLOWS, 0);
 #[map]
 pub static SERVICE_COUNTS: PerCpuArray<ServiceCounters> = PerCpuArray::pinned(MAX_SERVICES, 0);
+
+// Socket level: sockmap bypass, HTTP visibility, connect-time redirect.
+#[map]
+pub static MESH_SOCKS: SockHash<SockKey> = SockHash::pinned(MAX_MESH_SOCKETS, 0);
+#[map]
+pub static SOCK_MODES: LruHashMap<SockKey, SockMode> = LruHashMap::pinned(MAX_MESH_SOCKETS, 0);
+#[map]
+pub static LOCAL_ENDPOINTS: HashMap<[u8; 4], LocalEndpoint> =
+    HashMap::pinned(MAX_LOCAL_ENDPOINTS, 0);
+#[map]
+pub static HTTP_ENDPOINTS: HashMap<Endpoint, u32> = HashMap::pinned(MAX_HTTP_ENDPOINTS, 0);
+#[map]
+pub static HTTP_CONNS: LruHashMap<HttpFlowKey, HttpConnection> =
+    LruHashMap::pinned(MAX_HTTP_CONNS, 0);
+#[map]
+pub static HTTP_STATS: PerCpuHashMap<HttpStatsKey, HttpStats> =
+    PerCpuHashMap::pinned(MAX_HTTP_STATS, 0);
+#[map]
+pub static HTTP_UNPARSED: PerCpuHashMap<UnparsedKey, u64> =
+    PerCpuHashMap::pinned(MAX_HTTP_UNPARSED, 0);
+#[map]
+pub static SOCKMAP_COUNTS: PerCpuArray<SockmapCounters> = PerCpuArray::pinned(1, 0);
+#[map]
+pub static NODE_PROXY: Array<NodeProxy> = Array::pinned(1, 0);
+#[map]
+pub static ORIG_DST_COOKIE: LruHashMap<u64, OriginalDst> = LruHashMap::pinned(MAX_REDIRECTED, 0);
+#[map]
+pub static ORIG_DST_FLOW: LruHashMap<SockKey, OriginalDst> = LruHashMap::pinned(MAX_REDIRECTED, 0);
+#[map]
+pub static REDIRECT_COUNTS: PerCpuArray<RedirectCounters> = PerCpuArray::pinned(MAX_SERVICES, 0);
+
+/// The message the HTTP parser is reading, and its loop state (see `LoopState` for why that is
+/// in map memory), kept across the tail calls that read it chunk by chunk.
+#[map]
+pub static PARSER_SCRATCH: PerCpuArray<Observation> = PerCpuArray::with_max_entries(1, 0);
+/// The program that parses the next chunk of a message (`sk_msg_http`); the agent puts it at
+/// index 0.
+#[map]
+pub static HTTP_PARSE: ProgramArray = ProgramArray::pinned(1, 0);
+
+// All-zero values to insert from: the kernel reads a new entry's value from here instead of
+// from the program's stack, which is 512 bytes in all (not pinned: nothing ever writes them).
+#[map]
+pub static ZERO_HTTP_CONN: Array<HttpConnection> = Array::with_max_entries(1, 0);
+#[map]
+pub static ZERO_HTTP_STATS: Array<HttpStats> = Array::with_max_entries(1, 0);
+
+/// Creates the `HTTP_CONNS` entry of `flow` for `service_id` (replacing any) and returns it.
+#[inline(always)]
+pub fn fresh_http_connection(
+    flow: &HttpFlowKey,
+    service_id: u32,
+    flags: u64,
+) -> Option<*mut HttpConnection> {
+    let zero = ZERO_HTTP_CONN.get(0)?;
+    // An existing entry stays when `flags` is BPF_NOEXIST: another CPU created it first.
+    let _ = HTTP_CONNS.insert(flow, zero, flags);
+    let conn = HTTP_CONNS.get_ptr_mut(flow)?;
+    // SAFETY: a map value just looked up. An existing entry of this flow has the same service.
+    unsafe { (*conn).service_id = service_id };
+    Some(conn)
+}

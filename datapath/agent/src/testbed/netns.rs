@@ -1,6 +1,6 @@
-//! Network namespaces made by the test itself, held by a file descriptor (no /run/netns entry,
-//! so a read-only /run does not matter). Closing the descriptor, when the fixture drops, frees
-//! the namespace and every interface in it, even when the test failed.
+//! Network namespaces made by the caller, held by a file descriptor (no /run/netns entry, so a
+//! read-only /run does not matter). Closing the descriptor, when the value drops, frees the
+//! namespace and every interface in it, even when a test failed.
 
 use std::{
     fs::File,
@@ -22,6 +22,12 @@ fn setns(fd: i32) -> io::Result<()> {
     Ok(())
 }
 
+impl Default for Netns {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Netns {
     /// A fresh, empty namespace (only a down `lo`).
     pub fn new() -> Self {
@@ -40,6 +46,11 @@ impl Netns {
         let ns = Self { file };
         ns.ip(&["link", "set", "lo", "up"]);
         ns
+    }
+
+    /// The descriptor that holds the namespace (for setns in a child process).
+    pub fn raw_fd(&self) -> i32 {
+        self.file.as_raw_fd()
     }
 
     /// A path other processes (the agent) can open to reach this namespace.

@@ -8,6 +8,7 @@
 //! veth sees both directions. Routes rather than a bridge: only veth is needed from the kernel
 //! (a Debian test kernel has the bridge as a module). Every test builds its own node, so tests
 //! can run in parallel with the same addresses, and none of this is visible outside them.
+//! Interfaces of a pod can be read with [`interface_counters`].
 
 use std::{net::Ipv4Addr, os::fd::AsRawFd as _};
 
@@ -27,6 +28,12 @@ pub struct Pod {
 pub struct Node {
     pub pods: Vec<Pod>,
     pub ns: Netns,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Node {
@@ -111,4 +118,27 @@ fn disable_tx_checksum_offload(interface: &str) {
         "SIOCETHTOOL on {interface}: {}",
         std::io::Error::last_os_error()
     );
+}
+
+/// Packets and bytes an interface sent and received: (tx packets, tx bytes, rx packets, rx
+/// bytes), from /proc/net/dev as the namespace `ns` sees it.
+pub fn interface_counters(ns: &Netns, interface: &str) -> (u64, u64, u64, u64) {
+    let text = ns
+        .run(|| std::fs::read_to_string("/proc/thread-self/net/dev"))
+        .expect("read /proc/thread-self/net/dev");
+    for line in text.lines() {
+        let Some((name, fields)) = line.split_once(':') else {
+            continue;
+        };
+        if name.trim() != interface {
+            continue;
+        }
+        let v: Vec<u64> = fields
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        // rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets ...
+        return (v[9], v[8], v[1], v[0]);
+    }
+    panic!("no interface {interface} in /proc/net/dev");
 }

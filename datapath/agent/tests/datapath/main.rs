@@ -5,6 +5,7 @@
 
 mod lifecycle;
 mod probes;
+mod sockmap_bypass;
 mod support;
 mod tc_service_lb;
 mod xdp_policy;

@@ -4,6 +4,6 @@
 
 pub mod agent;
 pub mod gate;
-pub mod netns;
-pub mod topology;
 pub mod traffic;
+pub mod workloads;
+pub use meshtwin_agent::testbed::{netns, topology};

@@ -1,0 +1,81 @@
+//! cgroup connect4 and getpeername4, attached to the cgroups of workloads whose service traffic
+//! goes through the node proxy (replacing an iptables REDIRECT): a TCP `connect()` to a service
+//! VIP:port is sent to the node proxy instead, and the original destination is kept under the
+//! socket's cookie (sock_ops files it under the 4-tuple for the proxy, `sockops_mesh.rs`).
+//! getpeername on such a socket answers the original destination, so the workload sees where
+//! it meant to connect. The node proxy's own cgroup gets neither program, so its connections
+//! to backends are never redirected (the agent refuses a proxy cgroup inside a redirected one).
+
+use aya_ebpf::{
+    bindings::BPF_ANY, helpers::bpf_get_socket_cookie, macros::cgroup_sock_addr,
+    programs::SockAddrContext, EbpfContext as _,
+};
+use meshtwin_datapath_common::{
+    packet::IPPROTO_TCP,
+    redirect::{OriginalDst, RedirectCounters},
+    service::ServiceKey,
+};
+
+use crate::maps::*;
+
+/// The verdict that lets the call go on (0 would fail it with EPERM).
+const ALLOW: i32 = 1;
+const SOCK_STREAM: u32 = 1;
+
+#[cgroup_sock_addr(connect4)]
+pub fn connect4_proxy(ctx: SockAddrContext) -> i32 {
+    // SAFETY: fields of the program's context.
+    let addr = unsafe { &mut *ctx.sock_addr };
+    if addr.type_ != SOCK_STREAM {
+        return ALLOW;
+    }
+    let Some(proxy) = NODE_PROXY.get(0).copied() else {
+        return ALLOW;
+    };
+    if proxy.enabled == 0 {
+        return ALLOW;
+    }
+    let vip = addr.user_ip4.to_ne_bytes();
+    // user_port holds the network-order port in its low 16 bits.
+    let port = u16::from_be(addr.user_port as u16);
+    let Some(service) = (unsafe { SERVICES.get(ServiceKey::new(vip, port, IPPROTO_TCP)) }) else {
+        return ALLOW;
+    };
+    let service_id = service.id;
+    let original = OriginalDst {
+        addr: vip,
+        port,
+        pad: 0,
+        service_id,
+    };
+    // SAFETY: the helper reads the socket of a valid sock_addr context.
+    let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
+    // Without the record the proxy could not know where to go: then do not redirect at all.
+    if ORIG_DST_COOKIE
+        .insert(cookie, original, BPF_ANY as u64)
+        .is_err()
+    {
+        return ALLOW;
+    }
+    addr.user_ip4 = u32::from_ne_bytes(proxy.addr);
+    addr.user_port = proxy.port.to_be() as u32;
+    if let Some(counters) = REDIRECT_COUNTS.get_ptr_mut(service_id) {
+        // SAFETY: a per-CPU value, written only by this CPU while this program runs on it.
+        let counters: &mut RedirectCounters = unsafe { &mut *counters };
+        counters.connections += 1;
+    }
+    ALLOW
+}
+
+#[cgroup_sock_addr(getpeername4)]
+pub fn getpeername4(ctx: SockAddrContext) -> i32 {
+    // SAFETY: the helper reads the socket of a valid sock_addr context.
+    let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
+    if let Some(original) = unsafe { ORIG_DST_COOKIE.get(cookie) }.copied() {
+        // SAFETY: fields of the program's context.
+        let addr = unsafe { &mut *ctx.sock_addr };
+        addr.user_ip4 = u32::from_ne_bytes(original.addr);
+        addr.user_port = original.port.to_be() as u32;
+    }
+    ALLOW
+}

@@ -1,0 +1,169 @@
+//! HTTP visibility inside the sk_msg programs. A client's sends carry requests, a server's
+//! sends responses; both find the same `HTTP_CONNS` entry, keyed from the server's side. The
+//! parser is `meshtwin_datapath_common::http`, the code the user-space tests fuzz.
+//!
+//! A message is read in chunks of `CHUNK` bytes, up to `HEAD_WINDOW` bytes from where its next
+//! head can start: `sk_msg_mesh` starts it and parses the first chunk, and each further chunk
+//! is a tail call to `sk_msg_http` (through `HTTP_PARSE`), so that the verifier only ever
+//! follows a loop of one chunk. What is being parsed stays in `PARSER_SCRATCH` (per CPU: the
+//! programs run with migration disabled) between the calls.
+
+use aya_ebpf::{
+    bindings::BPF_NOEXIST, helpers::bpf_ktime_get_ns, macros::sk_msg, programs::SkMsgContext,
+};
+use meshtwin_datapath_common::{
+    http::{chunk_offset, parse_chunk, Direction, Unparsed, CHUNK},
+    http_stats::{
+        status_class, HttpConnection, HttpFlowKey, HttpSink, HttpStatsKey, Observation, UnparsedKey,
+    },
+    sockets::{SockKey, MODE_HTTP_CLIENT},
+};
+
+use crate::{context_bytes::ContextBytes, maps::*};
+
+/// sk_msg verdict: let the message go on (to the redirect target if one was set).
+const SK_PASS: u32 = 1;
+
+/// Starts watching one message of a monitored connection (called by `sk_msg_mesh` after its
+/// redirect decision: a tail call does not come back).
+#[inline(always)]
+pub fn observe(ctx: &SkMsgContext, key: &SockKey, flags: u32, service_id: u32, len: u64) {
+    let (direction, flow) = if flags & MODE_HTTP_CLIENT != 0 {
+        (Direction::Request, HttpFlowKey::of_client(key))
+    } else {
+        (Direction::Response, HttpFlowKey::of_server(key))
+    };
+    let Some(conn) = connection(&flow, service_id) else {
+        return;
+    };
+    // SAFETY: a map value; each direction is written only by its own socket's messages.
+    let conn = unsafe { &mut *conn };
+    let Some(obs) = PARSER_SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: per-CPU map memory, used by nothing else while these programs run on this CPU.
+    let obs = unsafe { &mut *obs };
+    obs.flow = flow;
+    obs.service_id = conn.service_id;
+    // SAFETY: a helper without arguments.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let mut sink = Counters {
+        service_id: conn.service_id,
+    };
+    if conn.begin(direction, len, now, obs, &mut sink) {
+        next_chunk(ctx, obs);
+    }
+}
+
+/// Parses the next chunk of the message in `PARSER_SCRATCH`.
+#[sk_msg]
+pub fn sk_msg_http(ctx: SkMsgContext) -> u32 {
+    if let Some(obs) = PARSER_SCRATCH.get_ptr_mut(0) {
+        // SAFETY: as in `observe`.
+        next_chunk(&ctx, unsafe { &mut *obs });
+    }
+    SK_PASS
+}
+
+/// Makes the chunk readable through data .. data_end, parses it, and finishes the message or
+/// chains to the next chunk.
+#[inline(always)]
+fn next_chunk(ctx: &SkMsgContext, obs: &mut Observation) {
+    let len = ctx.size() as u64;
+    let start = chunk_offset(&obs.parser);
+    let end = if len < start + CHUNK as u64 {
+        len
+    } else {
+        start + CHUNK as u64
+    };
+    let readable = (ctx.data_end() - ctx.data()) as u64;
+    if start != 0 || readable < end {
+        // On failure data .. data_end stays as it was; the parser then reports the bytes it
+        // cannot read as past its window.
+        let _ = pull_data(ctx, start as u32, end as u32);
+    }
+    let bytes = ContextBytes::new(ctx.data(), ctx.data_end());
+    if !parse_chunk(&mut obs.parser, &bytes) {
+        // SAFETY: a tail call with this program's own context; it does not return on success.
+        unsafe { HTTP_PARSE.tail_call(ctx, 0) };
+        obs.parser.give_up();
+    }
+    finish(obs);
+}
+
+#[inline(always)]
+fn finish(obs: &Observation) {
+    let Some(conn) = HTTP_CONNS.get_ptr_mut(obs.flow) else {
+        return;
+    };
+    let mut sink = Counters {
+        service_id: obs.service_id,
+    };
+    // SAFETY: a map value, as in `observe`.
+    unsafe { &mut *conn }.finish(obs, &mut sink);
+}
+
+#[inline(always)]
+fn pull_data(ctx: &SkMsgContext, start: u32, end: u32) -> Result<(), i64> {
+    // SAFETY: the helper checks start and end against the message.
+    let ret = unsafe { aya_ebpf::helpers::bpf_msg_pull_data(ctx.msg, start, end, 0) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(ret)
+    }
+}
+
+#[inline(always)]
+fn connection(flow: &HttpFlowKey, service_id: u32) -> Option<*mut HttpConnection> {
+    if let Some(conn) = HTTP_CONNS.get_ptr_mut(flow) {
+        return Some(conn);
+    }
+    fresh_http_connection(flow, service_id, BPF_NOEXIST as u64)
+}
+
+struct Counters {
+    service_id: u32,
+}
+
+impl HttpSink for Counters {
+    #[inline(always)]
+    fn answered(&mut self, method: u8, status: u16, latency_ns: u64) {
+        let key = HttpStatsKey {
+            service_id: self.service_id,
+            method,
+            status_class: status_class(status),
+            pad: 0,
+        };
+        let stats = match HTTP_STATS.get_ptr_mut(key) {
+            Some(stats) => stats,
+            None => {
+                let Some(zero) = ZERO_HTTP_STATS.get(0) else {
+                    return;
+                };
+                let _ = HTTP_STATS.insert(key, zero, BPF_NOEXIST as u64);
+                let Some(stats) = HTTP_STATS.get_ptr_mut(key) else {
+                    return;
+                };
+                stats
+            }
+        };
+        // SAFETY: a per-CPU value, written only by this CPU while this program runs on it.
+        unsafe { &mut *stats }.record(latency_ns);
+    }
+
+    #[inline(always)]
+    fn unparsed(&mut self, reason: Unparsed) {
+        let key = UnparsedKey {
+            service_id: self.service_id,
+            reason: reason as u32,
+        };
+        match HTTP_UNPARSED.get_ptr_mut(key) {
+            // SAFETY: as above.
+            Some(count) => unsafe { *count += 1 },
+            None => {
+                let _ = HTTP_UNPARSED.insert(key, 1, BPF_NOEXIST as u64);
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! sk_msg, attached to the socket hash `MESH_SOCKS`: runs on every message a socket in the
+//! hash sends. A socket in bypass mode has its message put straight into its peer's receive
+//! queue (`bpf_msg_redirect_hash` with `BPF_F_INGRESS`), skipping TCP/IP and the veth or
+//! loopback path; a socket of a monitored HTTP connection has the message's heads parsed
+//! (`http_observe.rs`, which also holds the second sk_msg program, `sk_msg_http`), whether it
+//! is redirected or not.
+//!
+//! When the peer is not in the hash (not established yet, or gone) the message goes through
+//! TCP, and so does every later message of that socket: redirecting again could overtake bytes
+//! still waiting in the peer's TCP receive queue.
+
+use aya_ebpf::{
+    bindings::{sk_action::SK_PASS, BPF_F_INGRESS},
+    macros::sk_msg,
+    programs::SkMsgContext,
+};
+use meshtwin_datapath_common::sockets::{
+    SockKey, SockmapCounters, MODE_BYPASS, MODE_HTTP_CLIENT, MODE_HTTP_SERVER, MODE_KEPT,
+};
+
+use crate::{http_observe, maps::*};
+
+#[sk_msg]
+pub fn sk_msg_mesh(ctx: SkMsgContext) -> u32 {
+    let key = msg_key(&ctx);
+    let Some(mode) = SOCK_MODES.get_ptr_mut(key) else {
+        return SK_PASS;
+    };
+    // SAFETY: a map value; only this socket's messages (serialised by the socket lock) write it.
+    let mode = unsafe { &mut *mode };
+    let len = ctx.size() as u64;
+    if mode.flags & MODE_KEPT != 0 {
+        count(len, Outcome::Kept);
+    } else if mode.flags & MODE_BYPASS != 0 {
+        let peer = key.reversed();
+        if MESH_SOCKS.redirect_msg(&ctx, peer, BPF_F_INGRESS as u64) == SK_PASS as i64 {
+            count(len, Outcome::Redirected);
+        } else {
+            mode.flags |= MODE_KEPT;
+            count(len, Outcome::PeerAbsent);
+        }
+    }
+    // Last: parsing a long message chains to `sk_msg_http` by a tail call, which does not
+    // return here. The redirect chosen above stays with the message.
+    if mode.flags & (MODE_HTTP_CLIENT | MODE_HTTP_SERVER) != 0 {
+        let (flags, service_id) = (mode.flags, mode.service_id);
+        http_observe::observe(&ctx, &key, flags, service_id, len);
+    }
+    SK_PASS
+}
+
+#[inline(always)]
+fn msg_key(ctx: &SkMsgContext) -> SockKey {
+    // SAFETY: fields of the program's context.
+    let md = unsafe { &*ctx.msg };
+    SockKey {
+        local_addr: md.local_ip4.to_ne_bytes(),
+        remote_addr: md.remote_ip4.to_ne_bytes(),
+        local_port: md.local_port as u16,
+        // As in sock_ops: network order in the upper half.
+        remote_port: u32::from_be(md.remote_port) as u16,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Redirected,
+    PeerAbsent,
+    Kept,
+}
+
+#[inline(always)]
+fn count(len: u64, outcome: Outcome) {
+    let Some(counters) = SOCKMAP_COUNTS.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: a per-CPU value, written only by this CPU while this program runs on it.
+    let counters: &mut SockmapCounters = unsafe { &mut *counters };
+    match outcome {
+        Outcome::Redirected => {
+            counters.redirected_messages += 1;
+            counters.redirected_bytes += len;
+        }
+        Outcome::PeerAbsent => {
+            counters.peer_absent_messages += 1;
+            counters.peer_absent_bytes += len;
+        }
+        Outcome::Kept => {
+            counters.kept_messages += 1;
+            counters.kept_bytes += len;
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! sock_ops, attached to the cgroups of workloads (and of the node proxy when it takes part in
+//! the bypass): decides, when a TCP connection is established, whether its socket goes into
+//! the socket hash for the sk_msg program (`sk_msg_mesh.rs`), and records what that program
+//! needs; for connections redirected by connect4 it files the original destination under the
+//! connection's 4-tuple for the node proxy; and it forgets a socket's entries when it closes.
+//! The socket hash forgets closed sockets by itself (the kernel unlinks them), so a reused
+//! 4-tuple never finds a stale socket.
+
+use aya_ebpf::{
+    bindings::{
+        BPF_ANY, BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB,
+        BPF_SOCK_OPS_STATE_CB, BPF_SOCK_OPS_STATE_CB_FLAG, BPF_SOCK_OPS_TCP_CONNECT_CB,
+        BPF_TCP_CLOSE,
+    },
+    helpers::bpf_get_socket_cookie,
+    macros::sock_ops,
+    programs::SockOpsContext,
+    EbpfContext as _,
+};
+use meshtwin_datapath_common::{
+    http_stats::HttpFlowKey,
+    sockets::{
+        sock_mode, Endpoint, HttpRole, SockKey, SockMode, MODE_HTTP_CLIENT, MODE_HTTP_SERVER,
+    },
+};
+
+use crate::maps::*;
+
+const AF_INET: u32 = 2;
+
+#[sock_ops]
+pub fn sockops_mesh(ctx: SockOpsContext) -> u32 {
+    if ctx.family() == AF_INET {
+        let key = sock_key(&ctx);
+        match ctx.op() {
+            BPF_SOCK_OPS_TCP_CONNECT_CB => connecting(&ctx, &key),
+            BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB => established(&ctx, &key, true),
+            BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB => established(&ctx, &key, false),
+            // args[1] is the new state.
+            BPF_SOCK_OPS_STATE_CB if ctx.arg(1) == BPF_TCP_CLOSE => closed(&ctx, &key),
+            _ => {}
+        }
+    }
+    1
+}
+
+#[inline(always)]
+fn sock_key(ctx: &SockOpsContext) -> SockKey {
+    SockKey {
+        local_addr: ctx.local_ip4().to_ne_bytes(),
+        remote_addr: ctx.remote_ip4().to_ne_bytes(),
+        local_port: ctx.local_port() as u16,
+        // The kernel puts the network-order port in the upper half: ntohl gives host order.
+        remote_port: u32::from_be(ctx.remote_port()) as u16,
+    }
+}
+
+#[inline(always)]
+fn cookie(ctx: &SockOpsContext) -> u64 {
+    // SAFETY: the helper reads the socket of a valid sock_ops context.
+    unsafe { bpf_get_socket_cookie(ctx.as_ptr()) }
+}
+
+/// `tcp_connect`: the source port is chosen, the SYN not sent yet. A connection that connect4
+/// redirected gets its original destination filed under its 4-tuple, which the node proxy
+/// will see on the socket it accepts.
+#[inline(always)]
+fn connecting(ctx: &SockOpsContext, key: &SockKey) {
+    let Some(original) = (unsafe { ORIG_DST_COOKIE.get(cookie(ctx)) }).copied() else {
+        return;
+    };
+    if ORIG_DST_FLOW.insert(key, original, BPF_ANY as u64).is_ok() {
+        // To forget the cookie's entry when the socket closes.
+        let _ = ctx.set_cb_flags((ctx.cb_flags() | BPF_SOCK_OPS_STATE_CB_FLAG) as i32);
+    }
+}
+
+#[inline(always)]
+fn established(ctx: &SockOpsContext, key: &SockKey, active: bool) {
+    let local = read(LOCAL_ENDPOINTS.get_ptr(key.local_addr));
+    let remote = read(LOCAL_ENDPOINTS.get_ptr(key.remote_addr));
+    let http = match read(HTTP_ENDPOINTS.get_ptr(Endpoint::new(key.local_addr, key.local_port))) {
+        Some(service) => Some(HttpRole::Serves(service)),
+        None => read(HTTP_ENDPOINTS.get_ptr(Endpoint::new(key.remote_addr, key.remote_port)))
+            .map(HttpRole::Calls),
+    };
+    let Some(mode) = sock_mode(local, remote, http) else {
+        // A reused 4-tuple must not inherit the mode of an earlier socket.
+        let _ = SOCK_MODES.remove(key);
+        return;
+    };
+    if active && mode.flags & MODE_HTTP_CLIENT != 0 {
+        // The client side is established first: a new connection starts with fresh HTTP state
+        // (an earlier one with this 4-tuple may have left some).
+        let _ = fresh_http_connection(
+            &HttpFlowKey::of_client(key),
+            mode.service_id,
+            BPF_ANY as u64,
+        );
+    }
+    if SOCK_MODES.insert(key, mode, BPF_ANY as u64).is_err() {
+        return;
+    }
+    let mut sock_key = *key;
+    // SAFETY: the context is the sock_ops of a full TCP socket (established callbacks).
+    let ops = unsafe { &mut *ctx.ops };
+    if MESH_SOCKS
+        .update(&mut sock_key, ops, BPF_ANY as u64)
+        .is_err()
+    {
+        let _ = SOCK_MODES.remove(key);
+        return;
+    }
+    let _ = ctx.set_cb_flags((ctx.cb_flags() | BPF_SOCK_OPS_STATE_CB_FLAG) as i32);
+}
+
+/// Copies a looked-up value at once. Left as pointers, LLVM may test several lookups for null
+/// with one OR of the pointers, which the verifier refuses (pointer arithmetic).
+#[inline(always)]
+fn read<T: Copy>(value: Option<*const T>) -> Option<T> {
+    // SAFETY: a pointer to a map value, as the lookup returned it.
+    value.map(|pointer| unsafe { core::ptr::read_volatile(pointer) })
+}
+
+#[inline(always)]
+fn closed(ctx: &SockOpsContext, key: &SockKey) {
+    if let Some(mode) = unsafe { SOCK_MODES.get(key) }.copied() {
+        let _ = SOCK_MODES.remove(key);
+        forget_http(key, &mode);
+    }
+    let _ = ORIG_DST_COOKIE.remove(cookie(ctx));
+}
+
+#[inline(always)]
+fn forget_http(key: &SockKey, mode: &SockMode) {
+    let flow = if mode.flags & MODE_HTTP_CLIENT != 0 {
+        HttpFlowKey::of_client(key)
+    } else if mode.flags & MODE_HTTP_SERVER != 0 {
+        HttpFlowKey::of_server(key)
+    } else {
+        return;
+    };
+    let _ = HTTP_CONNS.remove(flow);
+}
