@@ -2,8 +2,8 @@
 //! hyper so that what the kernel parses comes from an implementation that is not the
 //! project's own. Routes:
 //!
-//! - `GET|HEAD /status/<code>`: answers `<code>` (200-599), with a short body except for 204
-//!   and 304;
+//! - `/status/<code>`, any method: answers `<code>` (200-599), with a short body except for
+//!   204 and 304 (and HEAD);
 //! - `POST|PUT|PATCH /echo`: 200 with the request body;
 //! - anything else: 404.
 
@@ -27,7 +27,7 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
             .ok()
             .and_then(|c| StatusCode::from_u16(c).ok())
         {
-            Some(status) if method == Method::GET || method == Method::HEAD => {
+            Some(status) => {
                 let body = if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
                 {
                     Bytes::new()
@@ -38,7 +38,7 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
                 *response.status_mut() = status;
                 response
             }
-            _ => status_only(StatusCode::BAD_REQUEST),
+            None => status_only(StatusCode::BAD_REQUEST),
         }
     } else if path == "/echo"
         && (method == Method::POST || method == Method::PUT || method == Method::PATCH)

@@ -287,7 +287,7 @@ fn run_cli(cli: Cli) -> Result<()> {
                 );
             }
             match status.sk_msg_program {
-                Some(id) => println!("socket hash: sk_msg_mesh attached (prog {id})"),
+                Some(id) => println!("socket hash: sk_msg_mesh attached, prog {id}"),
                 None => println!("socket hash: no program attached"),
             }
             println!("maps:");

@@ -269,3 +269,100 @@ pub fn request_response(
         per_second: samples.len() as f64 / elapsed,
     })
 }
+
+/// Answers every line of every connection with `name`: a client learns which backend it
+/// reached.
+pub fn name_server(listen: SocketAddr, name: &str) -> io::Result<()> {
+    let listener = TcpListener::bind(listen)?;
+    println!("listening {}", listener.local_addr()?);
+    io::stdout().flush()?;
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let name = name.to_string();
+        std::thread::spawn(move || -> io::Result<()> {
+            let mut writer = stream.try_clone()?;
+            for line in io::BufReader::new(stream).lines() {
+                line?;
+                writeln!(writer, "{name}")?;
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
+/// Connects (from `source_port` if given), prints `peer <address>` as getpeername answers it,
+/// then asks `lines` times and prints `answer <line>` for each.
+pub fn ask(connect: SocketAddr, source_port: Option<u16>, lines: usize) -> io::Result<()> {
+    let stream = connect_from(connect, source_port)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    println!("peer {}", stream.peer_addr()?);
+    let mut writer = stream.try_clone()?;
+    let mut reader = io::BufReader::new(stream);
+    for _ in 0..lines {
+        writer.write_all(b"who\n")?;
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        println!("answer {}", line.trim_end());
+    }
+    io::stdout().flush()
+}
+
+/// Writes `heads` (each a request head, possibly with a body), `pause` apart, on one
+/// connection, then reads `responses` responses and prints `status <code>` for each.
+pub fn http_raw(
+    connect: SocketAddr,
+    writes: &[Vec<u8>],
+    pause: Duration,
+    responses: usize,
+) -> io::Result<()> {
+    let mut stream = connect_from(connect, None)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    for (i, write) in writes.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
+        stream.write_all(write)?;
+    }
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut seen = 0;
+    while seen < responses {
+        // Parse what is there; read more when a response is incomplete.
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(&buffer) {
+            Ok(httparse::Status::Complete(head)) => {
+                let length = response
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| {
+                        std::str::from_utf8(h.value)
+                            .ok()?
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                    })
+                    .unwrap_or(0);
+                if buffer.len() >= head + length {
+                    println!("status {}", response.code.unwrap_or(0));
+                    buffer.drain(..head + length);
+                    seen += 1;
+                    continue;
+                }
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(error) => return Err(io::Error::other(format!("bad response: {error}"))),
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    io::stdout().flush()
+}

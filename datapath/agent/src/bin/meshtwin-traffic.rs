@@ -67,6 +67,34 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         duration_secs: f64,
     },
+    /// Answer every line with a name.
+    NameServer {
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long)]
+        name: String,
+    },
+    /// Connect, print the peer address getpeername gives, ask for names.
+    Ask {
+        #[arg(long)]
+        connect: SocketAddr,
+        #[arg(long)]
+        source_port: Option<u16>,
+        #[arg(long, default_value_t = 1)]
+        lines: usize,
+    },
+    /// Write raw HTTP on one connection (each --write is one write; `\r\n` is CRLF), then
+    /// read responses and print their status codes.
+    HttpRaw {
+        #[arg(long)]
+        connect: SocketAddr,
+        #[arg(long = "write", required = true)]
+        writes: Vec<String>,
+        #[arg(long, default_value_t = 50)]
+        pause_ms: u64,
+        #[arg(long)]
+        responses: usize,
+    },
     /// An HTTP/1.1 server (hyper): /status/<code>, /echo.
     HttpServer {
         #[arg(long)]
@@ -148,6 +176,27 @@ fn run(cli: Cli) -> Result<()> {
             .with_context(|| format!("round trips to {connect}"))?;
             println!("{}", serde_json::to_string(&result)?);
             Ok(())
+        }
+        Command::NameServer { listen, name } => {
+            traffic::name_server(listen, &name).with_context(|| format!("server on {listen}"))
+        }
+        Command::Ask {
+            connect,
+            source_port,
+            lines,
+        } => traffic::ask(connect, source_port, lines).with_context(|| format!("ask {connect}")),
+        Command::HttpRaw {
+            connect,
+            writes,
+            pause_ms,
+            responses,
+        } => {
+            let writes: Vec<Vec<u8>> = writes
+                .iter()
+                .map(|w| w.replace("\\r", "\r").replace("\\n", "\n").into_bytes())
+                .collect();
+            traffic::http_raw(connect, &writes, Duration::from_millis(pause_ms), responses)
+                .with_context(|| format!("HTTP to {connect}"))
         }
         Command::HttpServer { listen } => {
             http_server::serve(listen).with_context(|| format!("HTTP server on {listen}"))

@@ -172,3 +172,104 @@ fn toml_syntax_errors_and_unknown_fields_are_located() {
         "{message}"
     );
 }
+
+const SOCKETS: &str = r#"
+[[service]]
+name = "web"
+vip = "10.96.0.10"
+port = 80
+protocol = "tcp"
+backends = ["10.77.0.3:8080", "10.77.0.4:8080"]
+
+[node-proxy]
+address = "10.77.0.1"
+port = 15001
+cgroup = "/sys/fs/cgroup/mesh/proxy"
+sockmap = true
+
+[[workload]]
+name = "client"
+cgroup = "/sys/fs/cgroup/mesh/client"
+addresses = ["10.77.0.2"]
+sockmap = true
+redirect = true
+
+[[workload]]
+name = "web"
+cgroup = "/sys/fs/cgroup/mesh/web/"
+addresses = ["10.77.0.3"]
+http = ["web"]
+"#;
+
+#[test]
+fn workloads_and_node_proxy_resolve() {
+    let config = parse(Path::new("node.toml"), SOCKETS).unwrap();
+    let proxy = config.node_proxy.as_ref().unwrap();
+    assert_eq!(
+        (proxy.address, proxy.port, proxy.sockmap),
+        ("10.77.0.1".parse().unwrap(), 15001, true)
+    );
+    assert_eq!(config.workloads.len(), 2);
+    let client = &config.workloads[0];
+    assert!(client.sockmap && client.redirect && client.http.is_empty());
+    let web = &config.workloads[1];
+    assert_eq!(
+        web.cgroup,
+        Path::new("/sys/fs/cgroup/mesh/web"),
+        "normalised"
+    );
+    assert!(!web.sockmap && !web.redirect);
+    // Only the backend at the workload's own address is its endpoint.
+    assert_eq!(
+        web.http,
+        vec![("web".to_string(), "10.77.0.3:8080".parse().unwrap())]
+    );
+}
+
+#[test]
+fn socket_level_errors_are_located_and_say_what_to_do() {
+    for (from, to, expected) in [
+        (
+            "[node-proxy]\naddress = \"10.77.0.1\"\nport = 15001\ncgroup = \"/sys/fs/cgroup/mesh/proxy\"\nsockmap = true\n",
+            "",
+            "node.toml:15:12: redirect needs a node proxy: add a [node-proxy] table with its address and port",
+        ),
+        (
+            "http = [\"web\"]",
+            "http = [\"api\"]",
+            "node.toml:26:9: unknown service \"api\": define it in a [[service]] table",
+        ),
+        (
+            "addresses = [\"10.77.0.3\"]",
+            "addresses = [\"10.77.0.9\"]",
+            "node.toml:26:9: service \"web\" has no backend at an address of workload \"web\"; list one of its addresses among the service's backends",
+        ),
+        (
+            "addresses = [\"10.77.0.3\"]",
+            "addresses = [\"10.77.0.2\"]",
+            "node.toml:25:14: 10.77.0.2 already belongs to workload \"client\"",
+        ),
+        (
+            "cgroup = \"/sys/fs/cgroup/mesh/proxy\"",
+            "cgroup = \"/sys/fs/cgroup/mesh/client/proxy\"",
+            "node.toml:12:10: the node proxy's cgroup is inside workload \"client\"'s, whose connections are redirected: the proxy would connect to itself; give it a cgroup of its own",
+        ),
+        (
+            "cgroup = \"/sys/fs/cgroup/mesh/client\"",
+            "cgroup = \"mesh/client\"",
+            "node.toml:17:10: cgroup \"mesh/client\" must be an absolute path to a cgroup v2 directory",
+        ),
+        (
+            "cgroup = \"/sys/fs/cgroup/mesh/proxy\"\n",
+            "",
+            "node.toml:12:11: sockmap on the node proxy needs its cgroup: add cgroup = \"/sys/fs/cgroup/...\"",
+        ),
+    ] {
+        assert!(SOCKETS.contains(from), "{from}");
+        assert_eq!(
+            error_of(&SOCKETS.replacen(from, to, 1)),
+            expected,
+            "{from} -> {to}"
+        );
+    }
+}

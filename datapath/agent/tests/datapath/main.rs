@@ -3,6 +3,8 @@
 //! reason when the kernel is older than kernels.toml says its features need, or without root.
 //! `just vmtest` runs this binary under other kernels (see docs/datapath.md for the contract).
 
+mod connect_redirect;
+mod http_visibility;
 mod lifecycle;
 mod probes;
 mod sockmap_bypass;

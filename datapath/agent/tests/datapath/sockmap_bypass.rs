@@ -334,3 +334,85 @@ fn sockmap_leaves_unconfigured_and_opted_out_peers_on_tcp() {
     );
     gate.pass();
 }
+
+#[test]
+fn socket_programs_stay_attached_across_restart_and_down_removes_them() {
+    let Some(gate) = gate::require(
+        "socket_programs_stay_attached_across_restart_and_down_removes_them",
+        FEATURES,
+    ) else {
+        return;
+    };
+    let world = world("bypass-restart");
+    let bpffs = world.agent.bpffs_dir.to_str().expect("utf-8").to_string();
+    let status = |world: &MeshWorld| {
+        let output = world
+            .agent
+            .run(&world.node.ns, &["status", "--bpffs-dir", &bpffs]);
+        assert!(output.status.success(), "status failed");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let before = status(&world);
+    let (links, programs) = probes::ids_from_status(&before);
+    assert_eq!(links.len(), 2, "a sock_ops link per workload:\n{before}");
+    assert!(
+        before.contains("socket hash: sk_msg_mesh attached"),
+        "{before}"
+    );
+
+    // A connection open across the restart keeps its bypass; so do new ones.
+    let mut client = world.traffic(
+        "a",
+        &[
+            "echo-client",
+            "--connect",
+            "10.77.0.3:7000",
+            "--handshake",
+            "--messages",
+            "30",
+        ],
+    );
+    client.expect("connected", LONG);
+    let up = world.agent.ok(&world.node.ns, "up");
+    assert!(
+        up.contains("replaced sockops_mesh on the cgroup of a in place"),
+        "{up}"
+    );
+    let maps = world.maps();
+    let redirected = sockmap_counters(&maps).0;
+    client.send("go");
+    client.expect("exchanged", LONG);
+    client.send("close");
+    client.success(LONG);
+    assert!(
+        sockmap_counters(&maps).0 >= redirected + 30,
+        "the open connection stayed bypassed"
+    );
+    let moved = exchange(&world, &["--messages", "30"], true);
+    assert_bypassed(&moved, 30, 2);
+    let after = status(&world);
+    let (links_after, programs_after) = probes::ids_from_status(&after);
+    assert_eq!(links_after, links, "the same links, updated in place");
+    assert_ne!(programs_after, programs, "new programs in them");
+
+    // down: no link, no program, no socket hash left.
+    drop(maps);
+    world.agent.ok(&world.node.ns, "down");
+    let mut all_programs = programs;
+    all_programs.extend(programs_after);
+    let left = probes::wait_until_gone(&all_programs, &links);
+    assert!(left.is_empty(), "still in the kernel after down: {left:?}");
+    assert!(!world.agent.bpffs_dir.exists());
+    let client = world.traffic(
+        "a",
+        &[
+            "echo-client",
+            "--connect",
+            "10.77.0.3:7000",
+            "--messages",
+            "10",
+        ],
+    );
+    client.success(LONG);
+    gate.pass();
+}

@@ -85,6 +85,14 @@ impl Process {
         }
     }
 
+    /// Waits for `metrics on http://ADDRESS/metrics` and returns ADDRESS.
+    pub fn metrics_address(&mut self, limit: Duration) -> String {
+        self.expect("metrics on http://", limit)
+            .trim_start_matches("metrics on http://")
+            .trim_end_matches("/metrics")
+            .to_string()
+    }
+
     pub fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
         writeln!(stdin, "{line}").expect("write to the process");
