@@ -27,8 +27,9 @@ vmtest *ARGS:
 # Time the latency simulation: the reference cluster, 60 simulated seconds, five architectures
 # (docs/performance.md). Prints wall time and peak memory, then events per second per run.
 bench-latency:
-    cargo build --release -p sim
-    /usr/bin/time -f "%e s wall, %M KB peak RSS" target/release/sim run sim/benches/latency-reference-60s.toml --format json -q -o target/bench-latency.json
+    cargo build --profile dist -p sim
+    /usr/bin/time -f "%e s wall, %M KB peak RSS" target/dist/sim run sim/benches/latency-reference-60s.toml --format json -q -o target/bench-latency.json
+    perf stat -e task-clock target/dist/sim run sim/benches/latency-reference-60s.toml --threads 1 --format csv -q > /dev/null
     python3 -c "import json; d=json.load(open('target/bench-latency.json')); runs=[d['baseline']]+d['architectures']; [print(r.get('name','baseline'), r['events'], 'events', round(r['events']/r['wall_seconds']/1e6,1), 'M events/s') for r in runs]"
 
 # The engine against SimPy on the same M/M/c network (installs SimPy in target/simpy-venv).
