@@ -42,7 +42,11 @@ pub fn render(
         .replace("@KERNELS_TOML@", &shell_quote(kernels_toml))
         .replace(
             "@KEEP@",
-            &keep.iter().map(|k| shell_quote(k)).collect::<Vec<_>>().join(" "),
+            &keep
+                .iter()
+                .map(|k| shell_quote(k))
+                .collect::<Vec<_>>()
+                .join(" "),
         )
         .replace("@RUNS@", runs.trim_end())
 }

@@ -134,7 +134,10 @@ fn up_in(
     pins: &PinDir,
     running: KernelVersion,
 ) -> Result<UpReport, DatapathError> {
+    // No kernel BTF: the programs have no CO-RE relocations, and reading
+    // /sys/kernel/btf/vmlinux (megabytes, a page per read) was most of the time of an `up`.
     let mut ebpf = EbpfLoader::new()
+        .btf(None)
         .default_map_pin_directory(pins.maps())
         .load(object)
         .map_err(|error| DatapathError::Load(Box::new(error)))?;

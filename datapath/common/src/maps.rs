@@ -100,13 +100,13 @@ pub const MAX_LOCAL_ENDPOINTS: u32 = 4_096;
 /// Monitored service endpoints on one node.
 pub const MAX_HTTP_ENDPOINTS: u32 = 4_096;
 /// HTTP connections tracked at once.
-pub const MAX_HTTP_CONNS: u32 = 32_768;
+pub const MAX_HTTP_CONNS: u32 = 16_384;
 /// (service, method, status class) combinations.
-pub const MAX_HTTP_STATS: u32 = 16_384;
+pub const MAX_HTTP_STATS: u32 = 4_096;
 /// (service, reason) combinations.
 pub const MAX_HTTP_UNPARSED: u32 = 4_096;
-/// Redirected connections whose original destination is remembered.
-pub const MAX_REDIRECTED: u32 = 65_536;
+/// Redirected connections whose original destination is remembered (LRU).
+pub const MAX_REDIRECTED: u32 = 16_384;
 
 /// Names of the kernel programs (the functions' names in `datapath/ebpf`).
 pub const PROGRAM_XDP_POLICY: &str = "xdp_policy";

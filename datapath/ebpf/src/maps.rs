@@ -21,6 +21,11 @@ use meshtwin_datapath_common::{
     sockets::{Endpoint, LocalEndpoint, SockKey, SockMode, SockmapCounters},
 };
 
+/// Per-CPU hashes whose entries appear one identity pair or one HTTP series at a time are not
+/// preallocated: preallocating (keys x CPUs values) took most of the time of every `up`, and
+/// under the VM tests' emulation, seconds.
+const BPF_F_NO_PREALLOC: u32 = 1;
+
 #[map]
 pub static IDENTITY_V4: LpmTrie<[u8; 4], u32> = LpmTrie::pinned(MAX_IDENTITY_PREFIXES, 0);
 #[map]
@@ -33,7 +38,7 @@ pub static POLICY: HashMap<PolicyKey, u32> = HashMap::pinned(MAX_POLICY_RULES, 0
 pub static POLICY_FLOWS: LruHashMap<FlowKey, u32> = LruHashMap::pinned(MAX_POLICY_FLOWS, 0);
 #[map]
 pub static POLICY_COUNTS: PerCpuHashMap<IdentityPair, PolicyCounters> =
-    PerCpuHashMap::pinned(MAX_IDENTITY_PAIRS, 0);
+    PerCpuHashMap::pinned(MAX_IDENTITY_PAIRS, BPF_F_NO_PREALLOC);
 
 #[map]
 pub static SERVICES: HashMap<ServiceKey, ServiceInfo> = HashMap::pinned(MAX_SERVICES, 0);
@@ -61,10 +66,10 @@ pub static HTTP_CONNS: LruHashMap<HttpFlowKey, HttpConnection> =
     LruHashMap::pinned(MAX_HTTP_CONNS, 0);
 #[map]
 pub static HTTP_STATS: PerCpuHashMap<HttpStatsKey, HttpStats> =
-    PerCpuHashMap::pinned(MAX_HTTP_STATS, 0);
+    PerCpuHashMap::pinned(MAX_HTTP_STATS, BPF_F_NO_PREALLOC);
 #[map]
 pub static HTTP_UNPARSED: PerCpuHashMap<UnparsedKey, u64> =
-    PerCpuHashMap::pinned(MAX_HTTP_UNPARSED, 0);
+    PerCpuHashMap::pinned(MAX_HTTP_UNPARSED, BPF_F_NO_PREALLOC);
 #[map]
 pub static SOCKMAP_COUNTS: PerCpuArray<SockmapCounters> = PerCpuArray::pinned(1, 0);
 #[map]
