@@ -35,3 +35,10 @@ bench-latency:
 # The engine against SimPy on the same M/M/c network (installs SimPy in target/simpy-venv).
 bench-engine:
     sim/benches/engine_vs_simpy.sh
+
+# The datapath benchmark (root): same-node 1 KiB request/response through loopback, veth, the
+# sockmap bypass, iptables REDIRECT and connect4 to the node proxy, and connect4 + sockmap
+# (docs/performance.md, "Datapath"). `just bench-datapath --unpinned` lets processes spread.
+bench-datapath *ARGS:
+    cargo build --release -p meshtwin-agent
+    target/release/meshtwin-traffic bench --duration-secs 5 --runs 3 {{ARGS}}

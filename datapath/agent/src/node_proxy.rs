@@ -1,9 +1,10 @@
 //! The node proxy (`meshtwin-node-proxy`): where connect4 sends a workload's connections to
 //! service addresses. For each accepted connection it recovers the original destination that
 //! the kernel filed under the connection's 4-tuple (`ORIG_DST_FLOW`, from the socket cookie
-//! record connect4 made), picks the service's backend with the same hash as the TC load
-//! balancer (so a connection lands where it would have without the proxy), connects to it from
-//! its own cgroup (never redirected), and copies bytes both ways until both sides are done,
+//! record connect4 made), or, for a connection an iptables REDIRECT sent (the benchmark's
+//! baseline), the one netfilter kept (`SO_ORIGINAL_DST`); picks the service's backend with the
+//! same hash as the TC load balancer (so a connection lands where it would have without the
+//! proxy), connects to it from its own cgroup (never redirected), and copies bytes both ways until both sides are done,
 //! passing a half-close on. It is the "micro proxy" the simulator models: one hop, L4, no
 //! buffering beyond the copy loops.
 
@@ -57,21 +58,38 @@ pub enum Route {
     },
 }
 
-/// Looks up, and removes, the original destination of the connection from `client` to the
-/// proxy at `local`, and chooses its backend.
-pub fn route(maps: &mut PinnedMaps, client: SocketAddrV4, local: SocketAddrV4) -> Route {
+/// Chooses the backend of the connection from `client` to the proxy at `local`: the original
+/// destination is the one connect4 recorded (the entry is taken: it is this connection's, and
+/// a reused 4-tuple gets a new one), else the one netfilter's REDIRECT kept (`iptables`, the
+/// path connect4 replaces), else there is none.
+pub fn route(
+    maps: &mut PinnedMaps,
+    client: SocketAddrV4,
+    local: SocketAddrV4,
+    redirected_by_netfilter: Option<SocketAddrV4>,
+) -> Route {
     let key = SockKey {
         local_addr: client.ip().octets(),
         remote_addr: local.ip().octets(),
         local_port: client.port(),
         remote_port: local.port(),
     };
-    let Ok(original) = maps.orig_dst_flow.get(&key, 0) else {
-        return Route::NoOriginalDestination;
+    let original_addr = match maps.orig_dst_flow.get(&key, 0) {
+        Ok(original) => {
+            let _ = maps.orig_dst_flow.remove(&key);
+            SocketAddrV4::new(Ipv4Addr::from(original.addr), original.port)
+        }
+        Err(_) => match redirected_by_netfilter {
+            Some(original) => original,
+            None => return Route::NoOriginalDestination,
+        },
     };
-    // Read once: the entry is this connection's, and a reused 4-tuple gets a new one.
-    let _ = maps.orig_dst_flow.remove(&key);
-    let original_addr = SocketAddrV4::new(Ipv4Addr::from(original.addr), original.port);
+    let original = meshtwin_datapath_common::redirect::OriginalDst {
+        addr: original_addr.ip().octets(),
+        port: original_addr.port(),
+        pad: 0,
+        service_id: 0,
+    };
     let no_backend = Route::NoBackend {
         original: original_addr,
     };
@@ -128,9 +146,10 @@ pub async fn serve(
         let (maps, counters) = (maps.clone(), counters.clone());
         tokio::spawn(async move {
             let local = client.local_addr().ok().and_then(v4);
+            let netfilter = original_destination(&client).filter(|o| Some(*o) != local);
             let route = match (v4(peer), local) {
                 (Some(peer), Some(local)) => match maps.lock() {
-                    Ok(mut maps) => route(&mut maps, peer, local),
+                    Ok(mut maps) => route(&mut maps, peer, local, netfilter),
                     Err(_) => Route::NoOriginalDestination,
                 },
                 _ => Route::NoOriginalDestination,
@@ -138,6 +157,32 @@ pub async fn serve(
             forward(client, route, &counters).await;
         });
     }
+}
+
+/// `SO_ORIGINAL_DST`: where a connection went before netfilter redirected it (the local
+/// address itself when it was not redirected, or an error without conntrack).
+fn original_destination(stream: &TcpStream) -> Option<SocketAddrV4> {
+    use std::os::fd::AsRawFd as _;
+    const SO_ORIGINAL_DST: libc::c_int = 80;
+    // SAFETY: a zeroed sockaddr_in is a valid value.
+    let mut address: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `address`.
+    let ret = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_IP,
+            SO_ORIGINAL_DST,
+            (&mut address as *mut libc::sockaddr_in).cast(),
+            &mut len,
+        )
+    };
+    (ret == 0).then(|| {
+        SocketAddrV4::new(
+            Ipv4Addr::from(u32::from_be(address.sin_addr.s_addr)),
+            u16::from_be(address.sin_port),
+        )
+    })
 }
 
 async fn forward(mut client: TcpStream, route: Route, counters: &ProxyCounters) {

@@ -221,7 +221,7 @@ fn read_exact_retrying(stream: &mut TcpStream, buffer: &mut [u8]) -> io::Result<
 }
 
 /// Round-trip times of a request/response run.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RoundTrips {
     pub count: u64,
     pub p50_us: f64,
@@ -365,4 +365,33 @@ pub fn http_raw(
         buffer.extend_from_slice(&chunk[..n]);
     }
     io::stdout().flush()
+}
+
+/// Mean and median time of `connect()`, over `count` connections closed at once, `pause` apart.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ConnectTimes {
+    pub count: usize,
+    pub mean_us: f64,
+    pub p50_us: f64,
+}
+
+pub fn connect_times(
+    connect: SocketAddr,
+    count: usize,
+    pause: Duration,
+) -> io::Result<ConnectTimes> {
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        std::thread::sleep(pause);
+        let start = Instant::now();
+        let stream = TcpStream::connect_timeout(&connect, Duration::from_secs(5))?;
+        samples.push(start.elapsed().as_nanos() as u64);
+        socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
+    }
+    samples.sort_unstable();
+    Ok(ConnectTimes {
+        count,
+        mean_us: samples.iter().sum::<u64>() as f64 / count as f64 / 1000.0,
+        p50_us: samples[count / 2] as f64 / 1000.0,
+    })
 }

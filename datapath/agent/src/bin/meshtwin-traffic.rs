@@ -95,6 +95,17 @@ enum Command {
         #[arg(long)]
         responses: usize,
     },
+    /// Time `connect()`, `count` times (each connection reset at once); prints JSON.
+    ConnectClient {
+        #[arg(long)]
+        connect: SocketAddr,
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Idle time between connections, so that the server side's work on one connection
+        /// does not delay the next `connect()`.
+        #[arg(long, default_value_t = 0)]
+        pause_us: u64,
+    },
     /// An HTTP/1.1 server (hyper): /status/<code>, /echo.
     HttpServer {
         #[arg(long)]
@@ -108,6 +119,17 @@ enum Command {
         /// Request and response size in bytes.
         #[arg(long, default_value_t = 1024)]
         size: usize,
+        /// Runs per path; the median run (by p50) is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// The CPU every benchmark process runs on. One CPU measures the datapath's own work:
+        /// across CPUs a round trip also pays two cross-CPU wake-ups, which in a VM cost far
+        /// more than the paths compared (docs/performance.md, "Datapath").
+        #[arg(long, default_value_t = 0, conflicts_with = "unpinned")]
+        cpu: usize,
+        /// Let the scheduler place the processes on any CPU instead.
+        #[arg(long)]
+        unpinned: bool,
         /// Where to write the JSON results.
         #[arg(long, default_value = "target/bench-datapath.json")]
         json: PathBuf,
@@ -198,16 +220,32 @@ fn run(cli: Cli) -> Result<()> {
             traffic::http_raw(connect, &writes, Duration::from_millis(pause_ms), responses)
                 .with_context(|| format!("HTTP to {connect}"))
         }
+        Command::ConnectClient {
+            connect,
+            count,
+            pause_us,
+        } => {
+            let times =
+                traffic::connect_times(connect, count.max(1), Duration::from_micros(pause_us))
+                    .with_context(|| format!("connections to {connect}"))?;
+            println!("{}", serde_json::to_string(&times)?);
+            Ok(())
+        }
         Command::HttpServer { listen } => {
             http_server::serve(listen).with_context(|| format!("HTTP server on {listen}"))
         }
         Command::Bench {
             duration_secs,
             size,
+            runs,
+            cpu,
+            unpinned,
             json,
         } => bench::run(&bench::Options {
             duration: Duration::from_secs_f64(duration_secs),
             size,
+            runs: runs.max(1),
+            cpu: (!unpinned).then_some(cpu),
             json,
         }),
     }
