@@ -106,7 +106,19 @@ impl Process {
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 let mut lines = std::mem::take(&mut self.seen);
-                lines.extend(self.lines.try_iter());
+                // The reader thread may not have read the last lines yet: take them until it
+                // meets the end of the pipe (the sender is dropped), not just what is queued.
+                let drain_until = Instant::now() + Duration::from_secs(5);
+                loop {
+                    let left = drain_until.saturating_duration_since(Instant::now());
+                    match self.lines.recv_timeout(left) {
+                        Ok(line) => lines.push(line),
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            panic!("{}: its output did not end after it exited", self.name)
+                        }
+                    }
+                }
                 assert!(
                     status.success(),
                     "{} failed ({status}): {lines:?}",
