@@ -19,32 +19,12 @@ pub enum Distribution {
 }
 
 impl Distribution {
+    /// One draw. Drawing many from the same distribution is cheaper through [`Self::sampler`].
     pub fn sample(&self, rng: &mut SimRng) -> f64 {
         match self {
-            Distribution::Deterministic(v) => *v,
-            Distribution::Exponential { mean } => {
-                // Inverse transform: -mean × ln(U), U in (0, 1].
-                let u: f64 = 1.0 - rng.gen::<f64>();
-                -mean * u.ln()
-            }
-            Distribution::Lognormal { mean, sigma } => {
-                let mu = mean.ln() - sigma * sigma / 2.0;
-                rand_distr::LogNormal::new(mu, *sigma)
-                    .map(|d| d.sample(rng))
-                    .unwrap_or(*mean)
-            }
-            Distribution::Empirical { points } => {
-                let u: f64 = rng.gen();
-                let i = points.partition_point(|&(_, p)| p < u);
-                if i == 0 {
-                    return points[0].0;
-                }
-                let Some(&(v1, p1)) = points.get(i) else {
-                    return points[points.len() - 1].0;
-                };
-                let (v0, p0) = points[i - 1];
-                v0 + (v1 - v0) * ((u - p0) / (p1 - p0).max(f64::MIN_POSITIVE))
-            }
+            // Not through a sampler, which would copy the points.
+            Distribution::Empirical { points } => sample_empirical(points, rng),
+            _ => self.sampler().sample(rng),
         }
     }
 
@@ -88,7 +68,7 @@ pub enum Sampler {
     Deterministic(f64),
     Exponential { mean: f64 },
     Lognormal { mu: f64, sigma: f64 },
-    Empirical(Distribution),
+    Empirical(Vec<(f64, f64)>),
 }
 
 impl Distribution {
@@ -96,11 +76,15 @@ impl Distribution {
         match self {
             Distribution::Deterministic(v) => Sampler::Deterministic(*v),
             Distribution::Exponential { mean } => Sampler::Exponential { mean: *mean },
+            // A shape that is no number (the config refuses one) always gives the mean.
+            Distribution::Lognormal { mean, sigma } if !sigma.is_finite() => {
+                Sampler::Deterministic(*mean)
+            }
             Distribution::Lognormal { mean, sigma } => Sampler::Lognormal {
                 mu: mean.ln() - sigma * sigma / 2.0,
                 sigma: *sigma,
             },
-            Distribution::Empirical { .. } => Sampler::Empirical(self.clone()),
+            Distribution::Empirical { points } => Sampler::Empirical(points.clone()),
         }
     }
 }
@@ -109,14 +93,31 @@ impl Sampler {
     pub fn sample(&self, rng: &mut SimRng) -> f64 {
         match self {
             Sampler::Deterministic(v) => *v,
+            // Inverse transform: -mean × ln(U), U in (0, 1].
             Sampler::Exponential { mean } => -mean * (1.0 - rng.gen::<f64>()).ln(),
+            // exp(N(mu, sigma)), as rand_distr's LogNormal draws it.
             Sampler::Lognormal { mu, sigma } => {
                 let z: f64 = rand_distr::StandardNormal.sample(rng);
                 (mu + sigma * z).exp()
             }
-            Sampler::Empirical(d) => d.sample(rng),
+            Sampler::Empirical(points) => sample_empirical(points, rng),
         }
     }
+}
+
+/// Picks a bucket of `(value, cumulative probability)` points by its probability and
+/// interpolates linearly inside it.
+fn sample_empirical(points: &[(f64, f64)], rng: &mut SimRng) -> f64 {
+    let u: f64 = rng.gen();
+    let i = points.partition_point(|&(_, p)| p < u);
+    if i == 0 {
+        return points[0].0;
+    }
+    let Some(&(v1, p1)) = points.get(i) else {
+        return points[points.len() - 1].0;
+    };
+    let (v0, p0) = points[i - 1];
+    v0 + (v1 - v0) * ((u - p0) / (p1 - p0).max(f64::MIN_POSITIVE))
 }
 
 #[cfg(test)]
