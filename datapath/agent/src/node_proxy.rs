@@ -61,12 +61,12 @@ pub enum Route {
 /// Chooses the backend of the connection from `client` to the proxy at `local`: the original
 /// destination is the one connect4 recorded (the entry is taken: it is this connection's, and
 /// a reused 4-tuple gets a new one), else the one netfilter's REDIRECT kept (`iptables`, the
-/// path connect4 replaces), else there is none.
+/// path connect4 replaces; asked only then, as it costs a system call), else there is none.
 pub fn route(
     maps: &mut PinnedMaps,
     client: SocketAddrV4,
     local: SocketAddrV4,
-    redirected_by_netfilter: Option<SocketAddrV4>,
+    redirected_by_netfilter: impl FnOnce() -> Option<SocketAddrV4>,
 ) -> Route {
     let key = SockKey {
         local_addr: client.ip().octets(),
@@ -74,36 +74,29 @@ pub fn route(
         local_port: client.port(),
         remote_port: local.port(),
     };
-    let original_addr = match maps.orig_dst_flow.get(&key, 0) {
-        Ok(original) => {
+    let original = match maps.orig_dst_flow.get(&key, 0) {
+        Ok(recorded) => {
             let _ = maps.orig_dst_flow.remove(&key);
-            SocketAddrV4::new(Ipv4Addr::from(original.addr), original.port)
+            SocketAddrV4::new(Ipv4Addr::from(recorded.addr), recorded.port)
         }
-        Err(_) => match redirected_by_netfilter {
+        Err(_) => match redirected_by_netfilter() {
             Some(original) => original,
             None => return Route::NoOriginalDestination,
         },
     };
-    let original = meshtwin_datapath_common::redirect::OriginalDst {
-        addr: original_addr.ip().octets(),
-        port: original_addr.port(),
-        pad: 0,
-        service_id: 0,
-    };
-    let no_backend = Route::NoBackend {
-        original: original_addr,
-    };
+    let (original_addr, original_port) = (original.ip().octets(), original.port());
+    let no_backend = Route::NoBackend { original };
     let Ok(service) = maps.services.get(
-        &ServiceKey::new(original.addr, original.port, IPPROTO_TCP),
+        &ServiceKey::new(original_addr, original_port, IPPROTO_TCP),
         0,
     ) else {
         return no_backend;
     };
     let hash = flow_hash_v4(
         client.ip().octets(),
-        original.addr,
+        original_addr,
         client.port(),
-        original.port,
+        original_port,
         IPPROTO_TCP,
     );
     let Some(slot) = backend_slot(hash, service.backend_count) else {
@@ -117,7 +110,7 @@ pub fn route(
         0,
     ) {
         Ok(backend) => Route::Backend {
-            original: original_addr,
+            original,
             backend: SocketAddrV4::new(Ipv4Addr::from(backend.addr), backend.port),
         },
         Err(_) => no_backend,
@@ -146,10 +139,11 @@ pub async fn serve(
         let (maps, counters) = (maps.clone(), counters.clone());
         tokio::spawn(async move {
             let local = client.local_addr().ok().and_then(v4);
-            let netfilter = original_destination(&client).filter(|o| Some(*o) != local);
             let route = match (v4(peer), local) {
                 (Some(peer), Some(local)) => match maps.lock() {
-                    Ok(mut maps) => route(&mut maps, peer, local, netfilter),
+                    Ok(mut maps) => route(&mut maps, peer, local, || {
+                        original_destination(&client).filter(|o| *o != local)
+                    }),
                     Err(_) => Route::NoOriginalDestination,
                 },
                 _ => Route::NoOriginalDestination,
