@@ -11,7 +11,7 @@ use crate::{
     support::{
         gate,
         topology::interface_counters,
-        workloads::{mesh_sockets, sockmap_counters, MeshWorld},
+        workloads::{mesh_sockets, sockmap_counters, MeshWorld, Process},
     },
 };
 
@@ -59,14 +59,22 @@ struct Moved {
     veth_bytes: u64,
 }
 
+/// Waits for the echo client's `WORD N` line (`connected`, `exchanged`) and returns N.
+fn expect_count(client: &mut Process, word: &str) -> u64 {
+    let line = client.expect(word, LONG);
+    line[word.len()..]
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("a count after {word:?}: {line:?}"))
+}
+
 /// Runs an echo client in pod a with the handshake, after checking, when `expect_bypass`, that
 /// the connections' sockets are in the hash before it starts.
 fn exchange(world: &MeshWorld, args: &[&str], expect_bypass: bool) -> Moved {
     let mut full = vec!["echo-client", "--connect", "10.77.0.3:7000", "--handshake"];
     full.extend_from_slice(args);
     let mut client = world.traffic("a", &full);
-    let connected = client.expect("connected", LONG);
-    let connections: usize = connected["connected ".len()..].parse().expect("a count");
+    let connections = expect_count(&mut client, "connected") as usize;
     let maps = world.maps();
     if expect_bypass {
         // Both ends of every connection: the client's, and the server's accepted socket.
@@ -86,17 +94,14 @@ fn exchange(world: &MeshWorld, args: &[&str], expect_bypass: bool) -> Moved {
     let before = sockmap_counters(&maps);
     let (tx0, tx_bytes0, rx0, rx_bytes0) = interface_counters(&world.node.pod("a").ns, "eth0");
     client.send("go");
-    let exchanged = client.expect("exchanged", LONG);
-    let sent: u64 = exchanged["exchanged ".len()..]
-        .parse()
-        .expect("a byte count");
+    let sent = expect_count(&mut client, "exchanged");
     let (tx1, tx_bytes1, rx1, rx_bytes1) = interface_counters(&world.node.pod("a").ns, "eth0");
     let after = sockmap_counters(&maps);
     client.send("close");
     let output = client.success(LONG);
     assert!(
         output.iter().any(|l| l.starts_with("ok ")),
-        "{exchanged}: {output:?}"
+        "{sent} bytes exchanged: {output:?}"
     );
     Moved {
         sent,
@@ -307,10 +312,7 @@ fn sockmap_leaves_unconfigured_and_opted_out_peers_on_tcp() {
     let before = sockmap_counters(&maps);
     let (_, tx_bytes0, _, _) = interface_counters(&world.node.pod("a").ns, "eth0");
     client.send("go");
-    let exchanged = client.expect("exchanged", LONG);
-    let sent: u64 = exchanged["exchanged ".len()..]
-        .parse()
-        .expect("a byte count");
+    let sent = expect_count(&mut client, "exchanged");
     let (_, tx_bytes1, _, _) = interface_counters(&world.node.pod("a").ns, "eth0");
     client.send("close");
     client.success(LONG);
