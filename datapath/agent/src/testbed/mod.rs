@@ -4,5 +4,6 @@
 //! same topology. Needs root; tools are called by full path.
 
 pub mod cgroup;
+pub mod netlink;
 pub mod netns;
 pub mod topology;

@@ -1,17 +1,23 @@
 //! Network namespaces made by the caller, held by a file descriptor (no /run/netns entry, so a
 //! read-only /run does not matter). Closing the descriptor, when the value drops, frees the
-//! namespace and every interface in it, even when a test failed.
+//! namespace and every interface in it, even when a test failed. Links, addresses and routes
+//! are set up over a netlink socket opened in the namespace ([`RouteNetlink`]).
 
 use std::{
     fs::File,
     io,
+    net::{IpAddr, Ipv4Addr},
     os::{fd::AsRawFd as _, unix::process::CommandExt as _},
     path::PathBuf,
     process::{Command, Output},
+    sync::{Mutex, MutexGuard},
 };
+
+use super::netlink::RouteNetlink;
 
 pub struct Netns {
     file: File,
+    netlink: Mutex<RouteNetlink>,
 }
 
 fn setns(fd: i32) -> io::Result<()> {
@@ -31,7 +37,7 @@ impl Default for Netns {
 impl Netns {
     /// A fresh, empty namespace (only a down `lo`).
     pub fn new() -> Self {
-        let file = std::thread::spawn(|| {
+        let (file, netlink) = std::thread::spawn(|| {
             // SAFETY: unshare moves only this short-lived thread.
             if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
                 panic!(
@@ -39,12 +45,17 @@ impl Netns {
                     io::Error::last_os_error()
                 );
             }
-            File::open("/proc/thread-self/ns/net").expect("open the new namespace")
+            let file = File::open("/proc/thread-self/ns/net").expect("open the new namespace");
+            let netlink = RouteNetlink::open().expect("open a netlink socket in the namespace");
+            (file, netlink)
         })
         .join()
         .expect("namespace thread");
-        let ns = Self { file };
-        ns.ip(&["link", "set", "lo", "up"]);
+        let ns = Self {
+            file,
+            netlink: Mutex::new(netlink),
+        };
+        ns.set_up("lo");
         ns
     }
 
@@ -87,7 +98,14 @@ impl Netns {
         command
     }
 
-    /// Runs /usr/sbin/ip inside the namespace and panics with its stderr when it fails.
+    fn netlink(&self) -> MutexGuard<'_, RouteNetlink> {
+        self.netlink
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs /usr/sbin/ip inside the namespace and panics with its stderr when it fails. For what
+    /// the methods below do not cover: each call is a process, which is slow under emulation.
     pub fn ip(&self, args: &[&str]) -> Output {
         let output = self
             .command("/usr/sbin/ip")
@@ -105,11 +123,45 @@ impl Netns {
 
     /// Creates a veth pair: `name` here, `peer_name` in `peer`.
     pub fn add_veth(&self, name: &str, peer: &Netns, peer_name: &str) {
-        let peer_path = peer.path();
-        let peer_path = peer_path.to_str().expect("utf-8 path");
-        self.ip(&[
-            "link", "add", name, "type", "veth", "peer", "name", peer_name, "netns", peer_path,
-        ]);
+        self.netlink()
+            .add_veth(name, peer_name, peer.raw_fd())
+            .unwrap_or_else(|error| panic!("add veth {name} (peer {peer_name}): {error}"));
+    }
+
+    /// `ip link set NAME up`.
+    pub fn set_up(&self, name: &str) {
+        self.netlink()
+            .set_up(name)
+            .unwrap_or_else(|error| panic!("set {name} up: {error}"));
+    }
+
+    /// `ip addr add ADDRESS/PREFIX_LEN dev NAME` (IPv6: `nodad`).
+    pub fn add_address(&self, name: &str, address: IpAddr, prefix_len: u8) {
+        self.netlink()
+            .add_address(name, address, prefix_len)
+            .unwrap_or_else(|error| panic!("add {address}/{prefix_len} to {name}: {error}"));
+    }
+
+    /// `ip route add DESTINATION/PREFIX_LEN [via GATEWAY] dev NAME`.
+    pub fn add_route(
+        &self,
+        destination: Ipv4Addr,
+        prefix_len: u8,
+        gateway: Option<Ipv4Addr>,
+        name: &str,
+    ) {
+        self.netlink()
+            .add_route(destination, prefix_len, gateway, name)
+            .unwrap_or_else(|error| {
+                panic!("add route {destination}/{prefix_len} via {gateway:?} dev {name}: {error}")
+            });
+    }
+
+    /// Whether an XDP program is attached to `name`.
+    pub fn has_xdp(&self, name: &str) -> bool {
+        self.netlink()
+            .has_xdp(name)
+            .unwrap_or_else(|error| panic!("read link {name}: {error}"))
     }
 
     /// Waits (up to 10 s) until `device` is operationally up: until then a new veth drops what
@@ -117,8 +169,11 @@ impl Netns {
     pub fn wait_link_up(&self, device: &str) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let output = self.ip(&["-o", "link", "show", "dev", device]);
-            if String::from_utf8_lossy(&output.stdout).contains(" state UP ") {
+            let up = self
+                .netlink()
+                .is_up(device)
+                .unwrap_or_else(|error| panic!("read link {device}: {error}"));
+            if up {
                 return;
             }
             assert!(

@@ -52,16 +52,14 @@ impl Node {
         let host_interface = format!("h-{name}");
         let ip = Ipv4Addr::new(10, 77, 0, host);
         self.ns.add_veth(&host_interface, &pod_ns, "eth0");
-        let gateway = format!("{GATEWAY_IP}/32");
-        self.ns
-            .ip(&["addr", "add", &gateway, "dev", &host_interface]);
-        self.ns.ip(&["link", "set", &host_interface, "up"]);
-        self.ns
-            .ip(&["route", "add", &format!("{ip}/32"), "dev", &host_interface]);
-        pod_ns.ip(&["addr", "add", &format!("{ip}/32"), "dev", "eth0"]);
-        pod_ns.ip(&["link", "set", "eth0", "up"]);
-        pod_ns.ip(&["route", "add", &gateway, "dev", "eth0"]);
-        pod_ns.ip(&["route", "add", "default", "via", GATEWAY_IP, "dev", "eth0"]);
+        let gateway: Ipv4Addr = GATEWAY_IP.parse().expect("an IPv4 address");
+        self.ns.add_address(&host_interface, gateway.into(), 32);
+        self.ns.set_up(&host_interface);
+        self.ns.add_route(ip, 32, None, &host_interface);
+        pod_ns.add_address("eth0", ip.into(), 32);
+        pod_ns.set_up("eth0");
+        pod_ns.add_route(gateway, 32, None, "eth0");
+        pod_ns.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(gateway), "eth0");
         // Make the stack compute full checksums instead of leaving them to "hardware": a
         // translated packet with a wrong checksum is then really dropped by the receiver.
         pod_ns.run(|| disable_tx_checksum_offload("eth0"));

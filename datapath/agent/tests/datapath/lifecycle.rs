@@ -41,8 +41,7 @@ program = "tc-service-lb"
 }
 
 fn xdp_on(node: &Node, pod: &str) -> bool {
-    let output = node.pod(pod).ns.ip(&["-d", "link", "show", "dev", "eth0"]);
-    String::from_utf8_lossy(&output.stdout).contains("xdp")
+    node.pod(pod).ns.has_xdp("eth0")
 }
 
 fn reaches_server(node: &Node) -> bool {

@@ -287,13 +287,13 @@ fn xdp_policy_applies_to_ipv6() {
     let server_path = server.path();
     client.add_veth("eth0", &server, "eth0");
     for (ns, addresses) in [
-        (&client, &["fd77::2/64", "fd77::4/64"][..]),
-        (&server, &["fd77::3/64"][..]),
+        (&client, &["fd77::2", "fd77::4"][..]),
+        (&server, &["fd77::3"][..]),
     ] {
         for address in addresses {
-            ns.ip(&["-6", "addr", "add", address, "dev", "eth0", "nodad"]);
+            ns.add_address("eth0", address.parse().unwrap(), 64);
         }
-        ns.ip(&["link", "set", "eth0", "up"]);
+        ns.set_up("eth0");
     }
     client.wait_link_up("eth0");
     server.wait_link_up("eth0");
