@@ -9,6 +9,11 @@ pub const MARKER: &str = "MESHTWIN-VMTEST";
 
 const TEMPLATE: &str = include_str!("guest_run.sh");
 
+/// Tests at once in a guest unless the caller says otherwise. A guest has one vCPU, so libtest
+/// would run one test at a time; two overlap one test's waits (connect timeouts, polling) with
+/// another's work. The tests build their own namespaces, so they can run side by side.
+const GUEST_TEST_THREADS: &str = "--test-threads=2";
+
 /// The script for a guest that runs `binaries` (each with `test_args`) against the feature
 /// table `kernels_toml` (the file's text). `host_paths` are the host directories the tests
 /// use (the workspace, the target directory): those under /tmp are kept visible in the guest.
@@ -35,6 +40,10 @@ pub fn render(
         for arg in test_args {
             runs.push(' ');
             runs.push_str(&shell_quote(arg));
+        }
+        if !test_args.iter().any(|a| a.starts_with("--test-threads")) {
+            runs.push(' ');
+            runs.push_str(&shell_quote(GUEST_TEST_THREADS));
         }
         runs.push('\n');
     }
@@ -85,5 +94,20 @@ mod tests {
         assert!(!script.contains("@RUNS@") && !script.contains("@KERNELS_TOML@"));
         assert!(script.contains(&format!("M={MARKER}")));
         assert!(script.contains("keep=('/tmp/ci')\n"), "{script}");
+    }
+
+    #[test]
+    fn runs_two_tests_at_once_unless_told_otherwise() {
+        let binary = TestBinary {
+            name: "datapath".into(),
+            path: "/t/datapath-1".into(),
+        };
+        let script = render("", std::slice::from_ref(&binary), &["xdp".into()], &[]);
+        assert!(
+            script.contains("run 'datapath' '/t/datapath-1' 'xdp' '--test-threads=2'\n"),
+            "{script}"
+        );
+        let script = render("", &[binary], &["--test-threads=1".into()], &[]);
+        assert!(!script.contains("--test-threads=2"), "{script}");
     }
 }

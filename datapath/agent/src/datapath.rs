@@ -134,8 +134,9 @@ fn up_in(
     pins: &PinDir,
     running: KernelVersion,
 ) -> Result<UpReport, DatapathError> {
-    // No kernel BTF: the programs have no CO-RE relocations, and reading
-    // /sys/kernel/btf/vmlinux (megabytes, a page per read) was most of the time of an `up`.
+    // No kernel BTF: the programs have no CO-RE relocations to resolve against it. (aya 0.14's
+    // EbpfLoader::new still reads and parses /sys/kernel/btf/vmlinux before this discards it;
+    // about a third of an `up` on Linux 6.18, which aya offers no way to skip.)
     let mut ebpf = EbpfLoader::new()
         .btf(None)
         .default_map_pin_directory(pins.maps())
