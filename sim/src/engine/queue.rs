@@ -110,6 +110,33 @@ mod tests {
     }
 
     #[test]
+    fn pops_what_a_sort_by_time_then_sequence_gives() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = crate::engine::SimRng::seed_from_u64(7);
+        let mut q = EventQueue::new();
+        let mut expected = Vec::new();
+        let mut seq = 0u32;
+        // Interleaved pushes and pops, with many equal times, against a sorted reference.
+        for round in 0..2000 {
+            for _ in 0..rng.gen_range(0..4) {
+                let t = q.now().0 + rng.gen_range(0..20);
+                q.schedule(SimTime(t), seq);
+                expected.push((t, seq));
+                seq += 1;
+            }
+            if round % 3 != 0 {
+                expected.sort();
+                if let Some(popped) = q.pop() {
+                    assert_eq!((popped.0 .0, popped.1), expected.remove(0));
+                }
+            }
+        }
+        expected.sort();
+        let rest: Vec<(u64, u32)> = std::iter::from_fn(|| q.pop().map(|(t, e)| (t.0, e))).collect();
+        assert_eq!(rest, expected);
+    }
+
+    #[test]
     fn the_past_is_clamped_to_now() {
         let mut q = EventQueue::new();
         q.schedule(SimTime(10), 1);
