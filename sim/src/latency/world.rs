@@ -723,8 +723,8 @@ impl<'a> World<'a> {
                     utilisation_mean: round4(
                         utilisations.iter().sum::<f64>() / utilisations.len() as f64,
                     ),
-                    dropped: of_kind.iter().map(|s| s.dropped).sum(),
-                    max_queued: of_kind.iter().map(|s| s.max_queued).max().unwrap_or(0),
+                    dropped: of_kind.iter().map(|s| s.dropped()).sum(),
+                    max_queued: of_kind.iter().map(|s| s.max_queued()).max().unwrap_or(0),
                 })
             })
             .collect();
