@@ -15,7 +15,7 @@ use std::{net::Ipv4Addr, os::fd::AsRawFd as _};
 use super::netns::Netns;
 
 /// The node's address on every pod link: the pods' gateway.
-pub const GATEWAY_IP: &str = "10.77.0.1";
+pub const GATEWAY_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 
 pub struct Pod {
     pub name: String,
@@ -52,14 +52,13 @@ impl Node {
         let host_interface = format!("h-{name}");
         let ip = Ipv4Addr::new(10, 77, 0, host);
         self.ns.add_veth(&host_interface, &pod_ns, "eth0");
-        let gateway: Ipv4Addr = GATEWAY_IP.parse().expect("an IPv4 address");
-        self.ns.add_address(&host_interface, gateway.into(), 32);
+        self.ns.add_address(&host_interface, GATEWAY_IP.into(), 32);
         self.ns.set_up(&host_interface);
         self.ns.add_route(ip, 32, None, &host_interface);
         pod_ns.add_address("eth0", ip.into(), 32);
         pod_ns.set_up("eth0");
-        pod_ns.add_route(gateway, 32, None, "eth0");
-        pod_ns.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(gateway), "eth0");
+        pod_ns.add_route(GATEWAY_IP, 32, None, "eth0");
+        pod_ns.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(GATEWAY_IP), "eth0");
         // Make the stack compute full checksums instead of leaving them to "hardware": a
         // translated packet with a wrong checksum is then really dropped by the receiver.
         pod_ns.run(|| disable_tx_checksum_offload("eth0"));
