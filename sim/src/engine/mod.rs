@@ -17,6 +17,7 @@
 pub mod distribution;
 pub mod histogram;
 pub mod jitter;
+pub mod prefetch;
 pub mod queue;
 pub mod station;
 

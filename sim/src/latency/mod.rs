@@ -7,6 +7,7 @@
 //! architecture minus the same percentile of the baseline, as Istio's benchmarks report it.
 
 pub mod arrivals;
+pub mod lookup;
 pub mod plan;
 pub mod result;
 pub mod world;

@@ -9,6 +9,7 @@
 //! ```
 
 use super::arrivals::Arrivals;
+use super::lookup::{Callee, Lookup, NONE};
 use super::plan::{Mesh, Plan, Plans, Role, Step};
 use super::result::{LatencyResult, ServiceLatency, StationKindLatency};
 use crate::capacity::load::ServiceLoad;
@@ -18,6 +19,7 @@ use crate::config::raw::{CallMode, MicroProxyPlacement, PayloadKind, ServiceTime
 use crate::config::Scenario;
 use crate::engine::distribution::Sampler;
 use crate::engine::jitter::JitterTable;
+use crate::engine::prefetch::prefetch;
 use crate::engine::station::Admission;
 use crate::engine::{
     Distribution, EventQueue, LatencyHistogram, Scheduling, SimRng, SimTime, Station,
@@ -26,7 +28,6 @@ use crate::mesh::Architecture;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
-const NONE: u32 = u32::MAX;
 /// Progress is reported every this many events.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
@@ -95,6 +96,8 @@ struct Call {
     tenant: u32,
     waypoint: u32,
     station: u32,
+    /// The kind of `station` (a `StationKind`), known from the step's role without a lookup.
+    station_kind: u8,
     plan: u8,
     step: u8,
     failed: bool,
@@ -116,15 +119,14 @@ pub struct World<'a> {
     plans: [Plan; 5],
     stations: Vec<Station>,
     station_kind: Vec<StationKind>,
+    /// The kind of the architecture's source and destination proxies (waypoints aside).
+    proxy_kind: StationKind,
     /// Service-time distribution (ns) and mTLS handshake cost (ns), by station kind.
     service_time: [Sampler; 5],
     mtls_ns: [f64; 5],
-    src_proxy: Vec<u32>,
-    dst_proxy: Vec<u32>,
-    waypoint_first: Vec<u32>,
+    /// Pods, services and the call graph as the loop reads them, proxies filled in.
+    lookup: Lookup,
     waypoint_replicas: u32,
-    /// Per service: the services it calls and the expected number of calls per request.
-    callees: Vec<Vec<(u32, f64)>>,
     arrivals: Arrivals,
     calls: Vec<Call>,
     free: Vec<u32>,
@@ -191,23 +193,6 @@ impl<'a> World<'a> {
         });
 
         let load = ServiceLoad::new(cluster, 1);
-        let callees = (0..cluster.services.len() as u32)
-            .map(|s| {
-                let caller = &cluster.services[s as usize];
-                cluster
-                    .call_graph
-                    .callees(s)
-                    .iter()
-                    .map(|&c| {
-                        let callee = &cluster.services[c as usize];
-                        // Calls per request of `s` so that every pod of `c` serves its rate.
-                        let to_c_per_caller_pod = callee.rps_per_pod * callee.replicas as f64
-                            / load.caller_pods[c as usize] as f64;
-                        (c, to_c_per_caller_pod / caller.rps_per_pod)
-                    })
-                    .collect()
-            })
-            .collect();
         let sources: Vec<_> = cluster
             .services
             .iter()
@@ -237,13 +222,11 @@ impl<'a> World<'a> {
             plans,
             stations: Vec::new(),
             station_kind: Vec::new(),
+            proxy_kind: StationKind::Sidecar,
             service_time,
             mtls_ns,
-            src_proxy: Vec::new(),
-            dst_proxy: Vec::new(),
-            waypoint_first: vec![NONE; cluster.services.len()],
+            lookup: Lookup::new(cluster),
             waypoint_replicas: scenario.mesh.waypoint_replicas,
-            callees,
             arrivals,
             calls: Vec::new(),
             free: Vec::new(),
@@ -286,6 +269,13 @@ impl<'a> World<'a> {
         let Mesh::Architecture(architecture) = self.mesh else {
             return;
         };
+        self.proxy_kind = match architecture {
+            Architecture::Ebpf => return,
+            Architecture::Sidecar => StationKind::Sidecar,
+            Architecture::PerNode => StationKind::NodeProxy,
+            Architecture::PerServiceAccount => StationKind::ServiceAccountProxy,
+            Architecture::Uproxy => StationKind::MicroProxy,
+        };
         let cluster = self.cluster;
         let pods = cluster.pods();
         let per_node = |world: &mut Self, kind| -> Vec<u32> {
@@ -304,13 +294,11 @@ impl<'a> World<'a> {
                 let stations: Vec<u32> = (0..pods)
                     .map(|_| self.add_station(StationKind::Sidecar, scheduling))
                     .collect();
-                self.src_proxy = stations.clone();
-                self.dst_proxy = stations;
+                self.lookup.set_proxies(&stations);
             }
             Architecture::PerNode => {
                 let stations = per_node(self, StationKind::NodeProxy);
-                self.src_proxy = stations.clone();
-                self.dst_proxy = stations;
+                self.lookup.set_proxies(&stations);
             }
             Architecture::PerServiceAccount => {
                 let mut by_key: HashMap<(u32, u32), u32> = HashMap::new();
@@ -328,8 +316,7 @@ impl<'a> World<'a> {
                     };
                     stations.push(station);
                 }
-                self.src_proxy = stations.clone();
-                self.dst_proxy = stations;
+                self.lookup.set_proxies(&stations);
             }
             Architecture::Uproxy => {
                 let stations = match self.scenario.mesh.micro_proxy {
@@ -338,15 +325,14 @@ impl<'a> World<'a> {
                         .map(|_| self.add_station(StationKind::MicroProxy, scheduling))
                         .collect(),
                 };
-                self.src_proxy = stations.clone();
-                self.dst_proxy = stations;
+                self.lookup.set_proxies(&stations);
                 for group in waypoint_groups(cluster, self.scenario.mesh.waypoint_scope) {
                     let first = self.stations.len() as u32;
                     for _ in 0..self.waypoint_replicas {
                         self.add_station(StationKind::Waypoint, scheduling);
                     }
                     for &s in &group.services {
-                        self.waypoint_first[s as usize] = first;
+                        self.lookup.services[s as usize].waypoint_first = first;
                     }
                 }
             }
@@ -382,8 +368,8 @@ impl<'a> World<'a> {
         if next.0 < self.end_ns {
             self.queue.schedule(next, Event::Arrival(source));
         }
-        let service = self.cluster.pod_service[pod as usize];
-        let l7 = self.cluster.services[service as usize].l7_policy;
+        let service = self.lookup.pods[pod as usize].service;
+        let l7 = self.lookup.services[service as usize].l7_policy;
         let plan = if l7 && self.uses_waypoints() {
             PlanId::ExternalL7
         } else {
@@ -409,9 +395,9 @@ impl<'a> World<'a> {
         let tenant = if src_pod == NONE {
             service
         } else {
-            self.cluster.pod_service[src_pod as usize]
+            self.lookup.pods[src_pod as usize].service
         };
-        let waypoint = match self.waypoint_first[service as usize] {
+        let waypoint = match self.lookup.services[service as usize].waypoint_first {
             NONE => NONE,
             first => first + self.rng.gen_range(0..self.waypoint_replicas),
         };
@@ -423,6 +409,7 @@ impl<'a> World<'a> {
             tenant,
             waypoint,
             station: NONE,
+            station_kind: 0,
             plan: plan as u8,
             step: 0,
             failed: false,
@@ -449,10 +436,10 @@ impl<'a> World<'a> {
     /// A call from `parent`'s pod to a replica of `service`, issued at `t`.
     fn call_service(&mut self, parent: u32, service: u32, t: u64) {
         let src_pod = self.calls[parent as usize].pod;
-        let s = &self.cluster.services[service as usize];
+        let s = self.lookup.services[service as usize];
         let pod = s.first_pod + self.rng.gen_range(0..s.replicas);
         let same_node =
-            self.cluster.pod_node[pod as usize] == self.cluster.pod_node[src_pod as usize];
+            self.lookup.pods[pod as usize].node == self.lookup.pods[src_pod as usize].node;
         let plan = if same_node {
             PlanId::SameNode
         } else if s.l7_policy && self.uses_waypoints() {
@@ -512,11 +499,18 @@ impl<'a> World<'a> {
                 Step::Proxy { role, .. } => {
                     let call = &mut self.calls[id as usize];
                     call.step = step as u8;
-                    call.station = match role {
-                        Role::Source => self.src_proxy[call.src_pod as usize],
-                        Role::Destination => self.dst_proxy[call.pod as usize],
-                        Role::Waypoint => call.waypoint,
+                    (call.station, call.station_kind) = match role {
+                        Role::Source => (
+                            self.lookup.pods[call.src_pod as usize].src_proxy,
+                            self.proxy_kind as u8,
+                        ),
+                        Role::Destination => (
+                            self.lookup.pods[call.pod as usize].dst_proxy,
+                            self.proxy_kind as u8,
+                        ),
+                        Role::Waypoint => (call.waypoint, StationKind::Waypoint as u8),
                     };
+                    prefetch(&self.stations[call.station as usize]);
                     self.queue.schedule(SimTime(t), Event::Reach(id));
                     return;
                 }
@@ -540,12 +534,12 @@ impl<'a> World<'a> {
 
     fn start_service(&mut self, now: SimTime, id: u32) {
         let call = &self.calls[id as usize];
-        let (station, plan, step) = (
+        let (station, kind, plan, step) = (
             call.station as usize,
+            call.station_kind as usize,
             call.plan as usize,
             call.step as usize,
         );
-        let kind = self.station_kind[station] as usize;
         let mut ns = self.service_time[kind].sample(&mut self.rng);
         if self.new_connections {
             let step = self.plans[plan].steps[step - 1];
@@ -560,13 +554,16 @@ impl<'a> World<'a> {
 
     fn on_served(&mut self, now: SimTime, id: u32) {
         let call = &self.calls[id as usize];
-        let (station, started, visit_start) =
-            (call.station as usize, call.started, call.visit_start);
+        let (station, kind, started, visit_start) = (
+            call.station as usize,
+            call.station_kind as usize,
+            call.started,
+            call.visit_start,
+        );
         if let Some(next) = self.stations[station].finish() {
             self.start_service(now, next);
         }
         if started >= self.warmup_ns && started < self.end_ns {
-            let kind = self.station_kind[station] as usize;
             self.per_station_kind[kind].record_ns(now.0 - visit_start);
         }
         self.walk(id, now.0);
@@ -575,8 +572,9 @@ impl<'a> World<'a> {
     fn reach_app(&mut self, id: u32, t: u64) {
         let service = self.calls[id as usize].service as usize;
         self.calls[id as usize].reached_app = t;
-        let t = t + (self.cluster.services[service].app_time_us * 1000.0 + 0.5) as u64;
-        let spawned = match self.cluster.services[service].call_mode {
+        let s = &self.lookup.services[service];
+        let t = t + s.app_time_ns;
+        let spawned = match s.call_mode {
             CallMode::Sequential => self.next_sequential_call(id, t),
             CallMode::Parallel => self.all_calls(id, t),
         };
@@ -585,27 +583,31 @@ impl<'a> World<'a> {
         }
     }
 
-    /// How many times to call a service expected `k` times per request.
-    fn count(&mut self, k: f64) -> u32 {
-        // `as` truncates: the floor of a non-negative number, without a libm call.
-        let whole = k as u32;
-        whole + u32::from(self.rng.gen::<f64>() < k - whole as f64)
+    /// How many times to call `callee` this time.
+    fn count(&mut self, callee: Callee) -> u32 {
+        callee.whole + u32::from(self.rng.gen::<f64>() < callee.fraction)
     }
 
     fn next_sequential_call(&mut self, id: u32, t: u64) -> bool {
         let service = self.calls[id as usize].service as usize;
+        let (start, end) = {
+            let s = &self.lookup.services[service];
+            (s.callees_start as usize, s.callees_end as usize)
+        };
         loop {
             let call = &mut self.calls[id as usize];
+            // `next_callee` counts the callees begun; the one being repeated is the last.
+            let next = start + call.next_callee as usize;
             if call.repeats_left > 0 {
                 call.repeats_left -= 1;
-                let (callee, _) = self.callees[service][call.next_callee as usize - 1];
+                let callee = self.lookup.callees[next - 1].service;
                 self.call_service(id, callee, t);
                 return true;
             }
-            let Some(&(_, k)) = self.callees[service].get(call.next_callee as usize) else {
+            if next == end {
                 return false;
-            };
-            let n = self.count(k);
+            }
+            let n = self.count(self.lookup.callees[next]);
             let call = &mut self.calls[id as usize];
             call.next_callee += 1;
             call.repeats_left = n;
@@ -614,13 +616,14 @@ impl<'a> World<'a> {
 
     fn all_calls(&mut self, id: u32, t: u64) -> bool {
         let service = self.calls[id as usize].service as usize;
+        let s = &self.lookup.services[service];
         let mut total = 0;
-        for i in 0..self.callees[service].len() {
-            let (callee, k) = self.callees[service][i];
-            let n = self.count(k);
+        for i in s.callees_start as usize..s.callees_end as usize {
+            let callee = self.lookup.callees[i];
+            let n = self.count(callee);
             total += n;
             for _ in 0..n {
-                self.call_service(id, callee, t);
+                self.call_service(id, callee.service, t);
             }
         }
         self.calls[id as usize].pending = total;
@@ -682,7 +685,7 @@ impl<'a> World<'a> {
         let parent = call.parent;
         self.calls[parent as usize].failed |= call.failed;
         let service = self.calls[parent as usize].service as usize;
-        let finished = match self.cluster.services[service].call_mode {
+        let finished = match self.lookup.services[service].call_mode {
             CallMode::Sequential => !self.next_sequential_call(parent, now.0),
             CallMode::Parallel => {
                 let p = &mut self.calls[parent as usize];

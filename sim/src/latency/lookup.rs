@@ -1,0 +1,128 @@
+//! What the event loop reads about pods and services, packed for the cache. The loop touches a
+//! random callee pod and its service on every call; read from `Cluster`, that is a 120-byte
+//! `Service` (name, ports, ...) and four separate per-pod vectors, each a cache miss of its
+//! own. Here a pod is 16 bytes (node, service, both proxies) and a service 32 bytes, with its
+//! callees in one flat vector.
+
+use crate::capacity::load::ServiceLoad;
+use crate::cluster::Cluster;
+use crate::config::raw::CallMode;
+
+/// A proxy slot that no station fills (no proxy of that role, no waypoint).
+pub const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy)]
+pub struct PodEntry {
+    pub node: u32,
+    pub service: u32,
+    /// The station that handles this pod's outgoing calls (its sidecar, its node's proxy).
+    pub src_proxy: u32,
+    /// The station that handles calls to this pod.
+    pub dst_proxy: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceEntry {
+    pub first_pod: u32,
+    pub replicas: u32,
+    /// The application's own time per request, rounded to ns.
+    pub app_time_ns: u64,
+    /// This service's callees: `callees[callees_start..callees_end]`.
+    pub callees_start: u32,
+    pub callees_end: u32,
+    /// The first of its waypoint group's replicas, or [`NONE`].
+    pub waypoint_first: u32,
+    pub call_mode: CallMode,
+    pub l7_policy: bool,
+}
+
+/// A service called `whole + 1` times per request with probability `fraction`, else `whole`.
+#[derive(Debug, Clone, Copy)]
+pub struct Callee {
+    pub service: u32,
+    pub whole: u32,
+    pub fraction: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub pods: Vec<PodEntry>,
+    pub services: Vec<ServiceEntry>,
+    pub callees: Vec<Callee>,
+}
+
+impl Lookup {
+    /// Pods and services without proxies; the world fills those in as it builds stations.
+    pub fn new(cluster: &Cluster) -> Self {
+        let load = ServiceLoad::new(cluster, 1);
+        let mut callees = Vec::new();
+        let services = cluster
+            .services
+            .iter()
+            .enumerate()
+            .map(|(s, caller)| {
+                let callees_start = callees.len() as u32;
+                for &c in cluster.call_graph.callees(s as u32) {
+                    let callee = &cluster.services[c as usize];
+                    // Calls per request of `s` so that every pod of `c` serves its rate.
+                    let to_c_per_caller_pod = callee.rps_per_pod * callee.replicas as f64
+                        / load.caller_pods[c as usize] as f64;
+                    let k = to_c_per_caller_pod / caller.rps_per_pod;
+                    // `as` truncates: the floor of a non-negative number.
+                    let whole = k as u32;
+                    callees.push(Callee {
+                        service: c,
+                        whole,
+                        fraction: k - whole as f64,
+                    });
+                }
+                ServiceEntry {
+                    first_pod: caller.first_pod,
+                    replicas: caller.replicas,
+                    app_time_ns: (caller.app_time_us * 1000.0 + 0.5) as u64,
+                    callees_start,
+                    callees_end: callees.len() as u32,
+                    waypoint_first: NONE,
+                    call_mode: caller.call_mode,
+                    l7_policy: caller.l7_policy,
+                }
+            })
+            .collect();
+        let pods = cluster
+            .pod_node
+            .iter()
+            .zip(&cluster.pod_service)
+            .map(|(&node, &service)| PodEntry {
+                node,
+                service,
+                src_proxy: NONE,
+                dst_proxy: NONE,
+            })
+            .collect();
+        Lookup {
+            pods,
+            services,
+            callees,
+        }
+    }
+
+    /// Every pod's source and destination proxy is `station[pod]`.
+    pub fn set_proxies(&mut self, station: &[u32]) {
+        for (pod, &s) in self.pods.iter_mut().zip(station) {
+            pod.src_proxy = s;
+            pod.dst_proxy = s;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_stay_small() {
+        assert_eq!(std::mem::size_of::<PodEntry>(), 16);
+        assert!(std::mem::size_of::<ServiceEntry>() <= 32);
+        assert_eq!(std::mem::size_of::<Callee>(), 16);
+    }
+}
