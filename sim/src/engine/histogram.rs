@@ -1,5 +1,4 @@
-//! Latency histograms, log-bucketed with three significant digits (HdrHistogram), reported
-//! in microseconds.
+//! Latency histograms, log-bucketed (HdrHistogram), reported in microseconds.
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -33,16 +32,11 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// A latency histogram recorded in two tiers. Values go into `recent`, whose counters are 16
-/// bits: the event loop records into hundreds of histograms (one per service), which do not
-/// fit in the cache together, and narrower counters halve what each record touches. Before
-/// `recent` could overflow (65,535 records), it is folded into `folded` (64-bit counters, read
-/// only at the end) and cleared. Bucket for bucket the result is what one histogram would hold.
+/// A latency histogram: log-bucketed, 64-bit counters. The event loop does not record into
+/// these directly but into a [`HistogramSet`](super::HistogramSet), which folds into them.
 #[derive(Debug, Clone)]
 pub struct LatencyHistogram {
-    recent: Histogram<u16>,
-    recent_len: u16,
-    folded: Histogram<u64>,
+    histogram: Histogram<u64>,
 }
 
 impl Default for LatencyHistogram {
@@ -51,62 +45,75 @@ impl Default for LatencyHistogram {
     }
 }
 
-impl LatencyHistogram {
-    pub fn new() -> Self {
-        // 1 ns to 100 s, three significant digits.
-        Self::with_bounds(1, 100_000_000_000, 3)
-    }
+/// Bounds and precision of a histogram: lowest discernible value and highest trackable value
+/// (ns), significant digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub low: u64,
+    pub high: u64,
+    pub digits: u8,
+}
 
+impl Bounds {
+    /// 1 ns to 100 s, three significant digits.
+    pub const PRECISE: Bounds = Bounds {
+        low: 1,
+        high: 100_000_000_000,
+        digits: 3,
+    };
     /// Two significant digits and a 100 ns floor: a tenth of the memory, for the many
     /// per-service histograms.
+    pub const COMPACT: Bounds = Bounds {
+        low: 100,
+        high: 100_000_000_000,
+        digits: 2,
+    };
+}
+
+impl LatencyHistogram {
+    pub fn new() -> Self {
+        Self::with_bounds(Bounds::PRECISE)
+    }
+
     pub fn compact() -> Self {
-        Self::with_bounds(100, 100_000_000_000, 2)
+        Self::with_bounds(Bounds::COMPACT)
     }
 
-    fn with_bounds(low: u64, high: u64, digits: u8) -> Self {
+    pub fn with_bounds(bounds: Bounds) -> Self {
         LatencyHistogram {
-            recent: Histogram::new_with_bounds(low, high, digits).expect("valid histogram bounds"),
-            recent_len: 0,
-            folded: Histogram::new_with_bounds(low, high, digits).expect("valid histogram bounds"),
+            histogram: Histogram::new_with_bounds(bounds.low, bounds.high, bounds.digits)
+                .expect("valid histogram bounds"),
         }
     }
 
-    #[inline]
+    /// Records one value; values past the highest trackable one count as that one.
     pub fn record_ns(&mut self, ns: u64) {
-        // Fewer than 65,535 records since the last fold: no 16-bit counter can saturate.
-        self.recent.saturating_record(ns.max(1));
-        self.recent_len += 1;
-        if self.recent_len == u16::MAX {
-            self.fold();
-        }
+        self.histogram.saturating_record(ns.max(1));
     }
 
-    #[cold]
-    fn fold(&mut self) {
-        fold_into(&mut self.folded, &self.recent);
-        self.recent.reset();
-        self.recent_len = 0;
+    /// Records `count` values of `ns` at once.
+    pub fn record_ns_n(&mut self, ns: u64, count: u64) {
+        self.histogram.saturating_record_n(ns.max(1), count);
     }
 
-    /// Everything recorded, in one histogram.
-    fn all(&self) -> Histogram<u64> {
-        let mut all = self.folded.clone();
-        fold_into(&mut all, &self.recent);
-        all
+    /// The underlying histogram, for a [`HistogramSet`](super::HistogramSet) to check its
+    /// bucket layout against.
+    pub(super) fn inner(&self) -> &Histogram<u64> {
+        &self.histogram
     }
 
     pub fn count(&self) -> u64 {
-        self.folded.len() + self.recent.len()
+        self.histogram.len()
     }
 
     pub fn add(&mut self, other: &LatencyHistogram) {
-        self.folded
-            .add(other.all())
+        self.histogram
+            .add(&other.histogram)
             .expect("histograms share bounds");
     }
 
     pub fn percentiles(&self) -> Percentiles {
-        let histogram = self.all();
+        let histogram = &self.histogram;
         if histogram.is_empty() {
             return Percentiles::default();
         }
@@ -123,7 +130,7 @@ impl LatencyHistogram {
 
     /// (latency in µs, fraction of requests at or below it), for CDF plots.
     pub fn cdf(&self, points: usize) -> Vec<(f64, f64)> {
-        let histogram = self.all();
+        let histogram = &self.histogram;
         if histogram.is_empty() {
             return Vec::new();
         }
@@ -133,14 +140,6 @@ impl LatencyHistogram {
                 (histogram.value_at_quantile(q) as f64 / 1000.0, q)
             })
             .collect()
-    }
-}
-
-/// Adds every bucket of `from` to `into` (same bounds): a bucket's highest equivalent value
-/// lands in the same bucket.
-fn fold_into(into: &mut Histogram<u64>, from: &Histogram<u16>) {
-    for bucket in from.iter_recorded() {
-        into.saturating_record_n(bucket.value_iterated_to(), bucket.count_at_value().into());
     }
 }
 
@@ -158,28 +157,9 @@ mod tests {
         assert!((p.p50 - 500.0).abs() <= 0.5, "{p:?}");
         assert!((p.p99 - 990.0).abs() <= 1.0, "{p:?}");
         assert!((p.mean - 500.5).abs() <= 0.5, "{p:?}");
-    }
-
-    #[test]
-    fn folding_the_16_bit_tier_loses_nothing() {
-        // Three folds and a remainder, with most values in a few buckets (16-bit counters
-        // would saturate without the folds).
-        let mut h = LatencyHistogram::compact();
-        let mut reference = Histogram::<u64>::new_with_bounds(100, 100_000_000_000, 2).unwrap();
-        for i in 0..200_000u64 {
-            let ns = if i % 10 == 0 { 1_000 + i * 37 } else { 250_000 };
-            h.record_ns(ns);
-            reference.record(ns).unwrap();
-        }
-        assert_eq!(h.count(), 200_000);
-        for q in [0.5, 0.9, 0.99, 0.999] {
-            assert_eq!(h.all().value_at_quantile(q), reference.value_at_quantile(q));
-        }
-        assert_eq!(h.all().mean(), reference.mean());
-        let mut sum = LatencyHistogram::compact();
+        let mut sum = h.clone();
         sum.add(&h);
-        sum.add(&h);
-        assert_eq!(sum.count(), 400_000);
-        assert_eq!(sum.percentiles(), h.percentiles());
+        assert_eq!(sum.count(), 2000);
+        assert_eq!(sum.percentiles(), p);
     }
 }

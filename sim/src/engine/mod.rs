@@ -16,13 +16,15 @@
 
 pub mod distribution;
 pub mod histogram;
+pub mod histogram_set;
 pub mod jitter;
 pub mod prefetch;
 pub mod queue;
 pub mod station;
 
 pub use distribution::Distribution;
-pub use histogram::{LatencyHistogram, Percentiles};
+pub use histogram::{Bounds, LatencyHistogram, Percentiles};
+pub use histogram_set::HistogramSet;
 pub use queue::EventQueue;
 pub use station::{Scheduling, Station};
 

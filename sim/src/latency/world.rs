@@ -22,7 +22,7 @@ use crate::engine::jitter::JitterTable;
 use crate::engine::prefetch::prefetch;
 use crate::engine::station::Admission;
 use crate::engine::{
-    Distribution, EventQueue, LatencyHistogram, Scheduling, SimRng, SimTime, Station,
+    Bounds, Distribution, EventQueue, HistogramSet, Scheduling, SimRng, SimTime, Station,
 };
 use crate::mesh::Architecture;
 use rand::{Rng, SeedableRng};
@@ -136,11 +136,13 @@ pub struct World<'a> {
     new_connections: bool,
     jitter: JitterTable,
     ns_per_byte: f64,
-    // Statistics, over requests started inside the measured window.
-    end_to_end: LatencyHistogram,
-    hop: LatencyHistogram,
-    per_service: Vec<LatencyHistogram>,
-    per_station_kind: Vec<LatencyHistogram>,
+    // Statistics, over requests started inside the measured window. A value is known when its
+    // last event is scheduled (a call's response, a proxy's service), and its counter is
+    // prefetched then; it is recorded when that event happens.
+    end_to_end: HistogramSet,
+    hop: HistogramSet,
+    per_service: HistogramSet,
+    per_station_kind: HistogramSet,
     requests: u64,
     calls_completed: u64,
     dropped: u64,
@@ -236,10 +238,10 @@ impl<'a> World<'a> {
             new_connections: !scenario.traffic.connection_reuse,
             jitter: JitterTable::lognormal(costs.latency.segment_sigma),
             ns_per_byte: 8.0 / costs.latency.wire_gbps,
-            end_to_end: LatencyHistogram::new(),
-            hop: LatencyHistogram::new(),
-            per_service: vec![LatencyHistogram::compact(); cluster.services.len()],
-            per_station_kind: vec![LatencyHistogram::compact(); StationKind::ALL.len()],
+            end_to_end: HistogramSet::new(1, Bounds::PRECISE),
+            hop: HistogramSet::new(1, Bounds::PRECISE),
+            per_service: HistogramSet::new(cluster.services.len(), Bounds::COMPACT),
+            per_station_kind: HistogramSet::new(StationKind::ALL.len(), Bounds::COMPACT),
             requests: 0,
             calls_completed: 0,
             dropped: 0,
@@ -534,11 +536,13 @@ impl<'a> World<'a> {
 
     fn start_service(&mut self, now: SimTime, id: u32) {
         let call = &self.calls[id as usize];
-        let (station, kind, plan, step) = (
+        let (station, kind, plan, step, started, visit_start) = (
             call.station as usize,
             call.station_kind as usize,
             call.plan as usize,
             call.step as usize,
+            call.started,
+            call.visit_start,
         );
         let mut ns = self.service_time[kind].sample(&mut self.rng);
         if self.new_connections {
@@ -549,6 +553,10 @@ impl<'a> World<'a> {
         }
         let ns = ((ns + 0.5) as u64).max(1);
         self.stations[station].record_service(ns);
+        if self.measured(started) {
+            self.per_station_kind
+                .prefetch(kind, now.0 + ns - visit_start);
+        }
         self.queue.schedule(SimTime(now.0 + ns), Event::Served(id));
     }
 
@@ -563,8 +571,8 @@ impl<'a> World<'a> {
         if let Some(next) = self.stations[station].finish() {
             self.start_service(now, next);
         }
-        if started >= self.warmup_ns && started < self.end_ns {
-            self.per_station_kind[kind].record_ns(now.0 - visit_start);
+        if self.measured(started) {
+            self.per_station_kind.record_ns(kind, now.0 - visit_start);
         }
         self.walk(id, now.0);
     }
@@ -651,20 +659,38 @@ impl<'a> World<'a> {
             let (mean_ns, cross_node) = self.plans[plan].response_legs[i];
             ns += self.leg_ns(mean_ns, cross_node);
         }
-        self.queue.schedule(SimTime(t).after(ns), Event::Done(id));
+        let done = SimTime(t).after(ns);
+        let call = &self.calls[id as usize];
+        if self.measured(call.started) && !failed {
+            let total = done.0 - call.started;
+            self.per_service.prefetch(call.service as usize, total);
+            self.hop
+                .prefetch(0, (call.reached_app - call.started) + (done.0 - t));
+            if call.parent == NONE {
+                self.end_to_end.prefetch(0, total);
+            }
+        }
+        self.queue.schedule(done, Event::Done(id));
+    }
+
+    /// Whether a call started inside the measured window (after warm-up, before the end).
+    fn measured(&self, started: u64) -> bool {
+        started >= self.warmup_ns && started < self.end_ns
     }
 
     fn on_done(&mut self, now: SimTime, id: u32) {
         let call = self.calls[id as usize];
         self.free.push(id);
-        let measured = call.started >= self.warmup_ns && call.started < self.end_ns;
+        let measured = self.measured(call.started);
         if measured {
             self.calls_completed += 1;
             if !call.failed {
                 let total = now.0 - call.started;
-                self.per_service[call.service as usize].record_ns(total);
-                self.hop
-                    .record_ns((call.reached_app - call.started) + (now.0 - call.left_app));
+                self.per_service.record_ns(call.service as usize, total);
+                self.hop.record_ns(
+                    0,
+                    (call.reached_app - call.started) + (now.0 - call.left_app),
+                );
             }
         }
         if call.parent == NONE {
@@ -674,7 +700,7 @@ impl<'a> World<'a> {
                 if call.failed {
                     self.dropped += 1;
                 } else {
-                    self.end_to_end.record_ns(total);
+                    self.end_to_end.record_ns(0, total);
                     if total > self.timeout_ns {
                         self.timed_out += 1;
                     }
@@ -717,11 +743,12 @@ impl<'a> World<'a> {
                 }
                 let utilisations: Vec<f64> =
                     of_kind.iter().map(|s| s.utilisation(total_ns)).collect();
+                let visits = self.per_station_kind.histogram(k);
                 Some(StationKindLatency {
                     kind: kind.name(),
                     stations: of_kind.len() as u64,
-                    visits: self.per_station_kind[k].count(),
-                    latency_us: self.per_station_kind[k].percentiles(),
+                    visits: visits.count(),
+                    latency_us: visits.percentiles(),
                     utilisation_max: round4(utilisations.iter().copied().fold(0.0, f64::max)),
                     utilisation_mean: round4(
                         utilisations.iter().sum::<f64>() / utilisations.len() as f64,
@@ -739,7 +766,8 @@ impl<'a> World<'a> {
             .cluster
             .services
             .iter()
-            .zip(&self.per_service)
+            .enumerate()
+            .map(|(i, s)| (s, self.per_service.histogram(i)))
             .filter(|(_, h)| h.count() > 0)
             .map(|(s, h)| ServiceLatency {
                 name: s.name.clone(),
@@ -747,9 +775,11 @@ impl<'a> World<'a> {
                 latency_us: h.percentiles(),
             })
             .collect();
+        let end_to_end = self.end_to_end.histogram(0);
+        let hop = self.hop.histogram(0);
         LatencyResult {
-            latency_us: self.end_to_end.percentiles(),
-            hop_latency_us: self.hop.percentiles(),
+            latency_us: end_to_end.percentiles(),
+            hop_latency_us: hop.percentiles(),
             requests: self.requests,
             calls: self.calls_completed,
             dropped: self.dropped,
@@ -760,8 +790,8 @@ impl<'a> World<'a> {
             per_service,
             events: self.queue.popped(),
             wall_seconds,
-            end_to_end: self.end_to_end,
-            hop: self.hop,
+            end_to_end,
+            hop,
             ..LatencyResult::default()
         }
     }
