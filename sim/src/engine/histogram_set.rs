@@ -23,7 +23,10 @@ pub struct HistogramSet {
     recent: Vec<u16>,
     /// Records into `recent` since the member's last fold.
     since_fold: Vec<u16>,
-    folded: Vec<LatencyHistogram>,
+    /// Made at a member's first fold: most members of a run never fill their 16-bit counters,
+    /// and hundreds of empty 64-bit histograms would be tens of megabytes to allocate.
+    folded: Vec<Option<LatencyHistogram>>,
+    bounds: Bounds,
 }
 
 /// HdrHistogram's bucket layout for one set of bounds.
@@ -97,7 +100,8 @@ impl HistogramSet {
             layout,
             recent: vec![0; members * layout.len],
             since_fold: vec![0; members],
-            folded: vec![empty; members],
+            folded: vec![None; members],
+            bounds,
         }
     }
 
@@ -126,14 +130,19 @@ impl HistogramSet {
     #[cold]
     fn fold(&mut self, member: usize) {
         let counters = &mut self.recent[member * self.layout.len..][..self.layout.len];
-        add_counters(&mut self.folded[member], &self.layout, counters);
+        let bounds = self.bounds;
+        let folded =
+            self.folded[member].get_or_insert_with(|| LatencyHistogram::with_bounds(bounds));
+        add_counters(folded, &self.layout, counters);
         counters.fill(0);
         self.since_fold[member] = 0;
     }
 
     /// Everything member `member` recorded.
     pub fn histogram(&self, member: usize) -> LatencyHistogram {
-        let mut all = self.folded[member].clone();
+        let mut all = self.folded[member]
+            .clone()
+            .unwrap_or_else(|| LatencyHistogram::with_bounds(self.bounds));
         let counters = &self.recent[member * self.layout.len..][..self.layout.len];
         add_counters(&mut all, &self.layout, counters);
         all

@@ -1,8 +1,8 @@
 //! What the event loop reads about pods and services, packed for the cache. The loop touches a
 //! random callee pod and its service on every call; read from `Cluster`, that is a 120-byte
 //! `Service` (name, ports, ...) and four separate per-pod vectors, each a cache miss of its
-//! own. Here a pod is 16 bytes (node, service, both proxies) and a service 32 bytes, with its
-//! callees in one flat vector.
+//! own. Here a pod is 12 bytes (node, service, proxy) and a service 32 bytes, with its callees
+//! in one flat vector.
 
 use crate::capacity::load::ServiceLoad;
 use crate::cluster::Cluster;
@@ -15,10 +15,9 @@ pub const NONE: u32 = u32::MAX;
 pub struct PodEntry {
     pub node: u32,
     pub service: u32,
-    /// The station that handles this pod's outgoing calls (its sidecar, its node's proxy).
-    pub src_proxy: u32,
-    /// The station that handles calls to this pod.
-    pub dst_proxy: u32,
+    /// The station that handles this pod's calls, outgoing and incoming (its sidecar, its
+    /// node's or its service account's proxy, its micro proxy).
+    pub proxy: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -95,8 +94,7 @@ impl Lookup {
             .map(|(&node, &service)| PodEntry {
                 node,
                 service,
-                src_proxy: NONE,
-                dst_proxy: NONE,
+                proxy: NONE,
             })
             .collect();
         Lookup {
@@ -106,11 +104,10 @@ impl Lookup {
         }
     }
 
-    /// Every pod's source and destination proxy is `station[pod]`.
+    /// Pod `p`'s proxy is `station[p]`.
     pub fn set_proxies(&mut self, station: &[u32]) {
         for (pod, &s) in self.pods.iter_mut().zip(station) {
-            pod.src_proxy = s;
-            pod.dst_proxy = s;
+            pod.proxy = s;
         }
     }
 }
@@ -121,7 +118,7 @@ mod tests {
 
     #[test]
     fn entries_stay_small() {
-        assert_eq!(std::mem::size_of::<PodEntry>(), 16);
+        assert_eq!(std::mem::size_of::<PodEntry>(), 12);
         assert!(std::mem::size_of::<ServiceEntry>() <= 32);
         assert_eq!(std::mem::size_of::<Callee>(), 16);
     }

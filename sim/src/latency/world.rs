@@ -503,11 +503,11 @@ impl<'a> World<'a> {
                     call.step = step as u8;
                     (call.station, call.station_kind) = match role {
                         Role::Source => (
-                            self.lookup.pods[call.src_pod as usize].src_proxy,
+                            self.lookup.pods[call.src_pod as usize].proxy,
                             self.proxy_kind as u8,
                         ),
                         Role::Destination => (
-                            self.lookup.pods[call.pod as usize].dst_proxy,
+                            self.lookup.pods[call.pod as usize].proxy,
                             self.proxy_kind as u8,
                         ),
                         Role::Waypoint => (call.waypoint, StationKind::Waypoint as u8),
