@@ -30,8 +30,9 @@ pub enum Step {
     Leg {
         mean_ns: f64,
         cross_node: bool,
-        /// Extra time when the connection is new: the TCP handshake round trip, the mTLS
-        /// round trip on proxy-to-proxy legs, the connect-time redirect.
+        /// Extra time when every request opens a new connection: the TCP handshake round
+        /// trip, the mTLS round trip on proxy-to-proxy legs, the connect-time redirect. Zero
+        /// with connection reuse, so that the walk adds it without asking.
         handshake_ns: f64,
         /// Proxy-to-proxy leg: both ends pay the mTLS handshake's CPU on a new connection.
         mtls: bool,
@@ -84,6 +85,7 @@ impl Plans {
             interception: scenario.mesh.interception,
             acceleration: scenario.mesh.local_acceleration,
             ebpf_programs: mesh == Mesh::Architecture(Architecture::Ebpf),
+            new_connections: !scenario.traffic.connection_reuse,
         };
         let build = |legs: Vec<Leg>| plan(&legs, costs, options);
         match mesh {
@@ -152,6 +154,7 @@ struct Options {
     interception: Interception,
     acceleration: LocalAcceleration,
     ebpf_programs: bool,
+    new_connections: bool,
 }
 
 fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
@@ -163,6 +166,9 @@ fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
         let mut handshake_ns = 2.0 * mean_ns * if mtls { 2.0 } else { 1.0 };
         if leg.intercepted && options.interception == Interception::Ebpf {
             handshake_ns += costs.connect_redirect_us * 1000.0;
+        }
+        if !options.new_connections {
+            handshake_ns = 0.0;
         }
         steps.push(Step::Leg {
             mean_ns,

@@ -134,6 +134,8 @@ pub struct World<'a> {
     end_ns: u64,
     timeout_ns: u64,
     new_connections: bool,
+    payload: PayloadKind,
+    payload_mean_bytes: f64,
     jitter: JitterTable,
     ns_per_byte: f64,
     // Statistics, over requests started inside the measured window. A value is known when its
@@ -236,6 +238,8 @@ impl<'a> World<'a> {
             end_ns: warmup_ns + SimTime::from_secs_f64(latency.duration_s).0,
             timeout_ns: (latency.timeout_ms * 1e6) as u64,
             new_connections: !scenario.traffic.connection_reuse,
+            payload: scenario.traffic.payload,
+            payload_mean_bytes: scenario.traffic.payload_bytes as f64,
             jitter: JitterTable::lognormal(costs.latency.segment_sigma),
             ns_per_byte: 8.0 / costs.latency.wire_gbps,
             end_to_end: HistogramSet::new(1, Bounds::PRECISE),
@@ -463,8 +467,8 @@ impl<'a> World<'a> {
     }
 
     fn payload_bytes(&mut self) -> f64 {
-        let mean = self.scenario.traffic.payload_bytes as f64;
-        match self.scenario.traffic.payload {
+        let mean = self.payload_mean_bytes;
+        match self.payload {
             PayloadKind::Fixed => mean,
             PayloadKind::Exponential => -mean * (1.0 - self.rng.gen::<f64>()).ln(),
         }
@@ -479,23 +483,21 @@ impl<'a> World<'a> {
             (call.plan as usize, call.step as usize)
         };
         loop {
-            let Some(&s) = self.plans[plan].steps.get(step) else {
+            let Some(s) = self.plans[plan].steps.get(step) else {
                 self.calls[id as usize].step = step as u8;
                 self.reach_app(id, t);
                 return;
             };
             step += 1;
-            match s {
+            match *s {
                 Step::Leg {
                     mean_ns,
                     cross_node,
                     handshake_ns,
                     ..
                 } => {
-                    let mut ns = self.leg_ns(mean_ns, cross_node);
-                    if self.new_connections {
-                        ns += handshake_ns;
-                    }
+                    // With connection reuse the plans' handshakes are zero (`World::new`).
+                    let ns = self.leg_ns(mean_ns, cross_node) + handshake_ns;
                     t += (ns + 0.5) as u64;
                 }
                 Step::Proxy { role, .. } => {
