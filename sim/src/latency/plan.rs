@@ -7,7 +7,7 @@
 //! A proxy's one visit stands for its work on the request and on the response; the response
 //! travels back through the same legs as kernel time only.
 
-use crate::config::raw::{Interception, LocalAcceleration};
+use crate::config::raw::{Interception, LocalAcceleration, PayloadKind};
 use crate::config::Scenario;
 use crate::cost_model::LatencyCosts;
 use crate::mesh::Architecture;
@@ -28,8 +28,7 @@ pub enum Role {
 pub enum Step {
     /// A TCP leg through the kernel (and the wire when `cross_node`).
     Leg {
-        mean_ns: f64,
-        cross_node: bool,
+        time: LegTime,
         /// Extra time when every request opens a new connection: the TCP handshake round
         /// trip, the mTLS round trip on proxy-to-proxy legs, the connect-time redirect. Zero
         /// with connection reuse, so that the walk adds it without asking.
@@ -44,11 +43,22 @@ pub enum Step {
     },
 }
 
+/// What one crossing of a leg takes, one way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LegTime {
+    /// The kernel's mean time, before jitter.
+    pub mean_ns: f64,
+    /// The payload on the wire at the scenario's fixed payload size: zero on node-local legs,
+    /// and for exponential payloads, whose size the walk draws per crossing.
+    pub wire_ns: f64,
+    pub cross_node: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub steps: Vec<Step>,
-    /// The legs' means in reverse, for the response.
-    pub response_legs: Vec<(f64, bool)>,
+    /// The legs in reverse, for the response.
+    pub response_legs: Vec<LegTime>,
 }
 
 /// Which mesh a simulation runs: none (the baseline the added latency is measured against)
@@ -86,6 +96,12 @@ impl Plans {
             acceleration: scenario.mesh.local_acceleration,
             ebpf_programs: mesh == Mesh::Architecture(Architecture::Ebpf),
             new_connections: !scenario.traffic.connection_reuse,
+            fixed_payload_wire_ns: match scenario.traffic.payload {
+                PayloadKind::Fixed => {
+                    scenario.traffic.payload_bytes as f64 * (8.0 / costs.wire_gbps)
+                }
+                PayloadKind::Exponential => 0.0,
+            },
         };
         let build = |legs: Vec<Leg>| plan(&legs, costs, options);
         match mesh {
@@ -155,6 +171,7 @@ struct Options {
     acceleration: LocalAcceleration,
     ebpf_programs: bool,
     new_connections: bool,
+    fixed_payload_wire_ns: f64,
 }
 
 fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
@@ -170,13 +187,21 @@ fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
         if !options.new_connections {
             handshake_ns = 0.0;
         }
-        steps.push(Step::Leg {
+        let time = LegTime {
             mean_ns,
+            wire_ns: if leg.same_node {
+                0.0
+            } else {
+                options.fixed_payload_wire_ns
+            },
             cross_node: !leg.same_node,
+        };
+        steps.push(Step::Leg {
+            time,
             handshake_ns,
             mtls,
         });
-        response_legs.push((mean_ns, !leg.same_node));
+        response_legs.push(time);
         // The proxy the caller's first, node-local leg reaches is on the caller's side.
         let role = match leg.to {
             Endpoint::App | Endpoint::Outside => None,

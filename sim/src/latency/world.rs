@@ -10,7 +10,7 @@
 
 use super::arrivals::Arrivals;
 use super::lookup::{Callee, Lookup, NONE};
-use super::plan::{Mesh, Plan, Plans, Role, Step};
+use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step};
 use super::result::{LatencyResult, ServiceLatency, StationKindLatency};
 use crate::capacity::load::ServiceLoad;
 use crate::capacity::uproxy::waypoint_groups;
@@ -458,20 +458,15 @@ impl<'a> World<'a> {
     }
 
     /// One leg's one-way time: its mean with log-normal jitter, plus the payload on the wire.
-    fn leg_ns(&mut self, mean_ns: f64, cross_node: bool) -> f64 {
-        let mut ns = mean_ns * self.jitter.draw(&mut self.rng);
-        if cross_node {
-            ns += self.payload_bytes() * self.ns_per_byte;
+    fn leg_ns(&mut self, leg: LegTime) -> f64 {
+        // A fixed payload's wire time is in the plan (zero on node-local legs): no branch on
+        // the leg's kind, which no predictor guesses well.
+        let mut ns = leg.mean_ns * self.jitter.draw(&mut self.rng) + leg.wire_ns;
+        if self.payload == PayloadKind::Exponential && leg.cross_node {
+            let bytes = -self.payload_mean_bytes * (1.0 - self.rng.gen::<f64>()).ln();
+            ns += bytes * self.ns_per_byte;
         }
         ns
-    }
-
-    fn payload_bytes(&mut self) -> f64 {
-        let mean = self.payload_mean_bytes;
-        match self.payload {
-            PayloadKind::Fixed => mean,
-            PayloadKind::Exponential => -mean * (1.0 - self.rng.gen::<f64>()).ln(),
-        }
     }
 
     /// Walks a call's plan from its current step, starting at time `t`: legs add time; at a
@@ -491,13 +486,10 @@ impl<'a> World<'a> {
             step += 1;
             match *s {
                 Step::Leg {
-                    mean_ns,
-                    cross_node,
-                    handshake_ns,
-                    ..
+                    time, handshake_ns, ..
                 } => {
-                    // With connection reuse the plans' handshakes are zero (`World::new`).
-                    let ns = self.leg_ns(mean_ns, cross_node) + handshake_ns;
+                    // With connection reuse the plans' handshakes are zero.
+                    let ns = self.leg_ns(time) + handshake_ns;
                     t += (ns + 0.5) as u64;
                 }
                 Step::Proxy { role, .. } => {
@@ -658,8 +650,8 @@ impl<'a> World<'a> {
             legs
         };
         for i in legs - walked..legs {
-            let (mean_ns, cross_node) = self.plans[plan].response_legs[i];
-            ns += self.leg_ns(mean_ns, cross_node);
+            let leg = self.plans[plan].response_legs[i];
+            ns += self.leg_ns(leg);
         }
         let done = SimTime(t).after(ns);
         let call = &self.calls[id as usize];
