@@ -275,13 +275,6 @@ impl<'a> World<'a> {
         let Mesh::Architecture(architecture) = self.mesh else {
             return;
         };
-        self.proxy_kind = match architecture {
-            Architecture::Ebpf => return,
-            Architecture::Sidecar => StationKind::Sidecar,
-            Architecture::PerNode => StationKind::NodeProxy,
-            Architecture::PerServiceAccount => StationKind::ServiceAccountProxy,
-            Architecture::Uproxy => StationKind::MicroProxy,
-        };
         let cluster = self.cluster;
         let pods = cluster.pods();
         let per_node = |world: &mut Self, kind| -> Vec<u32> {
@@ -297,16 +290,19 @@ impl<'a> World<'a> {
         match architecture {
             Architecture::Ebpf => {}
             Architecture::Sidecar => {
+                self.proxy_kind = StationKind::Sidecar;
                 let stations: Vec<u32> = (0..pods)
                     .map(|_| self.add_station(StationKind::Sidecar, scheduling))
                     .collect();
                 self.lookup.set_proxies(&stations);
             }
             Architecture::PerNode => {
+                self.proxy_kind = StationKind::NodeProxy;
                 let stations = per_node(self, StationKind::NodeProxy);
                 self.lookup.set_proxies(&stations);
             }
             Architecture::PerServiceAccount => {
+                self.proxy_kind = StationKind::ServiceAccountProxy;
                 let mut by_key: HashMap<(u32, u32), u32> = HashMap::new();
                 let mut stations = Vec::with_capacity(pods);
                 for pod in 0..pods {
@@ -325,6 +321,7 @@ impl<'a> World<'a> {
                 self.lookup.set_proxies(&stations);
             }
             Architecture::Uproxy => {
+                self.proxy_kind = StationKind::MicroProxy;
                 let stations = match self.scenario.mesh.micro_proxy {
                     MicroProxyPlacement::PerNode => per_node(self, StationKind::MicroProxy),
                     MicroProxyPlacement::PerPod => (0..pods)
