@@ -22,7 +22,7 @@ use crate::engine::jitter::JitterTable;
 use crate::engine::prefetch::prefetch;
 use crate::engine::station::Admission;
 use crate::engine::{
-    Bounds, Distribution, EventQueue, HistogramSet, Scheduling, SimRng, SimTime, Station,
+    round_ns, Bounds, Distribution, EventQueue, HistogramSet, Scheduling, SimRng, SimTime, Station,
 };
 use crate::mesh::Architecture;
 use rand::{Rng, SeedableRng};
@@ -487,7 +487,7 @@ impl<'a> World<'a> {
                 } => {
                     // With connection reuse the plans' handshakes are zero.
                     let ns = self.leg_ns(time) + handshake_ns;
-                    t += (ns + 0.5) as u64;
+                    t += round_ns(ns);
                 }
                 Step::Proxy { role, .. } => {
                     let call = &mut self.calls[id as usize];
@@ -542,7 +542,7 @@ impl<'a> World<'a> {
                 ns += self.mtls_ns[kind];
             }
         }
-        let ns = ((ns + 0.5) as u64).max(1);
+        let ns = round_ns(ns).max(1);
         self.stations[station].record_service(ns);
         if self.measured(started) {
             self.per_station_kind
