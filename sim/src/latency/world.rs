@@ -138,9 +138,9 @@ pub struct World<'a> {
     payload_mean_bytes: f64,
     jitter: JitterTable,
     ns_per_byte: f64,
-    // Statistics, over requests started inside the measured window. A value is known when its
-    // last event is scheduled (a call's response, a proxy's service), and its counter is
-    // prefetched then; it is recorded when that event happens.
+    // Statistics, over requests started inside the measured window. A call's latency is known
+    // when its response is scheduled; its per-service counter (among hundreds of services,
+    // the one set too large for the cache) is prefetched then, and recorded at `Done`.
     end_to_end: HistogramSet,
     hop: HistogramSet,
     per_service: HistogramSet,
@@ -527,13 +527,11 @@ impl<'a> World<'a> {
 
     fn start_service(&mut self, now: SimTime, id: u32) {
         let call = &self.calls[id as usize];
-        let (station, kind, plan, step, started, visit_start) = (
+        let (station, kind, plan, step) = (
             call.station as usize,
             call.station_kind as usize,
             call.plan as usize,
             call.step as usize,
-            call.started,
-            call.visit_start,
         );
         let mut ns = self.service_time[kind].sample(&mut self.rng);
         if self.new_connections {
@@ -544,10 +542,6 @@ impl<'a> World<'a> {
         }
         let ns = round_ns(ns).max(1);
         self.stations[station].record_service(ns);
-        if self.measured(started) {
-            self.per_station_kind
-                .prefetch(kind, now.0 + ns - visit_start);
-        }
         self.queue.schedule(SimTime(now.0 + ns), Event::Served(id));
     }
 
@@ -653,13 +647,8 @@ impl<'a> World<'a> {
         let done = SimTime(t).after(ns);
         let call = &self.calls[id as usize];
         if self.measured(call.started) && !failed {
-            let total = done.0 - call.started;
-            self.per_service.prefetch(call.service as usize, total);
-            self.hop
-                .prefetch(0, (call.reached_app - call.started) + (done.0 - t));
-            if call.parent == NONE {
-                self.end_to_end.prefetch(0, total);
-            }
+            self.per_service
+                .prefetch(call.service as usize, done.0 - call.started);
         }
         self.queue.schedule(done, Event::Done(id));
     }
