@@ -75,6 +75,7 @@ impl LatencyHistogram {
         Self::with_bounds(Bounds::PRECISE)
     }
 
+    #[cfg(test)]
     pub fn compact() -> Self {
         Self::with_bounds(Bounds::COMPACT)
     }
@@ -87,6 +88,7 @@ impl LatencyHistogram {
     }
 
     /// Records one value; values past the highest trackable one count as that one.
+    #[cfg(test)]
     pub fn record_ns(&mut self, ns: u64) {
         self.histogram.saturating_record(ns.max(1));
     }
@@ -96,8 +98,8 @@ impl LatencyHistogram {
         self.histogram.saturating_record_n(ns.max(1), count);
     }
 
-    /// The underlying histogram, for a [`HistogramSet`](super::HistogramSet) to check its
-    /// bucket layout against.
+    /// The underlying histogram: a [`HistogramSet`](super::HistogramSet) takes its number of
+    /// counters from it, and the set's tests compare buckets with it.
     pub(super) fn inner(&self) -> &Histogram<u64> {
         &self.histogram
     }
@@ -106,6 +108,7 @@ impl LatencyHistogram {
         self.histogram.len()
     }
 
+    #[cfg(test)]
     pub fn add(&mut self, other: &LatencyHistogram) {
         self.histogram
             .add(&other.histogram)

@@ -1,12 +1,13 @@
-//! Many latency histograms with the same bounds (one per service, one per proxy kind),
-//! recorded the way the event loop needs: fast, and predictable enough to prefetch.
+//! Latency histograms with the same bounds (one per service, one per proxy kind; a set of one
+//! for end to end and for hops), recorded the way the event loop needs: fast, and predictable
+//! enough to prefetch.
 //!
-//! Counters are 16 bits, all members in one flat array, so a record is an index computation and
-//! one increment: no per-member header to load, and narrower counters halve what the members
-//! span (hundreds of them do not fit in the cache together). Before a member's counters could
-//! overflow (65,535 records) they are folded into its 64-bit histogram and cleared. Because the
-//! index of a value is computed here, the loop can also prefetch a counter when it learns the
-//! value, events before it records it.
+//! Counters are 16 bits, all members in one flat array, so a record is an index computation, an
+//! increment and a count towards the next fold: no per-member header to load, and narrower
+//! counters halve what the members span (hundreds of them do not fit in the cache together).
+//! Before a member's counters could overflow (65,535 records) they are folded into its 64-bit
+//! histogram and cleared. Because the index of a value is computed here, the loop can also
+//! prefetch a counter when it learns the value, events before it records it.
 //!
 //! The buckets are HdrHistogram's: bucket `b` of a histogram with `2^(h+1)` sub-buckets and unit
 //! `2^u` holds the values with the same top `h + 1` bits above bit `b + u`. Folding records each

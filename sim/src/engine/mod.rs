@@ -48,9 +48,9 @@ impl SimTime {
 }
 
 /// A duration in nanoseconds rounded to a whole number: adding 0.5 rounds without a libm
-/// call; negatives and NaN give 0. The conversion goes through `i64`, one instruction on
-/// x86-64 where `u64`'s takes a dozen (no unsigned conversion before AVX-512), and the event
-/// loop converts several times per event. Durations past 2^63 ns (292 years) do not occur.
+/// call; negatives and NaN give 0, durations past 2^63 ns (292 years) give 2^63 - 1. The
+/// conversion goes through `i64`, one instruction on x86-64 where `u64`'s takes a dozen (no
+/// unsigned conversion before AVX-512), and the event loop converts several times per event.
 #[inline]
 pub fn round_ns(ns: f64) -> u64 {
     ((ns + 0.5) as i64).max(0) as u64

@@ -8,7 +8,7 @@ use crate::capacity::load::ServiceLoad;
 use crate::cluster::Cluster;
 use crate::config::raw::CallMode;
 
-/// A proxy slot that no station fills (no proxy of that role, no waypoint).
+/// No index: no proxy, no waypoint, no parent call, no source pod.
 pub const NONE: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
@@ -52,8 +52,7 @@ pub struct Lookup {
 
 impl Lookup {
     /// Pods and services without proxies; the world fills those in as it builds stations.
-    pub fn new(cluster: &Cluster) -> Self {
-        let load = ServiceLoad::new(cluster, 1);
+    pub fn new(cluster: &Cluster, load: &ServiceLoad) -> Self {
         let mut callees = Vec::new();
         let services = cluster
             .services

@@ -96,8 +96,9 @@ struct Call {
     tenant: u32,
     waypoint: u32,
     station: u32,
-    /// The kind of `station` (a `StationKind`), known from the step's role without a lookup.
-    station_kind: u8,
+    /// The kind of `station`, known from the step's role without a lookup (meaningless
+    /// before the call's first proxy step, like `station`).
+    station_kind: StationKind,
     plan: u8,
     step: u8,
     failed: bool,
@@ -119,7 +120,8 @@ pub struct World<'a> {
     plans: [Plan; 5],
     stations: Vec<Station>,
     station_kind: Vec<StationKind>,
-    /// The kind of the architecture's source and destination proxies (waypoints aside).
+    /// The kind of the architecture's source and destination proxies (waypoints aside);
+    /// unused without proxies (the baseline, eBPF).
     proxy_kind: StationKind,
     /// Service-time distribution (ns) and mTLS handshake cost (ns), by station kind.
     service_time: [Sampler; 5],
@@ -229,7 +231,7 @@ impl<'a> World<'a> {
             proxy_kind: StationKind::Sidecar,
             service_time,
             mtls_ns,
-            lookup: Lookup::new(cluster),
+            lookup: Lookup::new(cluster, &load),
             waypoint_replicas: scenario.mesh.waypoint_replicas,
             arrivals,
             calls: Vec::new(),
@@ -412,7 +414,7 @@ impl<'a> World<'a> {
             tenant,
             waypoint,
             station: NONE,
-            station_kind: 0,
+            station_kind: StationKind::Sidecar,
             plan: plan as u8,
             step: 0,
             failed: false,
@@ -495,13 +497,12 @@ impl<'a> World<'a> {
                     (call.station, call.station_kind) = match role {
                         Role::Source => (
                             self.lookup.pods[call.src_pod as usize].proxy,
-                            self.proxy_kind as u8,
+                            self.proxy_kind,
                         ),
-                        Role::Destination => (
-                            self.lookup.pods[call.pod as usize].proxy,
-                            self.proxy_kind as u8,
-                        ),
-                        Role::Waypoint => (call.waypoint, StationKind::Waypoint as u8),
+                        Role::Destination => {
+                            (self.lookup.pods[call.pod as usize].proxy, self.proxy_kind)
+                        }
+                        Role::Waypoint => (call.waypoint, StationKind::Waypoint),
                     };
                     prefetch(&self.stations[call.station as usize]);
                     self.queue.schedule(SimTime(t), Event::Reach(id));
