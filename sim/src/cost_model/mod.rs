@@ -57,6 +57,13 @@ pub struct LatencyCosts {
     pub wire_gbps: f64,
 }
 
+impl LatencyCosts {
+    /// The time one byte takes on the wire between nodes, in ns.
+    pub fn wire_ns_per_byte(&self) -> f64 {
+        8.0 / self.wire_gbps
+    }
+}
+
 /// The parameters one scenario runs with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelSet {

@@ -98,7 +98,7 @@ impl Plans {
             new_connections: !scenario.traffic.connection_reuse,
             fixed_payload_wire_ns: match scenario.traffic.payload {
                 PayloadKind::Fixed => {
-                    scenario.traffic.payload_bytes as f64 * (8.0 / costs.wire_gbps)
+                    scenario.traffic.payload_bytes as f64 * costs.wire_ns_per_byte()
                 }
                 PayloadKind::Exponential => 0.0,
             },

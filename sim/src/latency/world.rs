@@ -136,10 +136,7 @@ pub struct World<'a> {
     end_ns: u64,
     timeout_ns: u64,
     new_connections: bool,
-    payload: PayloadKind,
-    payload_mean_bytes: f64,
     jitter: JitterTable,
-    ns_per_byte: f64,
     // Statistics, over requests started inside the measured window. A call's latency is known
     // when its response is scheduled; its per-service counter (among hundreds of services,
     // the one set too large for the cache) is prefetched then, and recorded at `Done`.
@@ -240,10 +237,7 @@ impl<'a> World<'a> {
             end_ns: warmup_ns + SimTime::from_secs_f64(latency.duration_s).0,
             timeout_ns: (latency.timeout_ms * 1e6) as u64,
             new_connections: !scenario.traffic.connection_reuse,
-            payload: scenario.traffic.payload,
-            payload_mean_bytes: scenario.traffic.payload_bytes as f64,
             jitter: JitterTable::lognormal(costs.latency.segment_sigma),
-            ns_per_byte: 8.0 / costs.latency.wire_gbps,
             end_to_end: HistogramSet::new(1, Bounds::PRECISE),
             hop: HistogramSet::new(1, Bounds::PRECISE),
             per_service: HistogramSet::new(cluster.services.len(), Bounds::COMPACT),
@@ -461,9 +455,11 @@ impl<'a> World<'a> {
         // A fixed payload's wire time is in the plan (zero on node-local legs): no branch on
         // the leg's kind, which no predictor guesses well.
         let mut ns = leg.mean_ns * self.jitter.draw(&mut self.rng) + leg.wire_ns;
-        if self.payload == PayloadKind::Exponential && leg.cross_node {
-            let bytes = -self.payload_mean_bytes * (1.0 - self.rng.gen::<f64>()).ln();
-            ns += bytes * self.ns_per_byte;
+        let traffic = &self.scenario.traffic;
+        if traffic.payload == PayloadKind::Exponential && leg.cross_node {
+            let mean_bytes = traffic.payload_bytes as f64;
+            let bytes = -mean_bytes * (1.0 - self.rng.gen::<f64>()).ln();
+            ns += bytes * self.scenario.models.latency.wire_ns_per_byte();
         }
         ns
     }
