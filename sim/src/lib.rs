@@ -19,3 +19,4 @@ pub mod progress;
 pub mod report;
 pub mod request_path;
 pub mod sweep;
+pub mod traffic;

@@ -1,4 +1,7 @@
-//! The data-plane architectures meshtwin compares and the options that apply to all of them.
+//! The data-plane architectures meshtwin compares and the options that shape them: which
+//! configuration proxies receive (scoping), how traffic reaches a proxy (interception), how
+//! node-local legs travel (acceleration), and where uproxy puts its micro proxies and
+//! waypoints. `[mesh]` sets these; `MeshOptions` holds them resolved.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -72,4 +75,60 @@ impl fmt::Display for Scoping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// How traffic reaches the proxy the application did not dial.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Interception {
+    /// iptables REDIRECT to the proxy (Istio's classic init container).
+    #[default]
+    Iptables,
+    /// A cgroup connect4 program rewrites the destination at connect time.
+    Ebpf,
+}
+
+/// How legs that stay on one node travel.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LocalAcceleration {
+    /// Local hops go through loopback or veth TCP.
+    #[default]
+    None,
+    /// sock_ops + sk_msg redirect local hops socket to socket.
+    Sockmap,
+}
+
+/// Where `uproxy` runs its L4 micro proxies.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MicroProxyPlacement {
+    /// One per node, shared by the node's pods (ztunnel).
+    #[default]
+    PerNode,
+    /// One in every pod.
+    PerPod,
+}
+
+/// Which services share one `uproxy` waypoint.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaypointScope {
+    /// The services of one service account.
+    #[default]
+    PerServiceAccount,
+    /// The services of one namespace.
+    PerNamespace,
+}
+
+/// `[mesh]`, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeshOptions {
+    pub architectures: Vec<Architecture>,
+    pub scopings: Vec<Scoping>,
+    pub interception: Interception,
+    pub local_acceleration: LocalAcceleration,
+    pub micro_proxy: MicroProxyPlacement,
+    pub waypoint_scope: WaypointScope,
+    pub waypoint_replicas: u32,
 }

@@ -36,9 +36,9 @@ pub struct Service {
     pub l7_policy: bool,
     /// Requests per second each pod of this service serves.
     pub rps_per_pod: f64,
-    pub call_mode: crate::config::raw::CallMode,
+    pub call_mode: crate::traffic::CallMode,
     /// How requests from outside the mesh arrive (for services nobody in the mesh calls).
-    pub arrivals: crate::config::raw::ArrivalKind,
+    pub arrivals: crate::traffic::ArrivalKind,
     /// The application's own time per request, before it calls others and answers.
     pub app_time_us: f64,
     pub first_pod: u32,

@@ -2,12 +2,14 @@
 //! of the key or value at fault; all problems found in one pass are reported together.
 
 use super::raw::{self, RawScenario, RawService};
-use super::{LatencyOptions, MeshOptions, Scenario, Traffic};
+use super::Scenario;
 use crate::cluster::generate::{self, ShortForm};
 use crate::cluster::{placement, CallGraph, Cluster, NodeGroup, Service, ServiceAccount};
 use crate::cost_model::{Catalog, ModelSet, ParamValues};
 use crate::diagnostic::{from_toml_error, Diagnostic, Diagnostics};
-use crate::mesh::{Architecture, Scoping};
+use crate::latency::options::LatencyOptions;
+use crate::mesh::{Architecture, MeshOptions, Scoping};
+use crate::traffic::Traffic;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap};

@@ -8,6 +8,7 @@
 
 pub mod arrivals;
 pub mod lookup;
+pub mod options;
 pub mod plan;
 pub mod result;
 pub mod world;

@@ -10,12 +10,12 @@
 
 use super::arrivals::Arrivals;
 use super::lookup::{Callee, Lookup, NONE};
+use super::options::ServiceTimeKind;
 use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step};
 use super::result::{LatencyResult, ServiceLatency, StationKindLatency};
 use crate::capacity::load::ServiceLoad;
 use crate::capacity::uproxy::waypoint_groups;
 use crate::cluster::Cluster;
-use crate::config::raw::{CallMode, MicroProxyPlacement, PayloadKind, ServiceTimeKind};
 use crate::config::Scenario;
 use crate::engine::distribution::Sampler;
 use crate::engine::jitter::JitterTable;
@@ -24,7 +24,8 @@ use crate::engine::station::Admission;
 use crate::engine::{
     round_ns, Bounds, Distribution, EventQueue, HistogramSet, Scheduling, SimRng, SimTime, Station,
 };
-use crate::mesh::Architecture;
+use crate::mesh::{Architecture, MicroProxyPlacement};
+use crate::traffic::{CallMode, PayloadKind};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
