@@ -5,11 +5,15 @@
 //! `services[s].first_pod .. services[s].first_pod + replicas`, so per-pod data is a `Vec`
 //! indexed by pod and per-service data a `Vec` indexed by service: stable order, no hashing.
 
+pub mod build;
 pub mod call_graph;
 pub mod generate;
 pub mod placement;
 
 pub use call_graph::CallGraph;
+
+/// Past this many pods a scenario would need more memory than capacity planning warrants.
+pub const MAX_PODS: u64 = 50_000_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeGroup {

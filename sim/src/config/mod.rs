@@ -1,5 +1,7 @@
-//! Scenario files: `raw` is the file as written (serde, unknown keys rejected with their
-//! location), `resolve` checks meaning and builds the `Scenario` the models run on.
+//! Scenario files, at the edge of the simulator: `raw` is the file as written (serde, unknown
+//! keys rejected with their location), `resolve` checks meaning, locates every problem, and
+//! assembles the `Scenario` the models run on from their own types (the cluster itself is
+//! built by `crate::cluster::build`). Nothing past this module sees the file's types.
 
 pub mod histogram_file;
 pub mod raw;

@@ -1,18 +1,19 @@
 //! From the file as written to a checked `Scenario`. Every problem is reported with the span
-//! of the key or value at fault; all problems found in one pass are reported together.
+//! of the key or value at fault; all problems found in one pass are reported together. What
+//! the checks accept becomes the models' own types: options, cost models, and a cluster
+//! specification that `cluster::build` turns into nodes, services and placed pods.
 
 use super::raw::{self, RawScenario, RawService};
 use super::Scenario;
-use crate::cluster::generate::{self, ShortForm};
-use crate::cluster::{placement, CallGraph, Cluster, NodeGroup, Service, ServiceAccount};
+use crate::cluster::build::{self, ClusterSpec, ServiceSpec, ServiceSpecs};
+use crate::cluster::generate::ShortForm;
+use crate::cluster::{CallGraph, Cluster, NodeGroup, MAX_PODS};
 use crate::cost_model::{Catalog, ModelSet, ParamValues};
 use crate::diagnostic::{from_toml_error, Diagnostic, Diagnostics};
 use crate::latency::options::LatencyOptions;
 use crate::mesh::{Architecture, MeshOptions, Scoping};
 use crate::traffic::Traffic;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
@@ -21,8 +22,6 @@ use toml::Spanned;
 pub const DEFAULT_SEED: u64 = 1;
 /// Kubernetes' default pod limit per node.
 pub const DEFAULT_MAX_PODS_PER_NODE: u32 = 110;
-/// Past this many pods a scenario would need more memory than capacity planning warrants.
-const MAX_PODS: u64 = 50_000_000;
 
 pub struct LoadOptions<'a> {
     /// Overrides the file's `seed`.
@@ -423,6 +422,8 @@ impl Resolver<'_> {
         }
     }
 
+    /// The cluster's nodes and services checked, then built (`cluster::build`).
+    /// The cluster's nodes and services checked, then built.
     fn cluster(
         &mut self,
         raw: &RawScenario,
@@ -436,21 +437,17 @@ impl Resolver<'_> {
             None => DEFAULT_MAX_PODS_PER_NODE,
         };
         let node_groups = self.node_groups(c, cluster_span.clone(), default_max)?;
-        let node_max_pods: Vec<u32> = node_groups
-            .iter()
-            .flat_map(|g| std::iter::repeat_n(g.max_pods, g.count as usize))
-            .collect();
-        let capacity: u64 = node_max_pods.iter().map(|&m| m as u64).sum();
-
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let capacity = build::capacity(&node_groups);
+        let traffic = traffic?;
         let short_form = c.pods_per_node.is_some() || c.services.is_some();
-        let (namespaces, service_accounts, services, calls) = if short_form {
-            self.short_form(raw, &node_groups, &mut rng, traffic?)?
+        let (services, calls) = if short_form {
+            let form = self.short_form(raw, &node_groups)?;
+            (ServiceSpecs::Generated(form), Vec::new())
         } else {
-            self.explicit_services(raw, traffic?)?
+            self.listed_services(raw, traffic)?
         };
 
-        let pods: u64 = services.iter().map(|s| s.replicas as u64).sum();
+        let pods = services.pods();
         if pods > MAX_PODS {
             self.error(
                 cluster_span,
@@ -472,52 +469,47 @@ impl Resolver<'_> {
             );
             return None;
         }
-        let call_graph = CallGraph::new(
-            services.len(),
-            &calls.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>(),
-        );
-        if let Some(cycle) = call_graph.find_cycle() {
-            let names: Vec<&str> = cycle
-                .iter()
-                .map(|&s| services[s as usize].name.as_str())
-                .collect();
-            // Point at the call that closes the cycle.
-            let (from, to) = (cycle[cycle.len() - 2], cycle[cycle.len() - 1]);
-            let span = calls
-                .iter()
-                .find(|c| c.0 == from && c.1 == to)
-                .and_then(|c| c.2.clone())
-                .unwrap_or(cluster_span);
-            self.error(
-                span,
-                format!(
-                    "the call graph has a cycle: {} (a request would never finish; remove one of these calls)",
-                    names.join(" → ")
-                ),
-            );
-            return None;
+        // The short form's generator calls only later services: its graph has no cycle.
+        if let ServiceSpecs::Listed { services, .. } = &services {
+            self.acyclic(services, &calls, cluster_span)?;
         }
-        let pod_node = placement::place(
-            pods as usize,
-            &node_max_pods,
-            raw.placement.strategy,
-            &mut rng,
-        );
-        let pod_service = services
-            .iter()
-            .enumerate()
-            .flat_map(|(i, s)| std::iter::repeat_n(i as u32, s.replicas as usize))
-            .collect();
-        Some(Cluster {
+        let spec = ClusterSpec {
             node_groups,
-            node_max_pods,
-            namespaces,
-            service_accounts,
             services,
-            call_graph,
-            pod_node,
-            pod_service,
-        })
+            placement: raw.placement.strategy,
+        };
+        Some(build::build(spec, traffic, seed))
+    }
+
+    /// A cycle in the listed calls is an error at the call that closes it.
+    fn acyclic(
+        &mut self,
+        services: &[ServiceSpec],
+        calls: &[Call],
+        cluster_span: Range<usize>,
+    ) -> Option<()> {
+        let pairs: Vec<(u32, u32)> = calls.iter().map(|c| (c.0, c.1)).collect();
+        let Some(cycle) = CallGraph::new(services.len(), &pairs).find_cycle() else {
+            return Some(());
+        };
+        let names: Vec<&str> = cycle
+            .iter()
+            .map(|&s| services[s as usize].name.as_str())
+            .collect();
+        // Point at the call that closes the cycle.
+        let (from, to) = (cycle[cycle.len() - 2], cycle[cycle.len() - 1]);
+        let span = calls
+            .iter()
+            .find(|c| c.0 == from && c.1 == to)
+            .map_or(cluster_span, |c| c.2.clone());
+        self.error(
+            span,
+            format!(
+                "the call graph has a cycle: {} (a request would never finish; remove one of these calls)",
+                names.join(" → ")
+            ),
+        );
+        None
     }
 
     fn node_groups(
@@ -590,14 +582,8 @@ impl Resolver<'_> {
             + 1
     }
 
-    #[allow(clippy::type_complexity)]
-    fn short_form(
-        &mut self,
-        raw: &RawScenario,
-        groups: &[NodeGroup],
-        rng: &mut ChaCha8Rng,
-        traffic: &Traffic,
-    ) -> Option<(Vec<String>, Vec<ServiceAccount>, Vec<Service>, Vec<Call>)> {
+    /// The short form's numbers, checked against each other and the nodes.
+    fn short_form(&mut self, raw: &RawScenario, groups: &[NodeGroup]) -> Option<ShortForm> {
         let c = raw.cluster.get_ref();
         if let Some(first) = raw.services.first() {
             self.error(first.name.span(), "give either the short form (cluster.services, cluster.pods_per_node) or [[service]] entries, not both");
@@ -671,54 +657,21 @@ impl Resolver<'_> {
             );
             return None;
         }
-        let generated = generate::generate(
-            ShortForm {
-                pods,
-                services,
-                namespaces,
-                calls_per_service,
-                l7_policy_fraction,
-            },
-            rng,
-        );
-        let namespace_names = (0..namespaces)
-            .map(|i| generate::namespace_name(i, namespaces))
-            .collect();
-        let mut accounts = Vec::with_capacity(generated.len());
-        let mut out = Vec::with_capacity(generated.len());
-        let mut calls = Vec::new();
-        let mut first_pod = 0u32;
-        for (i, g) in generated.into_iter().enumerate() {
-            accounts.push(ServiceAccount {
-                namespace: g.namespace,
-                name: g.name.clone(),
-            });
-            calls.extend(g.calls.iter().map(|&to| Call(i as u32, to, None)));
-            out.push(Service {
-                name: g.name,
-                namespace: g.namespace,
-                service_account: i as u32,
-                replicas: g.replicas,
-                http_ports: vec![8080],
-                tcp_ports: vec![],
-                l7_policy: g.l7_policy,
-                rps_per_pod: traffic.rps_per_pod,
-                call_mode: traffic.call_mode,
-                arrivals: traffic.arrivals,
-                app_time_us: traffic.app_time_us,
-                first_pod,
-            });
-            first_pod += g.replicas;
-        }
-        Some((namespace_names, accounts, out, calls))
+        Some(ShortForm {
+            pods,
+            services,
+            namespaces,
+            calls_per_service,
+            l7_policy_fraction,
+        })
     }
 
-    #[allow(clippy::type_complexity)]
-    fn explicit_services(
+    /// `[[service]]` entries checked one by one, with their calls (and where each is written).
+    fn listed_services(
         &mut self,
         raw: &RawScenario,
         traffic: &Traffic,
-    ) -> Option<(Vec<String>, Vec<ServiceAccount>, Vec<Service>, Vec<Call>)> {
+    ) -> Option<(ServiceSpecs, Vec<Call>)> {
         let c = raw.cluster.get_ref();
         for (key, present) in [
             ("namespaces", c.namespaces.is_some()),
@@ -741,11 +694,9 @@ impl Resolver<'_> {
             .as_ref()
             .map(|d| d.iter().map(|s| s.to_string()).collect())
             .unwrap_or_default();
-        let mut accounts: Vec<ServiceAccount> = Vec::new();
-        let mut account_index: BTreeMap<(u32, String), u32> = BTreeMap::new();
         let mut index: HashMap<&str, (u32, usize)> = HashMap::new();
         let mut services = Vec::with_capacity(raw.services.len());
-        let mut first_pod = 0u64;
+        let mut pods = 0u64;
         for (i, s) in raw.services.iter().enumerate() {
             let name = s.name.get_ref().as_str();
             if name.is_empty() {
@@ -758,19 +709,10 @@ impl Resolver<'_> {
             }
             index.insert(name, (i as u32, self.line_of(s.name.span().start)));
             let namespace = self.namespace_of(s, declared.as_deref(), &mut namespaces);
-            let sa_name = s
+            let service_account = s
                 .service_account
                 .as_ref()
                 .map_or(name, |sa| sa.get_ref().as_str());
-            let key = (namespace.unwrap_or(0), sa_name.to_string());
-            let next = accounts.len() as u32;
-            let service_account = *account_index.entry(key).or_insert_with(|| {
-                accounts.push(ServiceAccount {
-                    namespace: namespace.unwrap_or(0),
-                    name: sa_name.to_string(),
-                });
-                next
-            });
             let replicas = self.count(&s.replicas, "replicas", 1);
             let (http_ports, tcp_ports) = self.ports(s);
             let rps = self.positive_or(&s.rps_per_pod, "rps_per_pod", traffic.rps_per_pod);
@@ -779,10 +721,10 @@ impl Resolver<'_> {
             if let (Some(namespace), Some(replicas), Some(rps_per_pod), Some(app_time_us)) =
                 (namespace, replicas, rps, app_time_us)
             {
-                services.push(Service {
+                services.push(ServiceSpec {
                     name: name.to_string(),
                     namespace,
-                    service_account,
+                    service_account: service_account.to_string(),
                     replicas,
                     http_ports,
                     tcp_ports,
@@ -791,15 +733,14 @@ impl Resolver<'_> {
                     call_mode: s.call_mode.unwrap_or(traffic.call_mode),
                     arrivals: s.arrivals.unwrap_or(traffic.arrivals),
                     app_time_us,
-                    first_pod: first_pod.min(u32::MAX as u64) as u32,
                 });
-                first_pod += replicas as u64;
+                pods += replicas as u64;
             }
         }
-        if first_pod > MAX_PODS {
+        if pods > MAX_PODS {
             self.error(
                 raw.cluster.span(),
-                format!("the services have {first_pod} pods; meshtwin models at most {MAX_PODS}"),
+                format!("the services have {pods} pods; meshtwin models at most {MAX_PODS}"),
             );
             return None;
         }
@@ -826,7 +767,7 @@ impl Resolver<'_> {
                     ),
                     Some(&(to, _)) => {
                         seen.push(to);
-                        calls.push(Call(from, to, Some(call.span())));
+                        calls.push(Call(from, to, call.span()));
                     }
                 }
             }
@@ -834,7 +775,12 @@ impl Resolver<'_> {
         if !self.problems.is_empty() {
             return None;
         }
-        Some((namespaces, accounts, services, calls))
+        let listed = ServiceSpecs::Listed {
+            namespaces,
+            services,
+            calls: calls.iter().map(|c| (c.0, c.1)).collect(),
+        };
+        Some((listed, calls))
     }
 
     fn namespace_of(
@@ -895,5 +841,5 @@ impl Resolver<'_> {
     }
 }
 
-/// A call from one service to another, with the span of the callee's name when written.
-struct Call(u32, u32, Option<Range<usize>>);
+/// A call from one service to another, with the span of the callee's name.
+struct Call(u32, u32, Range<usize>);
