@@ -49,10 +49,13 @@ impl fmt::Display for Architecture {
 }
 
 /// Which services' configuration a proxy receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scoping {
     /// Every service of the mesh (Istio's default).
+    #[default]
     Mesh,
     /// The services of the workload's own namespace, plus the ones it calls elsewhere
     /// (Istio's Sidecar resource with egress `./*`).
@@ -131,4 +134,11 @@ pub struct MeshOptions {
     pub micro_proxy: MicroProxyPlacement,
     pub waypoint_scope: WaypointScope,
     pub waypoint_replicas: u32,
+}
+
+/// What a `[mesh]` key is when the file leaves it out (docs/config.md lists the same; a test
+/// holds the two together): every architecture, in `Architecture::ALL`'s order; the enums'
+/// `#[default]` variants; and this.
+impl MeshOptions {
+    pub const DEFAULT_WAYPOINT_REPLICAS: u32 = 1;
 }

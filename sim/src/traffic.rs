@@ -25,6 +25,19 @@ pub struct Traffic {
     pub app_time_us: f64,
 }
 
+/// What a `[traffic]` key is when the file leaves it out (docs/config.md lists the same; a
+/// test holds the two together). The enums' defaults are their `#[default]` variants.
+impl Traffic {
+    pub const DEFAULT_RPS_PER_POD: f64 = 10.0;
+    pub const DEFAULT_PAYLOAD_BYTES: u64 = 1024;
+    pub const DEFAULT_CONNECTION_REUSE: bool = true;
+    pub const DEFAULT_CONNECTIONS_PER_UPSTREAM: u32 = 1;
+    pub const DEFAULT_CONNECTION_LIFETIME_MS: f64 = 5.0;
+    pub const DEFAULT_BURST_ON_MS: f64 = 100.0;
+    pub const DEFAULT_BURST_OFF_MS: f64 = 900.0;
+    pub const DEFAULT_APP_TIME_US: f64 = 0.0;
+}
+
 /// How a client workload's requests arrive.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -145,7 +145,7 @@ fn generated(form: ShortForm, traffic: &Traffic, rng: &mut ChaCha8Rng) -> Number
             namespace: g.namespace,
             service_account: i as u32,
             replicas: g.replicas,
-            http_ports: vec![8080],
+            http_ports: vec![Service::DEFAULT_HTTP_PORT],
             tcp_ports: vec![],
             l7_policy: g.l7_policy,
             rps_per_pod: traffic.rps_per_pod,

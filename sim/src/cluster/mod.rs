@@ -22,6 +22,11 @@ pub struct NodeGroup {
     pub max_pods: u32,
 }
 
+impl NodeGroup {
+    /// Pods a node holds when the file does not say: Kubernetes' default limit.
+    pub const DEFAULT_MAX_PODS: u32 = 110;
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceAccount {
     pub namespace: u32,
@@ -49,6 +54,11 @@ pub struct Service {
 }
 
 impl Service {
+    /// The namespace of a `[[service]]` that names none.
+    pub const DEFAULT_NAMESPACE: &str = "default";
+    /// The one port of a service that lists none (and of every generated service).
+    pub const DEFAULT_HTTP_PORT: u16 = 8080;
+
     pub fn ports(&self) -> u32 {
         (self.http_ports.len() + self.tcp_ports.len()) as u32
     }

@@ -32,3 +32,8 @@ pub struct Scenario {
     pub models: ModelSet,
     pub latency: LatencyOptions,
 }
+
+impl Scenario {
+    /// The seed used when neither the file nor `--seed` gives one.
+    pub const DEFAULT_SEED: u64 = 1;
+}

@@ -24,6 +24,19 @@ pub struct LatencyOptions {
     pub ztunnel_histogram: Option<Distribution>,
 }
 
+/// What a `[latency]` key is when the file leaves it out (docs/config.md lists the same; a
+/// test holds the two together). The service-time shape and the scheduling default to their
+/// `#[default]` variants.
+impl LatencyOptions {
+    pub const DEFAULT_ENABLED: bool = true;
+    pub const DEFAULT_DURATION_S: f64 = 10.0;
+    pub const DEFAULT_WARMUP_S: f64 = 1.0;
+    /// Envoy's route timeout.
+    pub const DEFAULT_TIMEOUT_MS: f64 = 15_000.0;
+    /// Envoy's circuit breaker's `max_pending_requests`.
+    pub const DEFAULT_MAX_QUEUE: u32 = 1024;
+}
+
 /// The shape of proxy service times around the models' means.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]

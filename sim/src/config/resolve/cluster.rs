@@ -2,10 +2,10 @@
 //! their namespaces, ports and calls, checked and located; then `cluster::build` makes the
 //! cluster from what passed.
 
-use super::{Resolver, DEFAULT_MAX_PODS_PER_NODE};
+use super::Resolver;
 use crate::cluster::build::{self, ClusterSpec, ServiceSpec, ServiceSpecs};
 use crate::cluster::generate::ShortForm;
-use crate::cluster::{CallGraph, Cluster, NodeGroup, MAX_PODS};
+use crate::cluster::{CallGraph, Cluster, NodeGroup, Service, MAX_PODS};
 use crate::config::raw::{self, RawScenario, RawService};
 use crate::traffic::Traffic;
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ impl Resolver<'_> {
         let cluster_span = raw.cluster.span();
         let default_max = match &c.max_pods_per_node {
             Some(v) => self.count(v, "cluster.max_pods_per_node", 1)?,
-            None => DEFAULT_MAX_PODS_PER_NODE,
+            None => NodeGroup::DEFAULT_MAX_PODS,
         };
         let node_groups = self.node_groups(c, cluster_span.clone(), default_max)?;
         let capacity = build::capacity(&node_groups);
@@ -220,11 +220,11 @@ impl Resolver<'_> {
                 }
                 n
             }
-            None => services.div_ceil(30),
+            None => services.div_ceil(ShortForm::SERVICES_PER_NAMESPACE),
         };
         let calls_per_service = match &c.calls_per_service {
             Some(v) => self.count(v, "cluster.calls_per_service", 0)?,
-            None => 3,
+            None => ShortForm::DEFAULT_CALLS_PER_SERVICE,
         };
         let l7_policy_fraction = match &c.l7_policy_fraction {
             Some(v) if (0.0..=1.0).contains(v.get_ref()) => *v.get_ref(),
@@ -238,7 +238,7 @@ impl Resolver<'_> {
                 );
                 return None;
             }
-            None => 0.25,
+            None => ShortForm::DEFAULT_L7_POLICY_FRACTION,
         };
         if pods > MAX_PODS {
             self.error(
@@ -382,7 +382,7 @@ impl Resolver<'_> {
         let name = s
             .namespace
             .as_ref()
-            .map_or("default", |n| n.get_ref().as_str());
+            .map_or(Service::DEFAULT_NAMESPACE, |n| n.get_ref().as_str());
         if let Some(i) = namespaces.iter().position(|n| n == name) {
             return Some(i as u32);
         }
@@ -419,7 +419,7 @@ impl Resolver<'_> {
         let http = check(self, &s.http_ports);
         let tcp = check(self, &s.tcp_ports);
         if s.http_ports.is_none() && s.tcp_ports.is_none() {
-            return (vec![8080], vec![]);
+            return (vec![Service::DEFAULT_HTTP_PORT], vec![]);
         }
         if http.is_empty() && tcp.is_empty() && self.problems.is_empty() {
             self.error(

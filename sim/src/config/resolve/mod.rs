@@ -15,11 +15,6 @@ use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
-/// The seed used when neither the file nor `--seed` gives one.
-pub const DEFAULT_SEED: u64 = 1;
-/// Kubernetes' default pod limit per node.
-pub const DEFAULT_MAX_PODS_PER_NODE: u32 = 110;
-
 pub struct LoadOptions<'a> {
     /// Overrides the file's `seed`.
     pub seed: Option<u64>,
@@ -156,9 +151,9 @@ impl Resolver<'_> {
             (None, Some(s)) if *s.get_ref() >= 0 => *s.get_ref() as u64,
             (None, Some(s)) => {
                 self.error(s.span(), "seed must be 0 or more");
-                DEFAULT_SEED
+                Scenario::DEFAULT_SEED
             }
-            (None, None) => DEFAULT_SEED,
+            (None, None) => Scenario::DEFAULT_SEED,
         };
         let traffic = self.traffic(&raw.traffic);
         let mesh = self.mesh(&raw.mesh);

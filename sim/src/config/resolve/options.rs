@@ -13,28 +13,47 @@ use toml::Spanned;
 
 impl Resolver<'_> {
     pub(super) fn traffic(&mut self, raw: &raw::RawTraffic) -> Option<Traffic> {
-        let rps_per_pod = self.positive_or(&raw.rps_per_pod, "traffic.rps_per_pod", 10.0);
-        let payload_bytes = self
-            .count_or(&raw.payload_bytes, "traffic.payload_bytes", 1, 1024)
-            .map(u64::from);
+        let rps_per_pod = self.positive_or(
+            &raw.rps_per_pod,
+            "traffic.rps_per_pod",
+            Traffic::DEFAULT_RPS_PER_POD,
+        );
+        let payload_bytes = match &raw.payload_bytes {
+            Some(v) => self.count(v, "traffic.payload_bytes", 1).map(u64::from),
+            None => Some(Traffic::DEFAULT_PAYLOAD_BYTES),
+        };
         let connections_per_upstream = self.count_or(
             &raw.connections_per_upstream,
             "traffic.connections_per_upstream",
             1,
-            1,
+            Traffic::DEFAULT_CONNECTIONS_PER_UPSTREAM,
         );
         let connection_lifetime_ms = self.positive_or(
             &raw.connection_lifetime_ms,
             "traffic.connection_lifetime_ms",
-            5.0,
+            Traffic::DEFAULT_CONNECTION_LIFETIME_MS,
         );
-        let burst_on_ms = self.positive_or(&raw.burst_on_ms, "traffic.burst_on_ms", 100.0);
-        let burst_off_ms = self.non_negative_or(&raw.burst_off_ms, "traffic.burst_off_ms", 900.0);
-        let app_time_us = self.non_negative_or(&raw.app_time_us, "traffic.app_time_us", 0.0);
+        let burst_on_ms = self.positive_or(
+            &raw.burst_on_ms,
+            "traffic.burst_on_ms",
+            Traffic::DEFAULT_BURST_ON_MS,
+        );
+        let burst_off_ms = self.non_negative_or(
+            &raw.burst_off_ms,
+            "traffic.burst_off_ms",
+            Traffic::DEFAULT_BURST_OFF_MS,
+        );
+        let app_time_us = self.non_negative_or(
+            &raw.app_time_us,
+            "traffic.app_time_us",
+            Traffic::DEFAULT_APP_TIME_US,
+        );
         Some(Traffic {
             rps_per_pod: rps_per_pod?,
             payload_bytes: payload_bytes?,
-            connection_reuse: raw.connection_reuse.unwrap_or(true),
+            connection_reuse: raw
+                .connection_reuse
+                .unwrap_or(Traffic::DEFAULT_CONNECTION_REUSE),
             connections_per_upstream: connections_per_upstream?,
             connection_lifetime_ms: connection_lifetime_ms?,
             arrivals: raw.arrivals.unwrap_or_default(),
@@ -47,13 +66,29 @@ impl Resolver<'_> {
     }
 
     pub(super) fn latency(&mut self, raw: &raw::RawLatency) -> Option<LatencyOptions> {
-        let duration_s = self.positive_or(&raw.duration_s, "latency.duration_s", 10.0);
-        let warmup_s = self.non_negative_or(&raw.warmup_s, "latency.warmup_s", 1.0);
-        // Defaults: Envoy's route timeout and its circuit breaker's max_pending_requests.
-        let timeout_ms = self.positive_or(&raw.timeout_ms, "latency.timeout_ms", 15_000.0);
-        let max_queue = self.count_or(&raw.max_queue, "latency.max_queue", 1, 1024);
+        let duration_s = self.positive_or(
+            &raw.duration_s,
+            "latency.duration_s",
+            LatencyOptions::DEFAULT_DURATION_S,
+        );
+        let warmup_s = self.non_negative_or(
+            &raw.warmup_s,
+            "latency.warmup_s",
+            LatencyOptions::DEFAULT_WARMUP_S,
+        );
+        let timeout_ms = self.positive_or(
+            &raw.timeout_ms,
+            "latency.timeout_ms",
+            LatencyOptions::DEFAULT_TIMEOUT_MS,
+        );
+        let max_queue = self.count_or(
+            &raw.max_queue,
+            "latency.max_queue",
+            1,
+            LatencyOptions::DEFAULT_MAX_QUEUE,
+        );
         let schedulings = match &raw.scheduling {
-            None => vec![Scheduling::Fifo],
+            None => vec![Scheduling::default()],
             Some(s) => match s.get_ref() {
                 raw::OneOrMany::One(one) => vec![*one],
                 raw::OneOrMany::Many(many) => {
@@ -73,7 +108,7 @@ impl Resolver<'_> {
         let envoy_histogram = self.histogram(raw.envoy_histogram.as_ref());
         let ztunnel_histogram = self.histogram(raw.ztunnel_histogram.as_ref());
         Some(LatencyOptions {
-            enabled: raw.enabled.unwrap_or(true),
+            enabled: raw.enabled.unwrap_or(LatencyOptions::DEFAULT_ENABLED),
             duration_s: duration_s?,
             warmup_s: warmup_s?,
             service_time: raw.service_time.unwrap_or_default(),
@@ -121,7 +156,7 @@ impl Resolver<'_> {
             }
         };
         let scopings = match &raw.scoping {
-            None => vec![Scoping::Mesh],
+            None => vec![Scoping::default()],
             Some(s) => match s.get_ref() {
                 raw::OneOrMany::One(one) => vec![*one],
                 raw::OneOrMany::Many(many) => {
@@ -142,7 +177,7 @@ impl Resolver<'_> {
             &raw.uproxy.waypoint_replicas,
             "mesh.uproxy.waypoint_replicas",
             1,
-            1,
+            MeshOptions::DEFAULT_WAYPOINT_REPLICAS,
         );
         Some(MeshOptions {
             architectures,
