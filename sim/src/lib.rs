@@ -11,7 +11,6 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod cost_model;
-pub mod diagnostic;
 pub mod engine;
 pub mod latency;
 pub mod mesh;

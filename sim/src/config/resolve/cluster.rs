@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use toml::Spanned;
 
-impl Resolver<'_> {
+impl Resolver {
     /// The cluster's nodes and services checked, then built.
     pub(super) fn cluster(
         &mut self,
@@ -129,7 +129,7 @@ impl Resolver<'_> {
                         self.error(g_ref.name.span(), msg);
                         continue;
                     }
-                    first_seen.insert(name, self.line_of(g_ref.name.span().start));
+                    first_seen.insert(name, self.source.location(g_ref.name.span().start).line);
                     let count = self.count(&g_ref.count, "node_group.count", 1);
                     let max_pods =
                         self.count_or(&g_ref.max_pods, "node_group.max_pods", 1, default_max);
@@ -163,13 +163,6 @@ impl Resolver<'_> {
                 None
             }
         }
-    }
-
-    fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
     }
 
     /// The short form's numbers, checked against each other and the nodes.
@@ -297,7 +290,10 @@ impl Resolver<'_> {
                 self.error(s.name.span(), msg);
                 continue;
             }
-            index.insert(name, (i as u32, self.line_of(s.name.span().start)));
+            index.insert(
+                name,
+                (i as u32, self.source.location(s.name.span().start).line),
+            );
             let namespace = self.namespace_of(s, declared.as_deref(), &mut namespaces);
             let service_account = s
                 .service_account

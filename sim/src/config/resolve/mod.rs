@@ -10,9 +10,10 @@ mod options;
 use super::raw::RawScenario;
 use super::Scenario;
 use crate::cost_model::{Catalog, ParamValues};
-use crate::diagnostic::{from_toml_error, Diagnostic, Diagnostics};
+use meshtwin_diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 use toml::Spanned;
 
 pub struct LoadOptions<'a> {
@@ -23,9 +24,7 @@ pub struct LoadOptions<'a> {
 
 /// Reads and resolves a scenario file.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<(Scenario, ParamValues), Diagnostics> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::new(path, "", None, format!("cannot read: {e}")))?;
-    load_str(path, &text, options)
+    resolve(Arc::new(SourceFile::read(path)?), options)
 }
 
 /// Resolves a scenario from its text; `path` names it in diagnostics.
@@ -34,34 +33,46 @@ pub fn load_str(
     text: &str,
     options: &LoadOptions,
 ) -> Result<(Scenario, ParamValues), Diagnostics> {
-    let raw: RawScenario = toml::from_str(text).map_err(|e| from_toml_error(path, text, &e))?;
+    resolve(Arc::new(SourceFile::new(path, text)), options)
+}
+
+fn resolve(
+    source: Arc<SourceFile>,
+    options: &LoadOptions,
+) -> Result<(Scenario, ParamValues), Diagnostics> {
+    let raw: RawScenario =
+        toml::from_str(source.text()).map_err(|e| Diagnostic::from_toml(&source, &e))?;
     let mut resolver = Resolver {
-        file: path,
-        text,
-        problems: Vec::new(),
+        source,
+        problems: Diagnostics::new(),
     };
     let resolved = resolver.scenario(raw, options);
     match resolved {
-        Some(scenario) if resolver.problems.is_empty() => Ok(scenario),
-        _ => Err(Diagnostics(resolver.problems)),
+        Some(scenario) => resolver.problems.into_result(scenario),
+        None => Err(resolver.problems),
     }
 }
 
-struct Resolver<'a> {
-    file: &'a Path,
-    text: &'a str,
-    problems: Vec<Diagnostic>,
+/// One pass over a scenario file: every problem is collected, located in `source`.
+struct Resolver {
+    source: Arc<SourceFile>,
+    problems: Diagnostics,
 }
 
-impl Resolver<'_> {
+impl Resolver {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.problems
-            .push(Diagnostic::new(self.file, self.text, Some(span), message));
+            .push(Diagnostic::at(&self.source, span, message));
     }
 
     fn file_error(&mut self, message: impl Into<String>) {
         self.problems
-            .push(Diagnostic::new(self.file, self.text, None, message));
+            .push(Diagnostic::file(self.source.name(), message));
+    }
+
+    /// The path of the scenario file, as given.
+    fn file(&self) -> &Path {
+        self.source.name()
     }
 
     /// An integer that must be at least `min` and fit in u32.
@@ -161,7 +172,7 @@ impl Resolver<'_> {
         let latency = self.latency(&raw.latency);
         let cluster = self.cluster(&raw, seed, traffic.as_ref());
         let name = raw.name.unwrap_or_else(|| {
-            self.file
+            self.file()
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "scenario".into())
@@ -170,7 +181,7 @@ impl Resolver<'_> {
         Some((
             Scenario {
                 name,
-                file: self.file.to_path_buf(),
+                file: self.file().to_path_buf(),
                 seed,
                 cluster: cluster?,
                 traffic: traffic?,

@@ -4,7 +4,7 @@ use super::Resolver;
 use crate::config::raw;
 use crate::cost_model::{Catalog, ModelSet, ParamValues};
 
-impl Resolver<'_> {
+impl Resolver {
     pub(super) fn models(
         &mut self,
         raw: &raw::RawModels,
@@ -30,7 +30,7 @@ impl Resolver<'_> {
                 None
             }
         });
-        let origin = format!("overridden in {}", self.file.display());
+        let origin = format!("overridden in {}", self.file().display());
         for (component, overrides) in raw.overrides() {
             let params = values.get_mut(component).expect("known component");
             for (name, value) in overrides {

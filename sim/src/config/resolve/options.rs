@@ -11,7 +11,7 @@ use crate::traffic::Traffic;
 use std::path::Path;
 use toml::Spanned;
 
-impl Resolver<'_> {
+impl Resolver {
     pub(super) fn traffic(&mut self, raw: &raw::RawTraffic) -> Option<Traffic> {
         let rps_per_pod = self.positive_or(
             &raw.rps_per_pod,
@@ -125,7 +125,7 @@ impl Resolver<'_> {
     fn histogram(&mut self, name: Option<&Spanned<String>>) -> Option<Option<Distribution>> {
         let Some(name) = name else { return Some(None) };
         let path = self
-            .file
+            .file()
             .parent()
             .unwrap_or(Path::new("."))
             .join(name.get_ref());
