@@ -23,7 +23,10 @@ pub enum Architecture {
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 5] = [
+    /// How many architectures there are: the length of every array with one slot each.
+    pub const COUNT: usize = 5;
+    /// Every architecture, in the order reports list them.
+    pub const ALL: [Architecture; Architecture::COUNT] = [
         Architecture::Sidecar,
         Architecture::PerNode,
         Architecture::PerServiceAccount,
