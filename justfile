@@ -13,10 +13,11 @@ setup:
 sim *ARGS:
     cargo run --release -p sim -- run {{ARGS}}
 
-# Time the capacity model on 10,000 nodes × 100 pods (docs/performance.md).
+# Time the capacity model alone on 10,000 nodes × 100 pods (docs/performance.md): without
+# --no-latency, `sim run` would also simulate every request of the million pods, for minutes.
 bench-capacity:
     cargo build --release -p sim
-    for i in 1 2 3; do /usr/bin/time -f "%e s wall, %M KB peak RSS" target/release/sim run sim/benches/capacity-10000x100.toml --format csv > /dev/null; done
+    for i in 1 2 3; do /usr/bin/time -f "%e s wall, %M KB peak RSS" target/release/sim run sim/benches/capacity-10000x100.toml --no-latency --format csv > /dev/null; done
 
 # Boot every kernel of kernels.toml under qemu and run the datapath tests in each; prints the
 # kernel x test matrix (docs/kernels.md). `just vmtest 6.1` runs one kernel; flags go through

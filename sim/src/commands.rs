@@ -5,14 +5,13 @@
 use crate::capacity;
 use crate::config::{self, LoadOptions, Scenario};
 use crate::cost_model::{Catalog, ParamValues};
-use crate::diagnostic::Diagnostic;
-use crate::diagnostic::Diagnostics;
 use crate::latency;
 use crate::progress::Bars;
 use crate::report::{self, LatencyRuns, Report};
 use crate::sweep::{self, SweepPoint, SweepReport, SweepSeries};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use meshtwin_diagnostics::{Diagnostic, Diagnostics};
 use std::io::IsTerminal;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -311,7 +310,7 @@ fn sweep(
     simulation: &SimulationArgs,
     models: &ModelsDir,
 ) -> Result<SweepReport, Failure> {
-    let usage = |message: String| Failure::Input(Diagnostic::new(file, "", None, message).into());
+    let usage = |message: String| Failure::Input(Diagnostic::file(file, message).into());
     let swept = sweep::parse(param).map_err(usage)?;
     if let Some(slo) = slo_p99 {
         if !(slo.is_finite() && slo > 0.0) {

@@ -12,8 +12,7 @@
 //! ─▶ a leg on one node   ══▶ a leg across nodes (or between pods on one node)
 //! ```
 
-use crate::config::raw::{Interception, LocalAcceleration};
-use crate::mesh::Architecture;
+use crate::mesh::{Architecture, Interception, LocalAcceleration};
 use serde::Serialize;
 
 /// Where one end of a leg lives.

@@ -3,8 +3,7 @@
 
 use super::context::Context;
 use super::tally::Tally;
-use crate::config::raw::{Interception, LocalAcceleration};
-use crate::mesh::Architecture;
+use crate::mesh::{Architecture, Interception, LocalAcceleration};
 
 pub fn count(ctx: &Context, architecture: Architecture, tally: &mut Tally) {
     let mesh = &ctx.scenario.mesh;

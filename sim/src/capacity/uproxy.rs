@@ -16,7 +16,7 @@ use super::load::ServiceLoad;
 use super::tally::{ProxyInstance, Tally};
 use super::visibility::ProxyConfig;
 use crate::cluster::Cluster;
-use crate::config::raw::{MicroProxyPlacement, WaypointScope};
+use crate::mesh::{MicroProxyPlacement, WaypointScope};
 
 /// The services behind one waypoint.
 pub struct WaypointGroup {

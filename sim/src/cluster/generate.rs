@@ -24,6 +24,15 @@ pub struct ShortForm {
     pub l7_policy_fraction: f64,
 }
 
+/// What the short form's optional keys are when the file leaves them out (docs/config.md
+/// lists the same; a test holds the two together).
+impl ShortForm {
+    /// Namespaces: one per this many services, rounded up.
+    pub const SERVICES_PER_NAMESPACE: u32 = 30;
+    pub const DEFAULT_CALLS_PER_SERVICE: u32 = 3;
+    pub const DEFAULT_L7_POLICY_FRACTION: f64 = 0.25;
+}
+
 /// One generated service, before ports, rates and placement are attached.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneratedService {

@@ -5,17 +5,26 @@
 //! `services[s].first_pod .. services[s].first_pod + replicas`, so per-pod data is a `Vec`
 //! indexed by pod and per-service data a `Vec` indexed by service: stable order, no hashing.
 
+pub mod build;
 pub mod call_graph;
 pub mod generate;
 pub mod placement;
 
 pub use call_graph::CallGraph;
 
+/// Past this many pods a scenario would need more memory than capacity planning warrants.
+pub const MAX_PODS: u64 = 50_000_000;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeGroup {
     pub name: String,
     pub count: u32,
     pub max_pods: u32,
+}
+
+impl NodeGroup {
+    /// Pods a node holds when the file does not say: Kubernetes' default limit.
+    pub const DEFAULT_MAX_PODS: u32 = 110;
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,15 +45,20 @@ pub struct Service {
     pub l7_policy: bool,
     /// Requests per second each pod of this service serves.
     pub rps_per_pod: f64,
-    pub call_mode: crate::config::raw::CallMode,
+    pub call_mode: crate::traffic::CallMode,
     /// How requests from outside the mesh arrive (for services nobody in the mesh calls).
-    pub arrivals: crate::config::raw::ArrivalKind,
+    pub arrivals: crate::traffic::ArrivalKind,
     /// The application's own time per request, before it calls others and answers.
     pub app_time_us: f64,
     pub first_pod: u32,
 }
 
 impl Service {
+    /// The namespace of a `[[service]]` that names none.
+    pub const DEFAULT_NAMESPACE: &str = "default";
+    /// The one port of a service that lists none (and of every generated service).
+    pub const DEFAULT_HTTP_PORT: u16 = 8080;
+
     pub fn ports(&self) -> u32 {
         (self.http_ports.len() + self.tcp_ports.len()) as u32
     }

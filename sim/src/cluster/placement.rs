@@ -2,11 +2,24 @@
 //! service's replicas land on different nodes under `spread`, as the Kubernetes scheduler's
 //! default spreading tends to.
 
-use crate::config::raw::PlacementStrategy;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+
+/// How pods are placed on nodes (`[placement] strategy`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlacementStrategy {
+    /// Each pod goes to the least-filled node (by fraction of its capacity).
+    #[default]
+    Spread,
+    /// Nodes are filled one after the other.
+    Pack,
+    /// Each pod goes to a node drawn with the scenario's seed among those with room.
+    Random,
+}
 
 /// Places `pods` pods on nodes with the given capacities. The caller has checked that the
 /// pods fit (`pods <= sum of capacities`).

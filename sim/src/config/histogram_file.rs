@@ -2,27 +2,28 @@
 //! comments allowed), e.g. exported from a proxy's own latency histogram. Becomes the
 //! distribution a proxy's service times are drawn from.
 
-use crate::diagnostic::Diagnostic;
 use crate::engine::Distribution;
+use meshtwin_diagnostics::{Diagnostic, SourceFile};
 use std::path::Path;
+use std::sync::Arc;
 
 pub fn load(path: &Path) -> Result<Distribution, Diagnostic> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::new(path, "", None, format!("cannot read histogram: {e}")))?;
-    parse(path, &text)
+        .map_err(|e| Diagnostic::file(path, format!("cannot read histogram: {e}")))?;
+    parse(&Arc::new(SourceFile::new(path, text)))
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<Distribution, Diagnostic> {
+pub fn parse(source: &Arc<SourceFile>) -> Result<Distribution, Diagnostic> {
     let mut rows: Vec<(f64, f64)> = Vec::new();
     let mut offset = 0;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
+    for (i, line) in source.text().split_inclusive('\n').enumerate() {
         let span = offset..offset + line.trim_end().len();
         offset += line.len();
         let content = line.trim();
         if content.is_empty() || content.starts_with('#') {
             continue;
         }
-        let error = |message: String| Diagnostic::new(path, text, Some(span.clone()), message);
+        let error = |message: String| Diagnostic::at(source, span.clone(), message);
         let fields: Vec<&str> = content.split(',').map(str::trim).collect();
         let numbers: Option<Vec<f64>> = fields.iter().map(|f| f.parse::<f64>().ok()).collect();
         match (fields.len(), numbers) {
@@ -55,10 +56,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Distribution, Diagnostic> {
     }
     let total: f64 = rows.iter().map(|r| r.1).sum();
     if total <= 0.0 {
-        return Err(Diagnostic::new(
-            path,
-            text,
-            None,
+        return Err(Diagnostic::file(
+            source.name(),
             "the histogram has no counts",
         ));
     }
@@ -77,13 +76,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Distribution, Diagnostic> {
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Result<Distribution, Diagnostic> {
+        super::parse(&Arc::new(SourceFile::new("h.csv", text)))
+    }
+
     #[test]
     fn parses_rows_into_a_cumulative_distribution() {
-        let d = parse(
-            Path::new("h.csv"),
-            "latency_us,count\n# comment\n50,1\n100,3\n",
-        )
-        .unwrap();
+        let d = parse("latency_us,count\n# comment\n50,1\n100,3\n").unwrap();
         assert_eq!(
             d,
             Distribution::Empirical {
@@ -94,9 +93,10 @@ mod tests {
 
     #[test]
     fn a_bad_row_is_located() {
-        let e = parse(Path::new("h.csv"), "50,1\n40,2\n").unwrap_err();
-        assert_eq!(e.line_column(), Some((2, 1)));
-        let e = parse(Path::new("h.csv"), "50,1\nfifty,2\n").unwrap_err();
+        let e = parse("50,1\n40,2\n").unwrap_err();
+        let location = e.location().unwrap();
+        assert_eq!((location.line, location.column), (2, 1));
+        let e = parse("50,1\nfifty,2\n").unwrap_err();
         assert!(e.to_string().contains("expected `latency_us,count`"), "{e}");
     }
 }

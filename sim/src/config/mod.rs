@@ -1,19 +1,17 @@
-//! Scenario files: `raw` is the file as written (serde, unknown keys rejected with their
-//! location), `resolve` checks meaning and builds the `Scenario` the models run on.
+//! Scenario files, at the edge of the simulator: `raw` is the file as written (serde, unknown
+//! keys rejected with their location), `resolve` checks meaning, locates every problem, and
+//! assembles the `Scenario` the models run on from their own types (the cluster itself is
+//! built by `crate::cluster::build`). Nothing past this module sees the file's types.
 
 pub mod histogram_file;
 pub mod raw;
 pub mod resolve;
 
 use crate::cluster::Cluster;
-use crate::config::raw::{
-    ArrivalKind, CallMode, Interception, LocalAcceleration, MicroProxyPlacement, PayloadKind,
-    ServiceTimeKind, WaypointScope,
-};
 use crate::cost_model::ModelSet;
-use crate::engine::{Distribution, Scheduling};
-use crate::mesh::{Architecture, Scoping};
-use serde::Serialize;
+use crate::latency::options::LatencyOptions;
+use crate::mesh::MeshOptions;
+use crate::traffic::Traffic;
 use std::path::PathBuf;
 
 pub use resolve::{load, load_str, LoadOptions};
@@ -35,52 +33,7 @@ pub struct Scenario {
     pub latency: LatencyOptions,
 }
 
-/// `[latency]`, resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LatencyOptions {
-    /// Run the discrete-event simulation at all (the capacity model always runs).
-    pub enabled: bool,
-    /// Simulated time during which requests arrive, after the warm-up.
-    pub duration_s: f64,
-    /// Simulated time before measurement starts (queues fill to their steady state).
-    pub warmup_s: f64,
-    pub service_time: ServiceTimeKind,
-    pub schedulings: Vec<Scheduling>,
-    /// A request that takes longer than this end to end is counted as timed out.
-    pub timeout_ms: f64,
-    /// Requests waiting at one proxy beyond this are dropped.
-    pub max_queue: u32,
-    /// Measured service-time histograms that replace the parametric distributions.
-    pub envoy_histogram: Option<Distribution>,
-    pub ztunnel_histogram: Option<Distribution>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Traffic {
-    /// Default requests per second each pod serves (services may override).
-    pub rps_per_pod: f64,
-    pub payload_bytes: u64,
-    /// Persistent connections (pooled) rather than a new connection per request.
-    pub connection_reuse: bool,
-    /// With reuse: connections each pool keeps per upstream.
-    pub connections_per_upstream: u32,
-    /// Without reuse: how long one request's connection stays open.
-    pub connection_lifetime_ms: f64,
-    pub arrivals: ArrivalKind,
-    pub burst_on_ms: f64,
-    pub burst_off_ms: f64,
-    pub payload: PayloadKind,
-    pub call_mode: CallMode,
-    pub app_time_us: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MeshOptions {
-    pub architectures: Vec<Architecture>,
-    pub scopings: Vec<Scoping>,
-    pub interception: Interception,
-    pub local_acceleration: LocalAcceleration,
-    pub micro_proxy: MicroProxyPlacement,
-    pub waypoint_scope: WaypointScope,
-    pub waypoint_replicas: u32,
+impl Scenario {
+    /// The seed used when neither the file nor `--seed` gives one.
+    pub const DEFAULT_SEED: u64 = 1;
 }

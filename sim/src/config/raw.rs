@@ -2,8 +2,13 @@
 //! checks can point at it. Unknown keys are rejected here (by serde, with their location);
 //! meaning is given in `resolve`.
 
+use crate::cluster::placement::PlacementStrategy;
 use crate::engine::Scheduling;
-use crate::mesh::{Architecture, Scoping};
+use crate::latency::options::ServiceTimeKind;
+use crate::mesh::{
+    Architecture, Interception, LocalAcceleration, MicroProxyPlacement, Scoping, WaypointScope,
+};
+use crate::traffic::{ArrivalKind, CallMode, PayloadKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -87,18 +92,6 @@ pub struct RawPlacement {
     pub strategy: PlacementStrategy,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PlacementStrategy {
-    /// Each pod goes to the least-filled node (by fraction of its capacity).
-    #[default]
-    Spread,
-    /// Nodes are filled one after the other.
-    Pack,
-    /// Each pod goes to a node drawn with the scenario's seed among those with room.
-    Random,
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTraffic {
@@ -115,41 +108,6 @@ pub struct RawTraffic {
     pub app_time_us: Option<Spanned<f64>>,
 }
 
-/// How a client workload's requests arrive.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ArrivalKind {
-    /// Exponential gaps at the configured rate.
-    #[default]
-    Poisson,
-    /// Evenly spaced at the configured rate.
-    Constant,
-    /// On/off: Poisson during `burst_on_ms` at the rate that keeps the mean, silent during
-    /// `burst_off_ms`.
-    Bursty,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PayloadKind {
-    /// Every request and response carries `payload_bytes`.
-    #[default]
-    Fixed,
-    /// Exponentially distributed sizes with mean `payload_bytes`.
-    Exponential,
-}
-
-/// How a service issues its calls to the services it calls.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CallMode {
-    /// One after the other; the response waits for the last.
-    #[default]
-    Sequential,
-    /// All at once (fan-out); the response waits for the slowest.
-    Parallel,
-}
-
 /// `[latency]`: the discrete-event simulation of requests.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,16 +121,6 @@ pub struct RawLatency {
     pub max_queue: Option<Spanned<i64>>,
     pub envoy_histogram: Option<Spanned<String>>,
     pub ztunnel_histogram: Option<Spanned<String>>,
-}
-
-/// The shape of proxy service times around the models' means.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServiceTimeKind {
-    #[default]
-    Lognormal,
-    Exponential,
-    Deterministic,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,48 +166,12 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Interception {
-    /// iptables REDIRECT to the proxy (Istio's classic init container).
-    #[default]
-    Iptables,
-    /// A cgroup connect4 program rewrites the destination at connect time.
-    Ebpf,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LocalAcceleration {
-    /// Local hops go through loopback or veth TCP.
-    #[default]
-    None,
-    /// sock_ops + sk_msg redirect local hops socket to socket.
-    Sockmap,
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUproxy {
     pub micro_proxy: Option<MicroProxyPlacement>,
     pub waypoint: Option<WaypointScope>,
     pub waypoint_replicas: Option<Spanned<i64>>,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MicroProxyPlacement {
-    #[default]
-    PerNode,
-    PerPod,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WaypointScope {
-    #[default]
-    PerServiceAccount,
-    PerNamespace,
 }
 
 /// `[models]`: a named profile and per-component overrides, e.g. `[models.envoy] base_bytes = 6e7`.

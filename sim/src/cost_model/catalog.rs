@@ -2,10 +2,11 @@
 //! read from `models/*.toml` (embedded at build time, or from a directory given with
 //! `--models`), and the named profiles in `models/profiles/`.
 
-use crate::diagnostic::{from_toml_error, Diagnostic, Diagnostics};
+use meshtwin_diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Component model files, in the order reports list them.
 pub const COMPONENTS: [&str; 4] = ["envoy", "ztunnel", "kernel", "ebpf"];
@@ -145,15 +146,13 @@ impl Catalog {
 
     /// Every profile override must name a parameter that exists.
     fn check(&self) -> Result<(), Diagnostics> {
-        let mut problems = Vec::new();
+        let mut problems = Diagnostics::new();
         for profile in &self.profiles {
             for (component, params) in &profile.overrides {
                 let path = PathBuf::from(format!("models/profiles/{}.toml", profile.name));
                 let Some(c) = self.component(component) else {
-                    problems.push(Diagnostic::new(
+                    problems.push(Diagnostic::file(
                         &path,
-                        "",
-                        None,
                         format!(
                             "profile `{}` overrides unknown component `{component}`",
                             profile.name
@@ -163,10 +162,8 @@ impl Catalog {
                 };
                 for param in params.keys() {
                     if !c.params.contains_key(param) {
-                        problems.push(Diagnostic::new(
+                        problems.push(Diagnostic::file(
                             &path,
-                            "",
-                            None,
                             format!(
                                 "profile `{}` overrides unknown parameter `{component}.{param}`",
                                 profile.name
@@ -176,11 +173,7 @@ impl Catalog {
                 }
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Diagnostics(problems))
-        }
+        problems.into_result(())
     }
 }
 
@@ -189,12 +182,17 @@ fn read(path: &Path) -> Result<String, Diagnostic> {
 }
 
 fn io_diagnostic(path: &Path, err: &std::io::Error) -> Diagnostic {
-    Diagnostic::new(path, "", None, format!("cannot read: {err}"))
+    Diagnostic::file(path, format!("cannot read: {err}"))
+}
+
+/// A TOML error of a model file, located; the source is made only when there is an error.
+fn toml_diagnostic(path: &Path, text: &str, err: &toml::de::Error) -> Diagnostic {
+    Diagnostic::from_toml(&Arc::new(SourceFile::new(path, text)), err)
 }
 
 fn parse_component(name: &str, path: &Path, text: &str) -> Result<Component, Diagnostic> {
     let raw: RawComponentFile =
-        toml::from_str(text).map_err(|e| from_toml_error(path, text, &e))?;
+        toml::from_str(text).map_err(|e| toml_diagnostic(path, text, &e))?;
     Ok(Component {
         name: name.to_string(),
         description: raw.description,
@@ -203,7 +201,7 @@ fn parse_component(name: &str, path: &Path, text: &str) -> Result<Component, Dia
 }
 
 fn parse_profile(name: &str, path: &Path, text: &str) -> Result<Profile, Diagnostic> {
-    let raw: RawProfileFile = toml::from_str(text).map_err(|e| from_toml_error(path, text, &e))?;
+    let raw: RawProfileFile = toml::from_str(text).map_err(|e| toml_diagnostic(path, text, &e))?;
     Ok(Profile {
         name: name.to_string(),
         description: raw.description,

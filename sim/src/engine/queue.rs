@@ -63,9 +63,16 @@ impl<E> EventQueue<E> {
         }
     }
 
-    /// Schedules `event` at `time`; a time in the past is clamped to now (events never run
-    /// backwards).
+    /// Schedules `event` at `time`. A time in the past is a bug of the caller (as in nexosim,
+    /// where it is an error): debug builds, the tests among them, stop on it; release builds
+    /// run the event now, as events never run backwards.
     pub fn schedule(&mut self, time: SimTime, event: E) {
+        debug_assert!(
+            time >= self.now,
+            "event scheduled at {} ns, before now ({} ns)",
+            time.0,
+            self.now.0
+        );
         let time = time.max(self.now).0;
         self.heap.push(Reverse(Entry {
             time,
@@ -145,7 +152,18 @@ mod tests {
     }
 
     #[test]
-    fn the_past_is_clamped_to_now() {
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "before now")]
+    fn the_past_stops_a_debug_build() {
+        let mut q = EventQueue::new();
+        q.schedule(SimTime(10), 1);
+        q.pop();
+        q.schedule(SimTime(3), 2);
+    }
+
+    #[test]
+    #[cfg(not(debug_assertions))]
+    fn the_past_runs_now_in_a_release_build() {
         let mut q = EventQueue::new();
         q.schedule(SimTime(10), 1);
         q.pop();

@@ -1,8 +1,8 @@
 //! Where requests from outside the mesh come from: one source per pod of every service nobody
 //! in the mesh calls, at that pod's rate, Poisson, constant-rate or bursty on/off.
 
-use crate::config::raw::ArrivalKind;
 use crate::engine::{SimRng, SimTime};
+use crate::traffic::ArrivalKind;
 use rand::Rng;
 
 #[derive(Debug, Clone)]

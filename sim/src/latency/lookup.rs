@@ -6,7 +6,7 @@
 
 use crate::capacity::load::ServiceLoad;
 use crate::cluster::Cluster;
-use crate::config::raw::CallMode;
+use crate::traffic::CallMode;
 
 /// No index: no proxy, no waypoint, no parent call, no source pod.
 pub const NONE: u32 = u32::MAX;

@@ -2,19 +2,19 @@
 //! under the scenario's load, on the discrete-event engine (`crate::engine`).
 //!
 //! Each (architecture, scheduling) pair runs as its own simulation with its own generator,
-//! seeded from the scenario's seed and the pair, so results do not depend on which thread
-//! runs what. A baseline without any mesh runs too: added latency is a percentile of the
+//! seeded from the scenario's seed and the pair (the architecture by its name), so results
+//! depend neither on which thread runs what nor on which other architectures are compared. A baseline without any mesh runs too: added latency is a percentile of the
 //! architecture minus the same percentile of the baseline, as Istio's benchmarks report it.
 
 pub mod arrivals;
 pub mod lookup;
+pub mod options;
 pub mod plan;
 pub mod result;
 pub mod world;
 
 use crate::config::Scenario;
 use crate::engine::Scheduling;
-use crate::mesh::Architecture;
 pub use plan::Mesh;
 pub use result::LatencyResult;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,23 +37,31 @@ impl Job {
     }
 
     fn seed(&self, scenario_seed: u64) -> u64 {
+        // An architecture's stream comes from its name, not its place in a list, so adding an
+        // architecture (or comparing fewer) leaves the others' results as they were. The
+        // baseline keeps stream 0.
         let mesh = match self.mesh {
             Mesh::Baseline => 0,
-            Mesh::Architecture(a) => {
-                1 + Architecture::ALL.iter().position(|&x| x == a).unwrap_or(0) as u64
-            }
+            Mesh::Architecture(a) => fnv1a(a.name()),
         };
         let scheduling = match self.scheduling {
             Scheduling::Fifo => 0,
             Scheduling::Fair => 1,
         };
         // SplitMix64 of the parts: nearby seeds give unrelated streams.
-        let mut z = scenario_seed ^ (mesh << 48) ^ (scheduling << 56);
+        let mut z = scenario_seed ^ mesh ^ (scheduling << 56);
         z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
+}
+
+/// FNV-1a of a name: fixed and the same on every platform (std's hashers promise neither).
+fn fnv1a(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The runs a scenario needs: the baseline, then each architecture under each scheduling.
@@ -116,4 +124,35 @@ pub fn run(
         }
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::Architecture;
+
+    #[test]
+    fn every_run_has_its_own_stream() {
+        let mut seeds: Vec<u64> = [Scheduling::Fifo, Scheduling::Fair]
+            .into_iter()
+            .flat_map(|scheduling| {
+                let meshes = Architecture::ALL.map(Mesh::Architecture);
+                std::iter::once(Mesh::Baseline)
+                    .chain(meshes)
+                    .map(move |mesh| Job { mesh, scheduling }.seed(42))
+            })
+            .collect();
+        let runs = seeds.len();
+        seeds.sort_unstable();
+        seeds.dedup();
+        assert_eq!(seeds.len(), runs);
+    }
+
+    #[test]
+    fn fnv1a_is_the_published_function() {
+        // Test vectors of the FNV reference (www.isthe.com/chongo/tech/comp/fnv).
+        assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a("foobar"), 0x8594_4171_f739_67e8);
+    }
 }

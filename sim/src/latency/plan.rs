@@ -7,11 +7,11 @@
 //! A proxy's one visit stands for its work on the request and on the response; the response
 //! travels back through the same legs as kernel time only.
 
-use crate::config::raw::{Interception, LocalAcceleration, PayloadKind};
 use crate::config::Scenario;
 use crate::cost_model::LatencyCosts;
-use crate::mesh::Architecture;
+use crate::mesh::{Architecture, Interception, LocalAcceleration};
 use crate::request_path::{self, Endpoint, Leg, PathKind};
+use crate::traffic::PayloadKind;
 
 /// Which proxy instance a station step visits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,12 +10,12 @@
 
 use super::arrivals::Arrivals;
 use super::lookup::{Callee, Lookup, NONE};
+use super::options::ServiceTimeKind;
 use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step};
 use super::result::{LatencyResult, ServiceLatency, StationKindLatency};
 use crate::capacity::load::ServiceLoad;
 use crate::capacity::uproxy::waypoint_groups;
 use crate::cluster::Cluster;
-use crate::config::raw::{CallMode, MicroProxyPlacement, PayloadKind, ServiceTimeKind};
 use crate::config::Scenario;
 use crate::engine::distribution::Sampler;
 use crate::engine::jitter::JitterTable;
@@ -24,7 +24,8 @@ use crate::engine::station::Admission;
 use crate::engine::{
     round_ns, Bounds, Distribution, EventQueue, HistogramSet, Scheduling, SimRng, SimTime, Station,
 };
-use crate::mesh::Architecture;
+use crate::mesh::{Architecture, MicroProxyPlacement};
+use crate::traffic::{CallMode, PayloadKind};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
@@ -54,7 +55,10 @@ pub enum StationKind {
 }
 
 impl StationKind {
-    pub const ALL: [StationKind; 5] = [
+    /// How many kinds there are: the length of the per-kind arrays, indexed by `kind as usize`.
+    pub const COUNT: usize = 5;
+    /// Every kind, in declaration order (so `ALL[k as usize] == k`).
+    pub const ALL: [StationKind; StationKind::COUNT] = [
         StationKind::Sidecar,
         StationKind::NodeProxy,
         StationKind::ServiceAccountProxy,
@@ -77,6 +81,7 @@ impl StationKind {
     }
 }
 
+/// Which of a mesh's plans a call walks; a call stores it as `u8` to stay small.
 #[derive(Debug, Clone, Copy)]
 #[repr(u8)]
 enum PlanId {
@@ -85,6 +90,11 @@ enum PlanId {
     CrossNodeL7,
     External,
     ExternalL7,
+}
+
+impl PlanId {
+    /// How many plans a mesh has: the length of `World::plans`, indexed by `id as usize`.
+    const COUNT: usize = 5;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -117,15 +127,16 @@ pub struct World<'a> {
     mesh: Mesh,
     rng: SimRng,
     queue: EventQueue<Event>,
-    plans: [Plan; 5],
+    /// Indexed by `PlanId`.
+    plans: [Plan; PlanId::COUNT],
     stations: Vec<Station>,
     station_kind: Vec<StationKind>,
     /// The kind of the architecture's source and destination proxies (waypoints aside);
     /// unused without proxies (the baseline, eBPF).
     proxy_kind: StationKind,
     /// Service-time distribution (ns) and mTLS handshake cost (ns), by station kind.
-    service_time: [Sampler; 5],
-    mtls_ns: [f64; 5],
+    service_time: [Sampler; StationKind::COUNT],
+    mtls_ns: [f64; StationKind::COUNT],
     /// Pods, services and the call graph as the loop reads them, proxies filled in.
     lookup: Lookup,
     waypoint_replicas: u32,
@@ -155,6 +166,7 @@ impl<'a> World<'a> {
         let cluster = &scenario.cluster;
         let mut rng = SimRng::seed_from_u64(seed);
         let p = Plans::new(mesh, scenario);
+        // In `PlanId` order.
         let plans = [
             p.cross_node,
             p.same_node,
@@ -776,4 +788,17 @@ impl<'a> World<'a> {
 
 fn round4(v: f64) -> f64 {
     (v * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn station_kinds_index_their_arrays_in_declaration_order() {
+        for (i, kind) in StationKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i, "{}", kind.name());
+        }
+        assert_eq!(PlanId::ExternalL7 as usize + 1, PlanId::COUNT);
+    }
 }

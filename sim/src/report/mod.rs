@@ -6,11 +6,10 @@ pub mod table;
 pub mod units;
 
 use crate::capacity::ArchitectureCapacity;
-use crate::config::raw::{Interception, LocalAcceleration};
 use crate::config::Scenario;
 use crate::engine::Scheduling;
 use crate::latency::{Job, LatencyResult, Mesh};
-use crate::mesh::Scoping;
+use crate::mesh::{Interception, LocalAcceleration, Scoping};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]

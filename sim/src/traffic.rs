@@ -1,0 +1,75 @@
+//! The load a scenario puts on the mesh: request rates, payloads, connection reuse, how
+//! requests from outside arrive and how a service issues its calls. `[traffic]` sets these for
+//! every service; a `[[service]]` entry may override the rate, call mode, arrivals and
+//! application time (`crate::cluster::Service` carries each service's own).
+
+use serde::{Deserialize, Serialize};
+
+/// `[traffic]`, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Traffic {
+    /// Default requests per second each pod serves (services may override).
+    pub rps_per_pod: f64,
+    pub payload_bytes: u64,
+    /// Persistent connections (pooled) rather than a new connection per request.
+    pub connection_reuse: bool,
+    /// With reuse: connections each pool keeps per upstream.
+    pub connections_per_upstream: u32,
+    /// Without reuse: how long one request's connection stays open.
+    pub connection_lifetime_ms: f64,
+    pub arrivals: ArrivalKind,
+    pub burst_on_ms: f64,
+    pub burst_off_ms: f64,
+    pub payload: PayloadKind,
+    pub call_mode: CallMode,
+    pub app_time_us: f64,
+}
+
+/// What a `[traffic]` key is when the file leaves it out (docs/config.md lists the same; a
+/// test holds the two together). The enums' defaults are their `#[default]` variants.
+impl Traffic {
+    pub const DEFAULT_RPS_PER_POD: f64 = 10.0;
+    pub const DEFAULT_PAYLOAD_BYTES: u64 = 1024;
+    pub const DEFAULT_CONNECTION_REUSE: bool = true;
+    pub const DEFAULT_CONNECTIONS_PER_UPSTREAM: u32 = 1;
+    pub const DEFAULT_CONNECTION_LIFETIME_MS: f64 = 5.0;
+    pub const DEFAULT_BURST_ON_MS: f64 = 100.0;
+    pub const DEFAULT_BURST_OFF_MS: f64 = 900.0;
+    pub const DEFAULT_APP_TIME_US: f64 = 0.0;
+}
+
+/// How a client workload's requests arrive.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArrivalKind {
+    /// Exponential gaps at the configured rate.
+    #[default]
+    Poisson,
+    /// Evenly spaced at the configured rate.
+    Constant,
+    /// On/off: Poisson during `burst_on_ms` at the rate that keeps the mean, silent during
+    /// `burst_off_ms`.
+    Bursty,
+}
+
+/// How payload sizes vary around `payload_bytes`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadKind {
+    /// Every request and response carries `payload_bytes`.
+    #[default]
+    Fixed,
+    /// Exponentially distributed sizes with mean `payload_bytes`.
+    Exponential,
+}
+
+/// How a service issues its calls to the services it calls.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallMode {
+    /// One after the other; the response waits for the last.
+    #[default]
+    Sequential,
+    /// All at once (fan-out); the response waits for the slowest.
+    Parallel,
+}
