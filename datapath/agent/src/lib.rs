@@ -4,15 +4,17 @@
 //! its own, keeps the maps in sync with the config, and exports counters as Prometheus metrics.
 //!
 //! Module map: `config` (TOML -> validated node config), `kernel` (feature table, preflight),
-//! `netns` (entering network namespaces), `pins` (the bpffs layout), `datapath` (load, attach,
-//! adopt, down, status), `socket_level` (the cgroup and socket-hash programs), `map_sync`
+//! `netns` (entering network namespaces), `pins` (the bpffs layout), `lifecycle` (load, attach,
+//! adopt, down, status), `bpf_syscall` (the bpf(2) commands aya lacks), `socket_level` (the cgroup
+//! and socket-hash programs), `map_sync`
 //! (config -> maps, in place), `metrics` (HTTP exporter).
 
 pub mod bench;
+mod bpf_syscall;
 pub mod config;
-pub mod datapath;
 pub mod http_server;
 pub mod kernel;
+pub mod lifecycle;
 pub mod map_sync;
 pub mod metrics;
 pub mod netns;

@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use meshtwin_agent::{
     config::{self, NodeConfig},
-    datapath::{self, UpReport},
+    lifecycle::{self, UpReport},
     map_sync::PinnedMaps,
     metrics::{self, DatapathCollector, Labels, MetricsSource},
     pins::PinDir,
@@ -150,7 +150,7 @@ fn print_up(report: &UpReport, dir: &Path) {
 }
 
 fn bring_up(args: &ConfigArgs, config: &NodeConfig) -> Result<()> {
-    let report = datapath::up(config, EBPF_OBJECT).with_context(|| {
+    let report = lifecycle::up(config, EBPF_OBJECT).with_context(|| {
         format!(
             "failed to bring the datapath up from {}",
             args.config.display()
@@ -214,7 +214,7 @@ fn run_cli(cli: Cli) -> Result<()> {
         }
         Command::Reload(args) => {
             let config = load_config(&args)?;
-            let summary = datapath::reload(&config)
+            let summary = lifecycle::reload(&config)
                 .with_context(|| format!("failed to apply {}", args.config.display()))?;
             println!(
                 "reloaded: {} prefixes, {} policy rules, {} services with {} backends ({} stale entries removed)",
@@ -224,7 +224,7 @@ fn run_cli(cli: Cli) -> Result<()> {
         }
         Command::Down(args) => {
             let (dir, config) = dir_and_config(&args)?;
-            let report = datapath::down(&dir, config.as_ref()).with_context(|| {
+            let report = lifecycle::down(&dir, config.as_ref()).with_context(|| {
                 format!("failed to take the datapath in {} down", dir.display())
             })?;
             for pin in &report.attachments {
@@ -245,7 +245,7 @@ fn run_cli(cli: Cli) -> Result<()> {
         }
         Command::Status(args) => {
             let (dir, _) = dir_and_config(&args)?;
-            let status = datapath::status(&dir)
+            let status = lifecycle::status(&dir)
                 .with_context(|| format!("failed to read status of {}", dir.display()))?;
             println!("pins: {}", dir.display());
             println!("attached programs:");
@@ -321,7 +321,7 @@ fn serve(args: ConfigArgs, config: NodeConfig) -> Result<()> {
             tokio::select! {
                 _ = hangup.recv() => {
                     // A bad config is reported and the running state is kept.
-                    match load_config(&args).and_then(|c| Ok((datapath::reload(&c)?, c))) {
+                    match load_config(&args).and_then(|c| Ok((lifecycle::reload(&c)?, c))) {
                         Ok((summary, new_config)) => {
                             if let Ok(mut source) = source.lock() {
                                 source.labels = Labels::from_config(&new_config);
