@@ -23,13 +23,14 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 
+use meshtwin_datapath_pins::{AttachmentPin, CgroupPin, PinDir, PinnedMaps};
+
 use crate::{
     bpf_syscall,
     config::{Attachment, NodeConfig, ProgramKind, TcAttachSetting, XdpModeSetting},
     kernel::{self, KernelVersion, PreflightError},
-    map_sync::{self, MapSyncError, PinnedMaps, SyncSummary},
+    map_sync::{self, MapSyncError, SyncSummary},
     netns::{self, NetnsGuard},
-    pins::{AttachmentPin, CgroupPin, PinDir},
     socket_level::{self, CgroupStatus, SocketReport},
 };
 
@@ -144,7 +145,7 @@ fn up_in(
         .load(object)
         .map_err(|error| DatapathError::Load(Box::new(error)))?;
     let mut report = UpReport {
-        sync: map_sync::apply(&mut PinnedMaps::open(pins)?, config)?,
+        sync: map_sync::apply(&mut open_maps(pins)?, config)?,
         ..UpReport::default()
     };
 
@@ -208,6 +209,10 @@ fn up_in(
         }
     }
     Ok(report)
+}
+
+fn open_maps(pins: &PinDir) -> Result<PinnedMaps, DatapathError> {
+    PinnedMaps::open(pins).map_err(|error| DatapathError::Maps(MapSyncError::from(error)))
 }
 
 pub(crate) fn program_mut<'a, T>(
@@ -278,7 +283,7 @@ fn attach(
         where_: where_(netns_path),
     })?;
     let kind = attachment.program;
-    let pin = AttachmentPin::new(kind, inode, if_index, interface);
+    let pin = AttachmentPin::new(kind.program_name(), inode, if_index, interface);
     match kind {
         ProgramKind::XdpPolicy => {
             let xdp = program_mut::<Xdp>(ebpf, kind)?;
@@ -656,7 +661,7 @@ pub fn status(dir: &Path) -> Result<Status, DatapathError> {
         });
     }
     (status.cgroups, status.sk_msg_program) = socket_level::status(&pins)?;
-    let maps = PinnedMaps::open(&pins)?;
+    let maps = open_maps(&pins)?;
     use meshtwin_datapath_common::maps as names;
     status.maps = vec![
         (names::IDENTITY_V4.into(), maps.identity_v4.keys().count()),
@@ -703,5 +708,5 @@ pub fn reload(config: &NodeConfig) -> Result<SyncSummary, DatapathError> {
     if !pins.maps().exists() {
         return Err(DatapathError::NotUp(config.bpffs_dir.clone()));
     }
-    Ok(map_sync::apply(&mut PinnedMaps::open(&pins)?, config)?)
+    Ok(map_sync::apply(&mut open_maps(&pins)?, config)?)
 }

@@ -11,11 +11,10 @@ use clap::{Args, Parser, Subcommand};
 use meshtwin_agent::{
     config::{self, NodeConfig},
     lifecycle::{self, UpReport},
-    map_sync::PinnedMaps,
-    metrics::{self, DatapathCollector, Labels, MetricsSource},
-    pins::PinDir,
+    metrics::{DatapathCollector, Labels, MetricsSource},
     EBPF_OBJECT,
 };
+use meshtwin_datapath_pins::{PinDir, PinnedMaps};
 
 #[derive(Parser)]
 #[command(
@@ -309,11 +308,11 @@ fn serve(args: ConfigArgs, config: NodeConfig) -> Result<()> {
         let pins = PinDir::new(&config.bpffs_dir);
         let maps = PinnedMaps::open(&pins)?;
         let source = Arc::new(Mutex::new(MetricsSource { maps, labels: Labels::from_config(&config) }));
-        let listener = metrics::bind(config.metrics_address)
+        let listener = meshtwin_metrics_endpoint::bind(config.metrics_address)
             .await
             .with_context(|| format!("cannot listen for metrics on {}", config.metrics_address))?;
         println!("metrics on http://{}/metrics", listener.local_addr()?);
-        let server = tokio::spawn(metrics::serve(listener, DatapathCollector(source.clone())));
+        let server = tokio::spawn(meshtwin_metrics_endpoint::serve(listener, DatapathCollector(source.clone())));
         let mut hangup = signal(SignalKind::hangup())?;
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;

@@ -21,13 +21,13 @@ use aya::{
 };
 use aya_obj::generated::bpf_attach_type;
 use meshtwin_datapath_common::{maps as names, sockets::SockKey};
+use meshtwin_datapath_pins::{CgroupPin, PinDir};
 
 use crate::{
     bpf_syscall,
     config::{NodeConfig, ProgramKind},
     kernel::{self, KernelVersion},
     lifecycle::{program_error, program_mut, DatapathError},
-    pins::{CgroupPin, PinDir},
 };
 
 /// Name of the sk_msg program's record pin under `<bpffs-dir>/sockmap/`.
