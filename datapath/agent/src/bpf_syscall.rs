@@ -35,7 +35,7 @@ fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<libc::c_long> {
     let ret = unsafe {
         libc::syscall(
             libc::SYS_bpf,
-            cmd as libc::c_int,
+            cmd as libc::c_long,
             attr as *mut bpf_attr,
             size_of::<bpf_attr>(),
         )
