@@ -41,5 +41,5 @@ bench-engine:
 # sockmap bypass, iptables REDIRECT and connect4 to the node proxy, and connect4 + sockmap
 # (docs/performance.md, "Datapath"). `just bench-datapath --unpinned` lets processes spread.
 bench-datapath *ARGS:
-    cargo build --release -p meshtwin-agent
-    target/release/meshtwin-traffic bench --duration-secs 5 --runs 3 {{ARGS}}
+    cargo build --release -p meshtwin-agent -p meshtwin-node-proxy -p meshtwin-testbed
+    target/release/meshtwin-testbed bench --duration-secs 5 --runs 3 {{ARGS}}

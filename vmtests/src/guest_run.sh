@@ -41,6 +41,10 @@ export MESHTWIN_KERNELS_TOML=/tmp/meshtwin-kernels.toml
 printf '%s' @KERNELS_TOML@ >"$MESHTWIN_KERNELS_TOML"
 export MESHTWIN_RESULTS=/tmp/meshtwin-results.jsonl
 export RUST_BACKTRACE=1
+# The host's environment comes through vmtest, with $CARGO when vmtests runs under `cargo run`.
+# Seeing it, the tests would have cargo build the programs they start (the traffic tool, the
+# node proxy) into the read-only target directory; the host built them already (suite.rs).
+unset CARGO
 : >"$MESHTWIN_RESULTS"
 
 echo "$M uname $(</proc/sys/kernel/osrelease)"

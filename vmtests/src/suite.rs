@@ -1,5 +1,6 @@
 //! The test binaries the guests run: the datapath agent's integration tests, built once on the
-//! host (`cargo test --release --no-run`) and run inside each guest through the shared root.
+//! host (`cargo test --release --no-run`) and run inside each guest through the shared root,
+//! with the programs they start (the traffic tool, the node proxy) built beside them.
 //! Release: the guests run under emulation (TCG), where unoptimised code costs several times
 //! more; with debug builds the five-kernel matrix took 347 s, with release builds 249 s.
 
@@ -35,6 +36,20 @@ impl Suite {
             Suite::SelfCheck => Some(&["guest_probe"]),
         }
     }
+
+    /// The programs of other packages the tests start, as (package, binary). A guest cannot
+    /// build them (it has no cargo run and a read-only target directory), so they are built
+    /// here, into the target directory and profile of the test binaries, where the tests look
+    /// first (`meshtwin_testbed::binaries`).
+    fn programs(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Suite::Datapath => &[
+                ("meshtwin-testbed", "meshtwin-traffic"),
+                ("meshtwin-node-proxy", "meshtwin-node-proxy"),
+            ],
+            Suite::SelfCheck => &[],
+        }
+    }
 }
 
 /// One integration-test executable.
@@ -55,8 +70,8 @@ pub enum SuiteError {
         source: std::io::Error,
     },
     /// cargo failed (compile error, unknown package ...).
-    #[error("`cargo test --release -p {package} --no-run` failed:\n{tail}")]
-    Build { package: String, tail: String },
+    #[error("`{command}` failed:\n{tail}")]
+    Build { command: String, tail: String },
     /// The package builds no integration tests.
     #[error(
         "`cargo test --release -p {package} --no-run` built no integration-test executable (tests/*.rs)"
@@ -79,19 +94,45 @@ struct Target {
     kind: Vec<String>,
 }
 
-/// Builds the suite's integration tests in `workspace` and returns their executables.
+/// Builds the suite's integration tests, and the programs they start, in `workspace`; returns
+/// the tests' executables.
 pub fn build(workspace: &Path, suite: Suite) -> Result<Vec<TestBinary>, SuiteError> {
     let package = suite.package();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut child = Command::new(&cargo)
-        .args([
+    let messages = cargo(
+        workspace,
+        &[
             "test",
             "--release",
             "-p",
             package,
             "--no-run",
             "--message-format=json",
-        ])
+        ],
+    )?;
+    let mut binaries = integration_tests(&messages);
+    if let Some(targets) = suite.targets() {
+        binaries.retain(|b| targets.contains(&b.name.as_str()));
+    }
+    if binaries.is_empty() {
+        return Err(SuiteError::NoTests {
+            package: package.to_owned(),
+        });
+    }
+    if !suite.programs().is_empty() {
+        let mut args = vec!["build", "--release"];
+        for (package, binary) in suite.programs() {
+            args.extend(["-p", package, "--bin", binary]);
+        }
+        cargo(workspace, &args)?;
+    }
+    Ok(binaries)
+}
+
+/// Runs `cargo ARGS` in `workspace`; returns its standard output.
+fn cargo(workspace: &Path, args: &[&str]) -> Result<String, SuiteError> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut child = Command::new(&cargo)
+        .args(args)
         .current_dir(workspace)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -120,20 +161,11 @@ pub fn build(workspace: &Path, suite: Suite) -> Result<Vec<TestBinary>, SuiteErr
     let stderr = stderr_reader.join().unwrap_or_default();
     if !status.success() {
         return Err(SuiteError::Build {
-            package: package.to_owned(),
+            command: format!("cargo {}", args.join(" ")),
             tail: build_errors(&stderr),
         });
     }
-    let mut binaries = integration_tests(&stdout);
-    if let Some(targets) = suite.targets() {
-        binaries.retain(|b| targets.contains(&b.name.as_str()));
-    }
-    if binaries.is_empty() {
-        return Err(SuiteError::NoTests {
-            package: package.to_owned(),
-        });
-    }
-    Ok(binaries)
+    Ok(stdout)
 }
 
 /// The part of cargo's stderr worth showing: each `error` line with what follows it (up to

@@ -68,8 +68,7 @@ use meshtwin_datapath_common::{
 use serde::Deserialize;
 use toml::Spanned;
 
-/// Where pins live when neither the config nor the command line says.
-pub const DEFAULT_BPFFS_DIR: &str = "/sys/fs/bpf/meshtwin";
+pub use meshtwin_datapath_pins::DEFAULT_BPFFS_DIR;
 /// Where metrics are served when neither the config nor the command line says.
 pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9464";
 

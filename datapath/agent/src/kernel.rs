@@ -4,6 +4,8 @@
 
 use std::{fmt, path::Path};
 
+use meshtwin_datapath_pins::mounts::{cgroup2_mount, is_on_bpffs};
+
 /// A kernel release, major.minor.patch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct KernelVersion {
@@ -194,16 +196,6 @@ pub fn check_features(kernel: KernelVersion, features: &[Feature]) -> Result<(),
 /// `CGROUP2_SUPER_MAGIC` from linux/magic.h.
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
-/// Where cgroup v2 is mounted, from /proc/mounts.
-pub fn cgroup2_mount() -> Option<std::path::PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
-    mounts.lines().find_map(|line| {
-        let mut fields = line.split_whitespace();
-        let (_, dir, kind) = (fields.next()?, fields.next()?, fields.next()?);
-        (kind == "cgroup2").then(|| std::path::PathBuf::from(dir))
-    })
-}
-
 /// Checks that `path` is a directory on cgroup v2.
 pub fn check_cgroup2(path: &Path) -> Result<(), PreflightError> {
     use std::os::unix::ffi::OsStrExt as _;
@@ -254,23 +246,6 @@ pub fn check_root() -> Result<(), PreflightError> {
         return Err(PreflightError::NotRoot);
     }
     Ok(())
-}
-
-/// `BPF_FS_MAGIC` from linux/magic.h.
-const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
-
-/// Whether `path` (which must exist) is on a bpf filesystem.
-pub fn is_on_bpffs(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt as _;
-    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: statfs fills the struct it is given.
-    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(c_path.as_ptr(), &mut stat) } != 0 {
-        return false;
-    }
-    stat.f_type as i64 == BPF_FS_MAGIC
 }
 
 /// The pin directory must be on a bpffs: checks it, or its nearest existing ancestor.

@@ -10,12 +10,11 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use meshtwin_agent::{
     config::{self, NodeConfig},
-    datapath::{self, UpReport},
-    map_sync::PinnedMaps,
-    metrics::{self, DatapathCollector, Labels, MetricsSource},
-    pins::PinDir,
+    lifecycle::{self, UpReport},
+    metrics::{DatapathCollector, Labels, MetricsSource},
     EBPF_OBJECT,
 };
+use meshtwin_datapath_pins::{PinDir, PinnedMaps};
 
 #[derive(Parser)]
 #[command(
@@ -150,7 +149,7 @@ fn print_up(report: &UpReport, dir: &Path) {
 }
 
 fn bring_up(args: &ConfigArgs, config: &NodeConfig) -> Result<()> {
-    let report = datapath::up(config, EBPF_OBJECT).with_context(|| {
+    let report = lifecycle::up(config, EBPF_OBJECT).with_context(|| {
         format!(
             "failed to bring the datapath up from {}",
             args.config.display()
@@ -214,7 +213,7 @@ fn run_cli(cli: Cli) -> Result<()> {
         }
         Command::Reload(args) => {
             let config = load_config(&args)?;
-            let summary = datapath::reload(&config)
+            let summary = lifecycle::reload(&config)
                 .with_context(|| format!("failed to apply {}", args.config.display()))?;
             println!(
                 "reloaded: {} prefixes, {} policy rules, {} services with {} backends ({} stale entries removed)",
@@ -224,7 +223,7 @@ fn run_cli(cli: Cli) -> Result<()> {
         }
         Command::Down(args) => {
             let (dir, config) = dir_and_config(&args)?;
-            let report = datapath::down(&dir, config.as_ref()).with_context(|| {
+            let report = lifecycle::down(&dir, config.as_ref()).with_context(|| {
                 format!("failed to take the datapath in {} down", dir.display())
             })?;
             for pin in &report.attachments {
@@ -245,7 +244,7 @@ fn run_cli(cli: Cli) -> Result<()> {
         }
         Command::Status(args) => {
             let (dir, _) = dir_and_config(&args)?;
-            let status = datapath::status(&dir)
+            let status = lifecycle::status(&dir)
                 .with_context(|| format!("failed to read status of {}", dir.display()))?;
             println!("pins: {}", dir.display());
             println!("attached programs:");
@@ -309,11 +308,11 @@ fn serve(args: ConfigArgs, config: NodeConfig) -> Result<()> {
         let pins = PinDir::new(&config.bpffs_dir);
         let maps = PinnedMaps::open(&pins)?;
         let source = Arc::new(Mutex::new(MetricsSource { maps, labels: Labels::from_config(&config) }));
-        let listener = metrics::bind(config.metrics_address)
+        let listener = meshtwin_metrics_endpoint::bind(config.metrics_address)
             .await
             .with_context(|| format!("cannot listen for metrics on {}", config.metrics_address))?;
         println!("metrics on http://{}/metrics", listener.local_addr()?);
-        let server = tokio::spawn(metrics::serve(listener, DatapathCollector(source.clone())));
+        let server = tokio::spawn(meshtwin_metrics_endpoint::serve(listener, DatapathCollector(source.clone())));
         let mut hangup = signal(SignalKind::hangup())?;
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
@@ -321,7 +320,7 @@ fn serve(args: ConfigArgs, config: NodeConfig) -> Result<()> {
             tokio::select! {
                 _ = hangup.recv() => {
                     // A bad config is reported and the running state is kept.
-                    match load_config(&args).and_then(|c| Ok((datapath::reload(&c)?, c))) {
+                    match load_config(&args).and_then(|c| Ok((lifecycle::reload(&c)?, c))) {
                         Ok((summary, new_config)) => {
                             if let Ok(mut source) = source.lock() {
                                 source.labels = Labels::from_config(&new_config);

@@ -1,10 +1,9 @@
-//! Prometheus metrics, read from the pinned maps at every scrape and served over HTTP on a
-//! loopback address. Per-CPU counters are summed over CPUs.
+//! The datapath's Prometheus metrics, read from the pinned maps at every scrape (the agent serves
+//! them with `meshtwin_metrics_endpoint`). Per-CPU counters are summed over CPUs.
 
 use std::{
     collections::BTreeMap,
     fmt,
-    net::SocketAddr,
     sync::{Arc, Mutex},
 };
 
@@ -18,16 +17,13 @@ use meshtwin_datapath_common::{
 };
 use prometheus_client::{
     collector::Collector,
-    encoding::{text::encode, DescriptorEncoder, EncodeMetric as _},
+    encoding::{DescriptorEncoder, EncodeMetric as _},
     metrics::{counter::ConstCounter, gauge::ConstGauge, MetricType},
-    registry::Registry,
-};
-use tokio::{
-    io::{AsyncReadExt as _, AsyncWriteExt as _},
-    net::TcpListener,
 };
 
-use crate::{config::NodeConfig, map_sync::PinnedMaps};
+use meshtwin_datapath_pins::PinnedMaps;
+
+use crate::config::NodeConfig;
 
 /// Names for the numbers the maps hold; replaced on reload.
 #[derive(Clone, Debug, Default)]
@@ -343,54 +339,4 @@ fn encode_socket_level(encoder: &mut DescriptorEncoder, source: &MetricsSource) 
         "Messages (or parts) of monitored connections that were not counted, by reason",
         &unparsed,
     )
-}
-
-/// Renders the metrics text once.
-pub fn render<C: Collector + Clone + 'static>(collector: &C) -> Result<String, fmt::Error> {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(collector.clone()));
-    let mut text = String::new();
-    encode(&mut text, &registry)?;
-    Ok(text)
-}
-
-/// Serves `GET /metrics` until the task is dropped.
-pub async fn serve<C: Collector + Clone + Send + 'static>(listener: TcpListener, collector: C) {
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let collector = collector.clone();
-        tokio::spawn(async move {
-            let mut request = Vec::with_capacity(1024);
-            let mut buffer = [0u8; 1024];
-            // Read the request head only; bodies are not expected.
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16 * 1024 {
-                match stream.read(&mut buffer).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buffer[..n]),
-                }
-            }
-            let response = if request.starts_with(b"GET /metrics ")
-                || request.starts_with(b"GET /metrics?")
-            {
-                match render(&collector) {
-                    Ok(body) => format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    ),
-                    Err(_) => "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
-                }
-            } else {
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 22\r\nConnection: close\r\n\r\nonly /metrics is here\n".to_string()
-            };
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        });
-    }
-}
-
-/// Binds the metrics listener; the address was validated as loopback by the config.
-pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(address).await
 }

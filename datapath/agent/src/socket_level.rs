@@ -19,19 +19,19 @@ use aya::{
     },
     Ebpf,
 };
+use aya_obj::generated::bpf_attach_type;
 use meshtwin_datapath_common::{maps as names, sockets::SockKey};
+use meshtwin_datapath_pins::{CgroupPin, PinDir};
 
 use crate::{
+    bpf_syscall,
     config::{NodeConfig, ProgramKind},
-    datapath::{bpf_syscall, program_error, program_mut, DatapathError},
     kernel::{self, KernelVersion},
-    pins::{CgroupPin, PinDir},
+    lifecycle::{program_error, program_mut, DatapathError},
 };
 
 /// Name of the sk_msg program's record pin under `<bpffs-dir>/sockmap/`.
 const SK_MSG_RECORD: &str = "sk_msg_mesh";
-/// `BPF_SK_MSG_VERDICT`.
-const BPF_SK_MSG_VERDICT: u32 = 7;
 
 /// One cgroup the config wants programs on.
 struct CgroupTarget<'a> {
@@ -344,7 +344,11 @@ pub fn detach_sk_msg(pins: &PinDir) -> Result<(), DatapathError> {
         return Ok(());
     };
     if let Ok(map) = bpf_syscall::obj_get(&pins.map(names::MESH_SOCKS)) {
-        bpf_syscall::prog_detach(map.as_fd(), program.as_fd(), BPF_SK_MSG_VERDICT);
+        bpf_syscall::prog_detach(
+            map.as_fd(),
+            program.as_fd(),
+            bpf_attach_type::BPF_SK_MSG_VERDICT,
+        );
     }
     drop(program);
     fs::remove_file(&record).map_err(pin_error(&record))

@@ -24,7 +24,8 @@ const SOCK_STREAM: u32 = 1;
 
 #[cgroup_sock_addr(connect4)]
 pub fn connect4_proxy(ctx: SockAddrContext) -> i32 {
-    // SAFETY: fields of the program's context.
+    // SAFETY: `sock_addr` points to the kernel's `bpf_sock_addr` of this call, valid and used
+    // by nothing else while the program runs; the verifier checks every field access.
     let addr = unsafe { &mut *ctx.sock_addr };
     if addr.type_ != SOCK_STREAM {
         return ALLOW;
@@ -38,7 +39,9 @@ pub fn connect4_proxy(ctx: SockAddrContext) -> i32 {
     let vip = addr.user_ip4.to_ne_bytes();
     // user_port holds the network-order port in its low 16 bits.
     let port = u16::from_be(addr.user_port as u16);
-    let Some(service) = (unsafe { SERVICES.get(ServiceKey::new(vip, port, IPPROTO_TCP)) }) else {
+    // SAFETY: copied at once (maps.rs, "Map memory").
+    let service = unsafe { SERVICES.get(ServiceKey::new(vip, port, IPPROTO_TCP)) }.copied();
+    let Some(service) = service else {
         return ALLOW;
     };
     let service_id = service.id;
@@ -48,7 +51,8 @@ pub fn connect4_proxy(ctx: SockAddrContext) -> i32 {
         pad: 0,
         service_id,
     };
-    // SAFETY: the helper reads the socket of a valid sock_addr context.
+    // SAFETY: the helper is given this program's own context, which the kernel keeps valid for
+    // the call.
     let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
     // Without the record the proxy could not know where to go: then do not redirect at all.
     if ORIG_DST_COOKIE
@@ -60,7 +64,7 @@ pub fn connect4_proxy(ctx: SockAddrContext) -> i32 {
     addr.user_ip4 = u32::from_ne_bytes(proxy.addr);
     addr.user_port = proxy.port.to_be() as u32;
     if let Some(counters) = REDIRECT_COUNTS.get_ptr_mut(service_id) {
-        // SAFETY: a per-CPU value, written only by this CPU while this program runs on it.
+        // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory").
         let counters: &mut RedirectCounters = unsafe { &mut *counters };
         counters.connections += 1;
     }
@@ -69,10 +73,13 @@ pub fn connect4_proxy(ctx: SockAddrContext) -> i32 {
 
 #[cgroup_sock_addr(getpeername4)]
 pub fn getpeername4(ctx: SockAddrContext) -> i32 {
-    // SAFETY: the helper reads the socket of a valid sock_addr context.
+    // SAFETY: the helper is given this program's own context, which the kernel keeps valid for
+    // the call.
     let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
-    if let Some(original) = unsafe { ORIG_DST_COOKIE.get(cookie) }.copied() {
-        // SAFETY: fields of the program's context.
+    // SAFETY: copied at once (maps.rs, "Map memory").
+    let original = unsafe { ORIG_DST_COOKIE.get(cookie) }.copied();
+    if let Some(original) = original {
+        // SAFETY: as in `connect4_proxy`: the kernel's `bpf_sock_addr` of this call.
         let addr = unsafe { &mut *ctx.sock_addr };
         addr.user_ip4 = u32::from_ne_bytes(original.addr);
         addr.user_port = original.port.to_be() as u32;

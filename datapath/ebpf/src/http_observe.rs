@@ -36,16 +36,18 @@ pub fn observe(ctx: &SkMsgContext, key: &SockKey, flags: u32, service_id: u32, l
     let Some(conn) = connection(&flow, service_id) else {
         return;
     };
-    // SAFETY: a map value; each direction is written only by its own socket's messages.
+    // SAFETY: a shared value written in place: each direction's fields only by its own socket's
+    // messages, which that socket's lock serialises (maps.rs, "Map memory").
     let conn = unsafe { &mut *conn };
     let Some(obs) = PARSER_SCRATCH.get_ptr_mut(0) else {
         return;
     };
-    // SAFETY: per-CPU map memory, used by nothing else while these programs run on this CPU.
+    // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory"); the programs that
+    // parse one message, this one and its tail calls, run one after the other on this CPU.
     let obs = unsafe { &mut *obs };
     obs.flow = flow;
     obs.service_id = conn.service_id;
-    // SAFETY: a helper without arguments.
+    // SAFETY: the helper takes no arguments and only reads the clock.
     let now = unsafe { bpf_ktime_get_ns() };
     let mut sink = Counters {
         service_id: conn.service_id,
@@ -59,7 +61,8 @@ pub fn observe(ctx: &SkMsgContext, key: &SockKey, flags: u32, service_id: u32, l
 #[sk_msg]
 pub fn sk_msg_http(ctx: SkMsgContext) -> u32 {
     if let Some(obs) = PARSER_SCRATCH.get_ptr_mut(0) {
-        // SAFETY: as in `observe`.
+        // SAFETY: this CPU's copy of a per-CPU value, which the calling program filled just
+        // before its tail call (maps.rs, "Map memory").
         next_chunk(&ctx, unsafe { &mut *obs });
     }
     SK_PASS
@@ -84,7 +87,8 @@ fn next_chunk(ctx: &SkMsgContext, obs: &mut Observation) {
     }
     let bytes = ContextBytes::new(ctx.data(), ctx.data_end());
     if !parse_chunk(&mut obs.parser, &bytes) {
-        // SAFETY: a tail call with this program's own context; it does not return on success.
+        // SAFETY: a tail call with this program's own context into a program of the same type
+        // (the agent puts only `sk_msg_http` in `HTTP_PARSE`); on success it does not return.
         unsafe { HTTP_PARSE.tail_call(ctx, 0) };
         obs.parser.give_up();
     }
@@ -99,13 +103,15 @@ fn finish(obs: &Observation) {
     let mut sink = Counters {
         service_id: obs.service_id,
     };
-    // SAFETY: a map value, as in `observe`.
+    // SAFETY: a shared value written in place, as in `observe`: this direction's fields only by
+    // this socket's messages, serialised by its lock (maps.rs, "Map memory").
     unsafe { &mut *conn }.finish(obs, &mut sink);
 }
 
 #[inline(always)]
 fn pull_data(ctx: &SkMsgContext, start: u32, end: u32) -> Result<(), i64> {
-    // SAFETY: the helper checks start and end against the message.
+    // SAFETY: `msg` is this program's own context; the helper checks `start` and `end` against
+    // the message and fails rather than reading past it.
     let ret = unsafe { aya_ebpf::helpers::bpf_msg_pull_data(ctx.msg, start, end, 0) };
     if ret == 0 {
         Ok(())
@@ -148,7 +154,7 @@ impl HttpSink for Counters {
                 stats
             }
         };
-        // SAFETY: a per-CPU value, written only by this CPU while this program runs on it.
+        // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory").
         unsafe { &mut *stats }.record(latency_ns);
     }
 
@@ -159,7 +165,7 @@ impl HttpSink for Counters {
             reason: reason as u32,
         };
         match HTTP_UNPARSED.get_ptr_mut(key) {
-            // SAFETY: as above.
+            // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory").
             Some(count) => unsafe { *count += 1 },
             None => {
                 let _ = HTTP_UNPARSED.insert(key, 1, BPF_NOEXIST as u64);

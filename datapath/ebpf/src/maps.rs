@@ -1,6 +1,25 @@
 //! The maps of every program. Each is pinned by name under the agent's bpffs directory, so that
 //! a restarted agent, or a newer program, finds the same policy and counters.
 //! Names and sizes come from `meshtwin_datapath_common::maps`.
+//!
+//! # Map memory
+//!
+//! Looking a value up (`get`, `get_ptr`, `get_ptr_mut`) is `unsafe` in aya-ebpf because the
+//! result points into memory that other CPUs, and user space, may write at the same time. The
+//! programs' `SAFETY:` comments rest on these facts:
+//!
+//! - The memory stays valid for the whole run of the program that looked it up: it belongs to
+//!   the map, and the kernel frees a deleted element only after an RCU grace period, which no
+//!   running program spans.
+//! - Every value is plain integers (`#[repr(C)]`, explicit padding), so every bit pattern is a
+//!   valid value: a read that races with an update can see a mix of old and new fields, never
+//!   an invalid value. Shared values are copied at once and used as that snapshot.
+//! - Per-CPU values are written in place through the pointer: programs run with migration
+//!   disabled, so only programs on this CPU touch this CPU's copy (user space writes it only to
+//!   reset a removed service's counters). The worst a preempting program on the same CPU can
+//!   do is lose an increment or spoil one parse.
+//! - The shared values written in place (`SOCK_MODES`, `HTTP_CONNS`) are written by the
+//!   messages of one socket per field, which that socket's lock serialises.
 
 use aya_ebpf::{
     macros::map,
@@ -108,7 +127,8 @@ pub fn fresh_http_connection(
     // An existing entry stays when `flags` is BPF_NOEXIST: another CPU created it first.
     let _ = HTTP_CONNS.insert(flow, zero, flags);
     let conn = HTTP_CONNS.get_ptr_mut(flow)?;
-    // SAFETY: a map value just looked up. An existing entry of this flow has the same service.
+    // SAFETY: a value this program just looked up ("Map memory" above); the service is the same
+    // for any entry of this flow, so a racing writer stores the same number.
     unsafe { (*conn).service_id = service_id };
     Some(conn)
 }

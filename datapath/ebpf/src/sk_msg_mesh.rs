@@ -26,7 +26,8 @@ pub fn sk_msg_mesh(ctx: SkMsgContext) -> u32 {
     let Some(mode) = SOCK_MODES.get_ptr_mut(key) else {
         return SK_PASS;
     };
-    // SAFETY: a map value; only this socket's messages (serialised by the socket lock) write it.
+    // SAFETY: a shared value written in place, only by this socket's messages, which the socket
+    // lock serialises (maps.rs, "Map memory").
     let mode = unsafe { &mut *mode };
     let len = ctx.size() as u64;
     if mode.flags & MODE_KEPT != 0 {
@@ -51,7 +52,8 @@ pub fn sk_msg_mesh(ctx: SkMsgContext) -> u32 {
 
 #[inline(always)]
 fn msg_key(ctx: &SkMsgContext) -> SockKey {
-    // SAFETY: fields of the program's context.
+    // SAFETY: `msg` points to the kernel's `sk_msg_md` of this call, valid while the program
+    // runs; it is only read.
     let md = unsafe { &*ctx.msg };
     SockKey {
         local_addr: md.local_ip4.to_ne_bytes(),
@@ -74,7 +76,7 @@ fn count(len: u64, outcome: Outcome) {
     let Some(counters) = SOCKMAP_COUNTS.get_ptr_mut(0) else {
         return;
     };
-    // SAFETY: a per-CPU value, written only by this CPU while this program runs on it.
+    // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory").
     let counters: &mut SockmapCounters = unsafe { &mut *counters };
     match outcome {
         Outcome::Redirected => {

@@ -57,7 +57,8 @@ fn sock_key(ctx: &SockOpsContext) -> SockKey {
 
 #[inline(always)]
 fn cookie(ctx: &SockOpsContext) -> u64 {
-    // SAFETY: the helper reads the socket of a valid sock_ops context.
+    // SAFETY: the helper is given this program's own context, which the kernel keeps valid for
+    // the call.
     unsafe { bpf_get_socket_cookie(ctx.as_ptr()) }
 }
 
@@ -66,6 +67,7 @@ fn cookie(ctx: &SockOpsContext) -> u64 {
 /// will see on the socket it accepts.
 #[inline(always)]
 fn connecting(ctx: &SockOpsContext, key: &SockKey) {
+    // SAFETY: copied at once (maps.rs, "Map memory").
     let Some(original) = (unsafe { ORIG_DST_COOKIE.get(cookie(ctx)) }).copied() else {
         return;
     };
@@ -102,7 +104,8 @@ fn established(ctx: &SockOpsContext, key: &SockKey, active: bool) {
         return;
     }
     let mut sock_key = *key;
-    // SAFETY: the context is the sock_ops of a full TCP socket (established callbacks).
+    // SAFETY: `ops` points to the kernel's `bpf_sock_ops` of this call, valid while the program
+    // runs; on the established callbacks it is a full TCP socket, which the socket hash takes.
     let ops = unsafe { &mut *ctx.ops };
     if MESH_SOCKS
         .update(&mut sock_key, ops, BPF_ANY as u64)
@@ -118,13 +121,15 @@ fn established(ctx: &SockOpsContext, key: &SockKey, active: bool) {
 /// with one OR of the pointers, which the verifier refuses (pointer arithmetic).
 #[inline(always)]
 fn read<T: Copy>(value: Option<*const T>) -> Option<T> {
-    // SAFETY: a pointer to a map value, as the lookup returned it.
+    // SAFETY: a pointer a successful lookup returned, copied at once (maps.rs, "Map memory").
     value.map(|pointer| unsafe { core::ptr::read_volatile(pointer) })
 }
 
 #[inline(always)]
 fn closed(ctx: &SockOpsContext, key: &SockKey) {
-    if let Some(mode) = unsafe { SOCK_MODES.get(key) }.copied() {
+    // SAFETY: copied at once (maps.rs, "Map memory").
+    let mode = unsafe { SOCK_MODES.get(key) }.copied();
+    if let Some(mode) = mode {
         let _ = SOCK_MODES.remove(key);
         forget_http(key, &mode);
     }

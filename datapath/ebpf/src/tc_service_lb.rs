@@ -72,8 +72,9 @@ fn translate(ctx: &TcContext) -> Result<i32, i64> {
     let bytes = ctx.len() as u64;
 
     // Reply of a balanced flow: backend -> client becomes VIP -> client.
-    if let Some(reverse) = unsafe { LB_REVNAT.get(flow) } {
-        let reverse = *reverse;
+    // SAFETY: copied at once (maps.rs, "Map memory").
+    let reverse = unsafe { LB_REVNAT.get(flow) }.copied();
+    if let Some(reverse) = reverse {
         rewrite(
             ctx,
             &headers,
@@ -88,11 +89,12 @@ fn translate(ctx: &TcContext) -> Result<i32, i64> {
     }
 
     // Client -> VIP.
-    let Some(service) = (unsafe { SERVICES.get(ServiceKey::new(dst, headers.dst_port, protocol)) })
-    else {
+    // SAFETY: copied at once (maps.rs, "Map memory").
+    let service =
+        unsafe { SERVICES.get(ServiceKey::new(dst, headers.dst_port, protocol)) }.copied();
+    let Some(service) = service else {
         return Ok(TC_ACT_OK);
     };
-    let service = *service;
     // A TCP SYN starts a new connection even if an old one with the same tuple is still in the
     // conntrack map: it must see the current backend set.
     let opening = protocol == IPPROTO_TCP
@@ -100,6 +102,7 @@ fn translate(ctx: &TcContext) -> Result<i32, i64> {
     let existing = if opening {
         None
     } else {
+        // SAFETY: copied at once (maps.rs, "Map memory").
         unsafe { LB_CONNTRACK.get(flow) }.copied()
     };
     let connection = match existing {
@@ -114,13 +117,14 @@ fn translate(ctx: &TcContext) -> Result<i32, i64> {
                 service_id: service.id,
                 slot,
             };
-            let Some(backend) = (unsafe { BACKENDS.get(key) }) else {
+            // SAFETY: copied at once (maps.rs, "Map memory").
+            let Some(backend) = (unsafe { BACKENDS.get(key) }).copied() else {
                 // The agent is rewriting this service's slots; the client will retransmit.
                 count(service.id, bytes, true);
                 return Ok(TC_ACT_SHOT);
             };
             let connection = LbConnection {
-                backend: *backend,
+                backend,
                 service_id: service.id,
             };
             let reply = Flow4::new(backend.addr, src, backend.port, headers.src_port, protocol);
@@ -207,7 +211,7 @@ fn count(service_id: u32, bytes: u64, no_backend: bool) {
     let Some(counters) = SERVICE_COUNTS.get_ptr_mut(service_id) else {
         return;
     };
-    // SAFETY: a per-CPU value, written only by this CPU while this program runs on it.
+    // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory").
     let counters: &mut ServiceCounters = unsafe { &mut *counters };
     counters.packets += 1;
     counters.bytes += bytes;

@@ -90,7 +90,7 @@ fn count(pair: &IdentityPair, passed: bool, bytes: u64) {
             }
         }
     };
-    // SAFETY: a per-CPU value, written only by this CPU while this program runs on it.
+    // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory").
     let counters = unsafe { &mut *counters };
     if passed {
         counters.passed_packets += 1;

@@ -96,7 +96,7 @@ fn world(test: &str, sockmap: bool) -> (MeshWorld, String) {
     }
     world.echo_server("b1", 7000, &[]);
     let mut command = world.command("node", "proxy", proxy_binary());
-    command.args(["--config", world.agent.config.to_str().expect("utf-8")]);
+    command.arg("--bpffs-dir").arg(&world.agent.bpffs_dir);
     command.args(["--metrics-address", "127.0.0.1:0"]);
     let mut proxy = Process::spawn("meshtwin-node-proxy", command);
     proxy.expect("listening", LONG);
@@ -106,7 +106,7 @@ fn world(test: &str, sockmap: bool) -> (MeshWorld, String) {
 }
 
 /// Connections connect4 sent to the proxy for service "web" (id 0), over CPUs.
-fn redirects_of_web(maps: &meshtwin_agent::map_sync::PinnedMaps) -> u64 {
+fn redirects_of_web(maps: &meshtwin_datapath_pins::PinnedMaps) -> u64 {
     maps.redirect_counts
         .get(&0, 0)
         .expect("service 0 counters")

@@ -8,8 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use meshtwin_agent::{map_sync::PinnedMaps, pins::PinDir};
 use meshtwin_datapath_common::policy::{IdentityPair, PolicyCounters};
+use meshtwin_datapath_pins::{PinDir, PinnedMaps};
 
 use crate::support::netns::Netns;
 

@@ -7,6 +7,8 @@ use std::{
     process::{Child, Output, Stdio},
 };
 
+use meshtwin_datapath_pins::mounts::is_on_bpffs;
+
 use super::netns::Netns;
 
 /// `MESHTWIN_AGENT_BIN`, else the binary cargo built for these tests.
@@ -19,25 +21,25 @@ pub fn binary() -> PathBuf {
 /// A bpffs mount: /sys/fs/bpf, mounted there if nothing is (as systemd would).
 pub fn bpffs_root() -> PathBuf {
     let root = Path::new("/sys/fs/bpf");
-    if meshtwin_agent::kernel::is_on_bpffs(root) {
+    if is_on_bpffs(root) {
         return root.to_owned();
     }
     let status = std::process::Command::new("/bin/mount")
         .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
         .status();
-    if meshtwin_agent::kernel::is_on_bpffs(root) {
+    if is_on_bpffs(root) {
         return root.to_owned();
     }
     // A read-only /sys or no mount point: a private bpffs under /tmp.
     let fallback = PathBuf::from("/tmp/meshtwin-bpffs");
     std::fs::create_dir_all(&fallback).expect("create /tmp/meshtwin-bpffs");
-    if !meshtwin_agent::kernel::is_on_bpffs(&fallback) {
+    if !is_on_bpffs(&fallback) {
         let mounted = std::process::Command::new("/bin/mount")
             .args(["-t", "bpf", "bpf"])
             .arg(&fallback)
             .status();
         assert!(
-            meshtwin_agent::kernel::is_on_bpffs(&fallback),
+            is_on_bpffs(&fallback),
             "no bpffs: mounting /sys/fs/bpf gave {status:?}, {} gave {mounted:?}",
             fallback.display()
         );

@@ -11,23 +11,24 @@ use std::{
     time::{Duration, Instant},
 };
 
-use meshtwin_agent::{map_sync::PinnedMaps, pins::PinDir, testbed::cgroup::CgroupTree};
 use meshtwin_datapath_common::sockets::SockKey;
+use meshtwin_datapath_pins::{PinDir, PinnedMaps};
+use meshtwin_testbed::{binaries, cgroup::CgroupTree};
 
 use super::{agent::Agent, netns::Netns, topology::Node};
 
-/// `MESHTWIN_TRAFFIC_BIN`, else the binary cargo built for these tests.
+/// `meshtwin-traffic` (`meshtwin_testbed::binaries` says where it is found, and when built).
 pub fn traffic_binary() -> PathBuf {
-    std::env::var_os("MESHTWIN_TRAFFIC_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_meshtwin-traffic")))
+    binaries::TRAFFIC
+        .path()
+        .unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// `MESHTWIN_PROXY_BIN`, else the binary cargo built for these tests.
+/// `meshtwin-node-proxy`, found as `traffic_binary` is.
 pub fn proxy_binary() -> PathBuf {
-    std::env::var_os("MESHTWIN_PROXY_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_meshtwin-node-proxy")))
+    binaries::NODE_PROXY
+        .path()
+        .unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// A process whose stdout lines arrive on a channel, and whose stdin takes lines.

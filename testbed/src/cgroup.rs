@@ -12,7 +12,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::netns::Netns;
+use meshtwin_datapath_pins::mounts::cgroup2_mount;
+
+use crate::netns::Netns;
 
 /// A cgroup directory `<cgroup2 mount>/<name>` with one child directory per workload.
 pub struct CgroupTree {
@@ -23,7 +25,7 @@ pub struct CgroupTree {
 impl CgroupTree {
     /// Creates `<cgroup2 mount>/<name>`; the mount is found in /proc/mounts.
     pub fn new(name: &str) -> io::Result<Self> {
-        let mount = crate::kernel::cgroup2_mount()
+        let mount = cgroup2_mount()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup2 in /proc/mounts"))?;
         let root = mount.join(name);
         // A leftover of a crashed run with the same name.

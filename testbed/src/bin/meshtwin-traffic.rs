@@ -1,12 +1,12 @@
 //! `meshtwin-traffic`: the traffic of the datapath tests and the benchmark, one process per
 //! workload (so that each runs in its own cgroup and network namespace). See
-//! `meshtwin_agent::traffic`, `meshtwin_agent::http_server` and `meshtwin_agent::bench`.
+//! `meshtwin_testbed::traffic` and `meshtwin_testbed::http_server`.
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
-use meshtwin_agent::{bench, http_server, traffic};
+use meshtwin_testbed::{http_server, traffic};
 
 #[derive(Parser)]
 #[command(
@@ -111,29 +111,6 @@ enum Command {
         #[arg(long)]
         listen: SocketAddr,
     },
-    /// The datapath benchmark (root): same-node request/response through five paths.
-    Bench {
-        /// Seconds measured per path (after a second of warm-up).
-        #[arg(long, default_value_t = 10.0)]
-        duration_secs: f64,
-        /// Request and response size in bytes.
-        #[arg(long, default_value_t = 1024)]
-        size: usize,
-        /// Runs per path; the median run (by p50) is reported.
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
-        /// The CPU every benchmark process runs on. One CPU measures the datapath's own work:
-        /// across CPUs a round trip also pays two cross-CPU wake-ups, which in a VM cost far
-        /// more than the paths compared (docs/performance.md, "Datapath").
-        #[arg(long, default_value_t = 0, conflicts_with = "unpinned")]
-        cpu: usize,
-        /// Let the scheduler place the processes on any CPU instead.
-        #[arg(long)]
-        unpinned: bool,
-        /// Where to write the JSON results.
-        #[arg(long, default_value = "target/bench-datapath.json")]
-        json: PathBuf,
-    },
 }
 
 fn main() -> ExitCode {
@@ -234,19 +211,5 @@ fn run(cli: Cli) -> Result<()> {
         Command::HttpServer { listen } => {
             http_server::serve(listen).with_context(|| format!("HTTP server on {listen}"))
         }
-        Command::Bench {
-            duration_secs,
-            size,
-            runs,
-            cpu,
-            unpinned,
-            json,
-        } => bench::run(&bench::Options {
-            duration: Duration::from_secs_f64(duration_secs),
-            size,
-            runs: runs.max(1),
-            cpu: (!unpinned).then_some(cpu),
-            json,
-        }),
     }
 }

@@ -13,7 +13,7 @@ use std::{
     sync::{Mutex, MutexGuard},
 };
 
-use super::netlink::RouteNetlink;
+use crate::netlink::RouteNetlink;
 
 pub struct Netns {
     file: File,

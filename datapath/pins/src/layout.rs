@@ -1,5 +1,6 @@
-//! The agent's bpffs directory. Everything the kernel keeps for meshtwin is reachable from here,
-//! which is what lets a restarted agent adopt it and `down` remove all of it:
+//! The layout of the agent's bpffs directory. Everything the kernel keeps for meshtwin is
+//! reachable from here, which is what lets a restarted agent adopt it and `down` remove all of
+//! it:
 //!
 //! ```text
 //! <bpffs-dir>/maps/<MAP>                                   every map, pinned by name
@@ -17,8 +18,6 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::config::ProgramKind;
-
 /// One attachment, as named by its pin.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AttachmentPin {
@@ -29,9 +28,10 @@ pub struct AttachmentPin {
 }
 
 impl AttachmentPin {
-    pub fn new(program: ProgramKind, netns_inode: u64, if_index: u32, interface: &str) -> Self {
+    /// `program` is the kernel program's name (`meshtwin_datapath_common::maps::PROGRAM_*`).
+    pub fn new(program: &str, netns_inode: u64, if_index: u32, interface: &str) -> Self {
         Self {
-            program: program.program_name().to_string(),
+            program: program.to_string(),
             netns_inode,
             if_index,
             interface: interface.to_string(),
@@ -168,11 +168,13 @@ impl CgroupPin {
 
 #[cfg(test)]
 mod tests {
+    use meshtwin_datapath_common::maps::PROGRAM_TC_SERVICE_LB;
+
     use super::*;
 
     #[test]
     fn pin_names_round_trip_even_with_at_signs_in_interface_names() {
-        let pin = AttachmentPin::new(ProgramKind::TcServiceLb, 4026531840, 7, "veth@odd");
+        let pin = AttachmentPin::new(PROGRAM_TC_SERVICE_LB, 4026531840, 7, "veth@odd");
         assert_eq!(pin.file_name(), "tc_service_lb@4026531840@7@veth@odd");
         assert_eq!(AttachmentPin::parse(&pin.file_name()), Some(pin));
         assert_eq!(AttachmentPin::parse("garbage"), None);

@@ -23,12 +23,14 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 
+use meshtwin_datapath_pins::{AttachmentPin, CgroupPin, PinDir, PinnedMaps};
+
 use crate::{
+    bpf_syscall,
     config::{Attachment, NodeConfig, ProgramKind, TcAttachSetting, XdpModeSetting},
     kernel::{self, KernelVersion, PreflightError},
-    map_sync::{self, MapSyncError, PinnedMaps, SyncSummary},
+    map_sync::{self, MapSyncError, SyncSummary},
     netns::{self, NetnsGuard},
-    pins::{AttachmentPin, CgroupPin, PinDir},
     socket_level::{self, CgroupStatus, SocketReport},
 };
 
@@ -143,7 +145,7 @@ fn up_in(
         .load(object)
         .map_err(|error| DatapathError::Load(Box::new(error)))?;
     let mut report = UpReport {
-        sync: map_sync::apply(&mut PinnedMaps::open(pins)?, config)?,
+        sync: map_sync::apply(&mut open_maps(pins)?, config)?,
         ..UpReport::default()
     };
 
@@ -207,6 +209,10 @@ fn up_in(
         }
     }
     Ok(report)
+}
+
+fn open_maps(pins: &PinDir) -> Result<PinnedMaps, DatapathError> {
+    PinnedMaps::open(pins).map_err(|error| DatapathError::Maps(MapSyncError::from(error)))
 }
 
 pub(crate) fn program_mut<'a, T>(
@@ -277,7 +283,7 @@ fn attach(
         where_: where_(netns_path),
     })?;
     let kind = attachment.program;
-    let pin = AttachmentPin::new(kind, inode, if_index, interface);
+    let pin = AttachmentPin::new(kind.program_name(), inode, if_index, interface);
     match kind {
         ProgramKind::XdpPolicy => {
             let xdp = program_mut::<Xdp>(ebpf, kind)?;
@@ -433,97 +439,6 @@ fn pinned_link_is_live(path: &Path) -> bool {
         .ok()
         .and_then(|fd| bpf_syscall::netdev_link_ifindex(fd.as_fd()))
         .is_some_and(|index| index != 0)
-}
-
-/// The few bpf(2) commands aya 0.14 does not expose for a link known only by its pin.
-pub(crate) mod bpf_syscall {
-    use std::{
-        ffi::CString,
-        io,
-        os::{
-            fd::{AsRawFd as _, BorrowedFd, FromRawFd as _, OwnedFd},
-            unix::ffi::OsStrExt as _,
-        },
-        path::Path,
-    };
-
-    const BPF_OBJ_GET: libc::c_long = 7;
-    const BPF_PROG_DETACH: libc::c_long = 9;
-    const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
-    const BPF_LINK_UPDATE: libc::c_long = 29;
-    const BPF_LINK_DETACH: libc::c_long = 34;
-
-    fn bpf(cmd: libc::c_long, attr: &mut [u64; 4]) -> libc::c_long {
-        // SAFETY: `attr` is a zero-padded union bpf_attr large enough for the commands used.
-        unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                cmd,
-                attr.as_mut_ptr(),
-                std::mem::size_of_val(attr),
-            )
-        }
-    }
-
-    pub fn obj_get(path: &Path) -> io::Result<OwnedFd> {
-        let c_path = CString::new(path.as_os_str().as_bytes())?;
-        let mut attr = [0u64; 4];
-        attr[0] = c_path.as_ptr() as u64;
-        let fd = bpf(BPF_OBJ_GET, &mut attr);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel returned a new file descriptor that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-    }
-
-    /// The first 64 bytes of a link's `bpf_link_info`, or `None` when `fd` is not a link.
-    fn link_info(fd: BorrowedFd<'_>) -> Option<[u8; 64]> {
-        let mut info = [0u8; 64];
-        let mut attr = [0u64; 4];
-        attr[0] = fd.as_raw_fd() as u32 as u64 | ((info.len() as u64) << 32);
-        attr[1] = info.as_mut_ptr() as u64;
-        if bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr) != 0 {
-            return None;
-        }
-        Some(info)
-    }
-
-    /// `bpf_link_info.{xdp,tcx}.ifindex`: both union members start with it, at offset 16 (after
-    /// type, id, prog_id and padding to the union's 8-byte alignment).
-    pub fn netdev_link_ifindex(fd: BorrowedFd<'_>) -> Option<u32> {
-        Some(u32::from_ne_bytes(link_info(fd)?[16..20].try_into().ok()?))
-    }
-
-    /// `bpf_link_info.cgroup.cgroup_id` (the same offset): 0 once the cgroup is gone.
-    pub fn cgroup_link_cgroup_id(fd: BorrowedFd<'_>) -> Option<u64> {
-        Some(u64::from_ne_bytes(link_info(fd)?[16..24].try_into().ok()?))
-    }
-
-    /// Swaps the program of a link atomically (5.7+ for cgroup links).
-    pub fn link_update(link: BorrowedFd<'_>, program: BorrowedFd<'_>) -> io::Result<()> {
-        let mut attr = [0u64; 4];
-        attr[0] = link.as_raw_fd() as u32 as u64 | ((program.as_raw_fd() as u32 as u64) << 32);
-        if bpf(BPF_LINK_UPDATE, &mut attr) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// Detaches a program attached to a map or cgroup with BPF_PROG_ATTACH.
-    pub fn prog_detach(target: BorrowedFd<'_>, program: BorrowedFd<'_>, attach_type: u32) {
-        let mut attr = [0u64; 4];
-        attr[0] = target.as_raw_fd() as u32 as u64 | ((program.as_raw_fd() as u32 as u64) << 32);
-        attr[1] = attach_type as u64;
-        let _ = bpf(BPF_PROG_DETACH, &mut attr);
-    }
-
-    /// Forcibly detaches a link (5.9+), even if another process still holds it open.
-    pub fn link_detach(fd: BorrowedFd<'_>) {
-        let mut attr = [0u64; 4];
-        attr[0] = fd.as_raw_fd() as u32 as u64;
-        let _ = bpf(BPF_LINK_DETACH, &mut attr);
-    }
 }
 
 /// Removes one attachment and its pin.
@@ -746,7 +661,7 @@ pub fn status(dir: &Path) -> Result<Status, DatapathError> {
         });
     }
     (status.cgroups, status.sk_msg_program) = socket_level::status(&pins)?;
-    let maps = PinnedMaps::open(&pins)?;
+    let maps = open_maps(&pins)?;
     use meshtwin_datapath_common::maps as names;
     status.maps = vec![
         (names::IDENTITY_V4.into(), maps.identity_v4.keys().count()),
@@ -793,5 +708,5 @@ pub fn reload(config: &NodeConfig) -> Result<SyncSummary, DatapathError> {
     if !pins.maps().exists() {
         return Err(DatapathError::NotUp(config.bpffs_dir.clone()));
     }
-    Ok(map_sync::apply(&mut PinnedMaps::open(&pins)?, config)?)
+    Ok(map_sync::apply(&mut open_maps(&pins)?, config)?)
 }

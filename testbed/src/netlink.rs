@@ -4,7 +4,7 @@
 //! `ip` processes: most of the kernel matrix's time (docs/kernels.md).
 //!
 //! A netlink socket belongs to the network namespace it was created in, whichever thread uses
-//! it later, so a [`Netns`](super::netns::Netns) opens one when it is made.
+//! it later, so a [`Netns`](crate::netns::Netns) opens one when it is made.
 
 use std::{
     io,

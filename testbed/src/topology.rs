@@ -12,7 +12,7 @@
 
 use std::{net::Ipv4Addr, os::fd::AsRawFd as _};
 
-use super::netns::Netns;
+use crate::netns::Netns;
 
 /// The node's address on every pod link: the pods' gateway.
 pub const GATEWAY_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);

@@ -1,0 +1,83 @@
+//! The proxy's counters and their Prometheus metrics (`meshtwin_proxy_connections_total`,
+//! `meshtwin_proxy_bytes_total`, `meshtwin_proxy_active_connections`).
+
+use std::{
+    fmt,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+};
+
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric as _},
+    metrics::{counter::ConstCounter, gauge::ConstGauge, MetricType},
+};
+
+/// The proxy's own counters, exported on its metrics address.
+#[derive(Debug, Default)]
+pub struct ProxyCounters {
+    pub accepted: AtomicU64,
+    pub forwarded: AtomicU64,
+    pub no_original_destination: AtomicU64,
+    pub no_backend: AtomicU64,
+    pub backend_unreachable: AtomicU64,
+    pub active: AtomicU64,
+    pub bytes_to_backend: AtomicU64,
+    pub bytes_to_client: AtomicU64,
+}
+
+/// The proxy's counters as Prometheus metrics.
+#[derive(Clone)]
+pub struct ProxyCollector(pub Arc<ProxyCounters>);
+
+impl fmt::Debug for ProxyCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProxyCollector")
+    }
+}
+
+impl Collector for ProxyCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let c = &self.0;
+        let load = |v: &AtomicU64| v.load(Ordering::Relaxed);
+        let mut connections = encoder.encode_descriptor(
+            "meshtwin_proxy_connections",
+            "Connections the node proxy accepted, by what became of them",
+            None,
+            MetricType::Counter,
+        )?;
+        for (result, value) in [
+            ("accepted", load(&c.accepted)),
+            ("forwarded", load(&c.forwarded)),
+            ("no_original_destination", load(&c.no_original_destination)),
+            ("no_backend", load(&c.no_backend)),
+            ("backend_unreachable", load(&c.backend_unreachable)),
+        ] {
+            let labels = [("result", result)];
+            ConstCounter::new(value).encode(connections.encode_family(&labels)?)?;
+        }
+        let mut bytes = encoder.encode_descriptor(
+            "meshtwin_proxy_bytes",
+            "Bytes the node proxy copied, by direction",
+            None,
+            MetricType::Counter,
+        )?;
+        for (direction, value) in [
+            ("to_backend", load(&c.bytes_to_backend)),
+            ("to_client", load(&c.bytes_to_client)),
+        ] {
+            let labels = [("direction", direction)];
+            ConstCounter::new(value).encode(bytes.encode_family(&labels)?)?;
+        }
+        let active = encoder.encode_descriptor(
+            "meshtwin_proxy_active_connections",
+            "Connections the node proxy is forwarding now",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(load(&c.active) as i64).encode(active)?;
+        Ok(())
+    }
+}

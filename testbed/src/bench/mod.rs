@@ -1,0 +1,254 @@
+//! The datapath benchmark (`meshtwin-testbed bench`, `just bench-datapath`; docs/performance.md,
+//! "Datapath"). Same-node pod-to-pod TCP request/response through:
+//!
+//! ```text
+//! (0) loopback       client and echo server in one namespace, 127.0.0.1 (reference)
+//! (a) veth           client pod -> node -> server pod, plain kernel path
+//! (b) sockmap        (a) with the sockmap bypass between the two pods
+//! (c) iptables       client pod -> iptables REDIRECT (node namespace) -> node proxy -> server
+//! (d) connect4       client pod -> connect4 redirect -> node proxy -> server
+//! (e) connect4+sockmap  (d) with the bypass on both legs (workload-proxy, proxy-server)
+//! ```
+//!
+//! Each path: one connection, `size`-byte requests answered by the echo server, a second of
+//! warm-up, then `duration` measured, `runs` times (the median run is reported). Also the time
+//! of `connect()` to the node proxy directly and through connect4, for the per-connection cost.
+//! Prints a table, the one-way costs the simulator's kernel model takes, and writes JSON.
+
+mod processes;
+mod report;
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{bail, Result};
+use meshtwin_datapath_pins::mounts::is_on_bpffs;
+
+use self::{
+    processes::{pin_to, start, AgentRun, Redirect},
+    report::{per_leg, print_report, ConnectCost, PathResult, Report},
+};
+use crate::{binaries, cgroup::CgroupTree, netns::Netns, topology::Node, traffic::RoundTrips};
+
+/// What `meshtwin-testbed bench` measures.
+pub struct Options {
+    pub duration: Duration,
+    pub size: usize,
+    pub runs: usize,
+    /// The CPU all benchmark processes are pinned to, or none.
+    pub cpu: Option<usize>,
+    pub json: PathBuf,
+}
+
+const CLIENT: &str = "10.77.0.2";
+const SERVER: &str = "10.77.0.3:7000";
+const VIP: &str = "10.96.0.10:7";
+const PROXY: &str = "10.77.0.1:15001";
+
+pub fn run(options: &Options) -> Result<()> {
+    // SAFETY: geteuid only returns a number.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("the benchmark must run as root (it makes namespaces and cgroups and runs the agent); run it with sudo or as root");
+    }
+    // Counted before pinning, which narrows what available_parallelism sees to one CPU.
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    if let Some(cpu) = options.cpu {
+        pin_to(cpu)?;
+    }
+    let traffic = binaries::TRAFFIC.path()?;
+    let agent_binary = binaries::AGENT.path()?;
+    let proxy_binary = binaries::NODE_PROXY.path()?;
+    let bpffs = Path::new("/sys/fs/bpf");
+    if !is_on_bpffs(bpffs) {
+        bail!("/sys/fs/bpf is not a bpffs: mount -t bpf bpf /sys/fs/bpf");
+    }
+
+    let mut node = Node::new();
+    node.add_pod("client", 2);
+    node.add_pod("server", 3);
+    let mut cgroups = CgroupTree::new(&format!("meshtwin-bench-{}", std::process::id()))?;
+    for name in ["client", "server", "proxy"] {
+        cgroups.add(name)?;
+    }
+    let agent = AgentRun {
+        agent: agent_binary,
+        config: std::env::temp_dir().join(format!("meshtwin-bench-{}.toml", std::process::id())),
+        bpffs_dir: bpffs.join(format!("meshtwin-bench-{}", std::process::id())),
+    };
+    let server_ns = &node.pod("server").ns;
+    let client_ns = &node.pod("client").ns;
+    let mut echo = cgroups.command("server", &traffic, Some(server_ns));
+    echo.args(["echo-server", "--listen", "0.0.0.0:7000"]);
+    let _server = start(echo, "listening")?;
+    let mut loopback_echo = cgroups.command("client", &traffic, Some(client_ns));
+    loopback_echo.args(["echo-server", "--listen", "127.0.0.1:7000"]);
+    let _loopback_server = start(loopback_echo, "listening")?;
+
+    let measure = |connect: &str| -> Result<Vec<RoundTrips>> {
+        let mut runs = Vec::new();
+        for _ in 0..options.runs {
+            let output = cgroups
+                .command("client", &traffic, Some(client_ns))
+                .args(["rr-client", "--connect", connect])
+                .args(["--size", &options.size.to_string()])
+                .args(["--warmup-secs", "1"])
+                .args([
+                    "--duration-secs",
+                    &options.duration.as_secs_f64().to_string(),
+                ])
+                .output()?;
+            if !output.status.success() {
+                bail!(
+                    "rr-client to {connect} failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            runs.push(serde_json::from_slice(&output.stdout)?);
+        }
+        Ok(runs)
+    };
+    let mut paths = Vec::new();
+    let mut record = |key, path, result: Result<Vec<RoundTrips>>| {
+        let (runs, skipped) = match result {
+            Ok(runs) => (runs, None),
+            Err(error) => (Vec::new(), Some(format!("{error:#}"))),
+        };
+        let mut sorted: Vec<&RoundTrips> = runs.iter().collect();
+        sorted.sort_by(|a, b| a.p50_us.total_cmp(&b.p50_us));
+        let median = sorted.get(sorted.len() / 2).map(|r| (*r).clone());
+        eprintln!(
+            "{key} {path}: {}",
+            median.as_ref().map_or_else(
+                || skipped.clone().unwrap_or_default(),
+                |m| format!("p50 {:.1} µs, p99 {:.1} µs", m.p50_us, m.p99_us)
+            )
+        );
+        paths.push(PathResult {
+            key,
+            path,
+            median,
+            runs,
+            skipped,
+        });
+    };
+
+    record("0", "loopback (reference)", measure("127.0.0.1:7000"));
+    record("a", "veth, plain kernel path", measure(SERVER));
+
+    agent.up(&node.ns, &workloads(&cgroups, true, false, false))?;
+    record("b", "sockmap bypass", measure(SERVER));
+
+    // The proxy for (c), (d), (e): in the node namespace and its own cgroup.
+    agent.up(&node.ns, &workloads(&cgroups, false, false, false))?;
+    let mut proxy = cgroups.command("proxy", &proxy_binary, Some(&node.ns));
+    proxy.arg("--bpffs-dir").arg(&agent.bpffs_dir);
+    proxy.args(["--metrics-address", "127.0.0.1:0"]);
+    let _proxy = start(proxy, "metrics on")?;
+    record("c", "iptables REDIRECT to the node proxy", {
+        match Redirect::add(&node.ns) {
+            Ok(_rule) => measure(VIP),
+            Err(error) => Err(error),
+        }
+    });
+
+    agent.up(&node.ns, &workloads(&cgroups, false, true, false))?;
+    record("d", "connect4 redirect to the node proxy", measure(VIP));
+    let connect = connect_cost(&cgroups, &traffic, client_ns)
+        .inspect_err(|error| eprintln!("connect() cost not measured: {error:#}"))
+        .ok();
+
+    agent.up(&node.ns, &workloads(&cgroups, true, true, true))?;
+    record("e", "connect4 + sockmap to the node proxy", measure(VIP));
+
+    let report = Report {
+        size_bytes: options.size,
+        duration_secs: options.duration.as_secs_f64(),
+        runs: options.runs,
+        pinned_cpu: options.cpu,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        load_average: std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        cpus,
+        per_leg_us: per_leg(&paths, connect.as_ref()),
+        paths,
+        connect,
+    };
+    print_report(&report);
+    if let Some(parent) = options.json.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&options.json, serde_json::to_string_pretty(&report)?)?;
+    println!("JSON: {}", options.json.display());
+    Ok(())
+}
+
+/// Mean `connect()` time to the node proxy: directly, and to the VIP through connect4.
+fn connect_cost(cgroups: &CgroupTree, traffic: &Path, ns: &Netns) -> Result<ConnectCost> {
+    let mean = |connect: &str| -> Result<(f64, usize)> {
+        let output = cgroups
+            .command("client", traffic, Some(ns))
+            .args(["connect-client", "--connect", connect, "--count", "2000"])
+            .args(["--pause-us", "300"])
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "connect-client failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+        Ok((
+            value["mean_us"].as_f64().unwrap_or(f64::NAN),
+            value["count"].as_u64().unwrap_or(0) as usize,
+        ))
+    };
+    let (direct_us, samples) = mean(PROXY)?;
+    let (connect4_us, _) = mean(VIP)?;
+    Ok(ConnectCost {
+        direct_us,
+        connect4_us,
+        samples,
+    })
+}
+
+fn workloads(cgroups: &CgroupTree, sockmap: bool, redirect: bool, proxy_sockmap: bool) -> String {
+    format!(
+        r#"
+[[service]]
+name = "echo"
+vip = "10.96.0.10"
+port = 7
+protocol = "tcp"
+backends = ["{SERVER}"]
+
+[node-proxy]
+address = "10.77.0.1"
+port = 15001
+cgroup = "{proxy}"
+sockmap = {proxy_sockmap}
+
+[[workload]]
+name = "client"
+cgroup = "{client}"
+addresses = ["{CLIENT}"]
+sockmap = {sockmap}
+redirect = {redirect}
+
+[[workload]]
+name = "server"
+cgroup = "{server}"
+addresses = ["10.77.0.3"]
+sockmap = {sockmap}
+"#,
+        proxy = cgroups.root().join("proxy").display(),
+        client = cgroups.root().join("client").display(),
+        server = cgroups.root().join("server").display(),
+    )
+}

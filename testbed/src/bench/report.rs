@@ -1,0 +1,114 @@
+//! What the benchmark prints and writes: each path's median run, the cost of `connect()`, and
+//! the one-way costs the simulator's kernel model takes (models/kernel.toml).
+
+use serde::Serialize;
+
+use crate::traffic::RoundTrips;
+
+/// One path's result: the median run by p50, and every run.
+#[derive(Debug, Serialize)]
+pub(super) struct PathResult {
+    pub(super) key: &'static str,
+    pub(super) path: &'static str,
+    pub(super) median: Option<RoundTrips>,
+    pub(super) runs: Vec<RoundTrips>,
+    pub(super) skipped: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ConnectCost {
+    pub(super) direct_us: f64,
+    pub(super) connect4_us: f64,
+    pub(super) samples: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Report {
+    pub(super) size_bytes: usize,
+    pub(super) duration_secs: f64,
+    pub(super) runs: usize,
+    /// The CPU every process ran on (null: unpinned).
+    pub(super) pinned_cpu: Option<usize>,
+    pub(super) kernel: String,
+    pub(super) load_average: String,
+    pub(super) cpus: usize,
+    pub(super) paths: Vec<PathResult>,
+    pub(super) connect: Option<ConnectCost>,
+    /// One-way costs for models/kernel.toml, from the medians.
+    pub(super) per_leg_us: serde_json::Value,
+}
+
+/// One-way costs from the medians' means: the simulator's model adds legs' means.
+pub(super) fn per_leg(paths: &[PathResult], connect: Option<&ConnectCost>) -> serde_json::Value {
+    let mean = |key: &str| {
+        paths
+            .iter()
+            .find(|p| p.key == key)
+            .and_then(|p| p.median.as_ref())
+            .map(|m| m.mean_us)
+    };
+    let half = |v: Option<f64>| v.map(|v| v / 2.0);
+    let difference = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a - b);
+    serde_json::json!({
+        // One direction of a loopback round trip: the stack, send and receive.
+        "loopback_one_way_us": half(mean("0")),
+        // One direction between pods: the stack plus two veth crossings.
+        "veth_pod_to_pod_one_way_us": half(mean("a")),
+        // What one veth crossing adds, one way.
+        "veth_crossing_us": difference(mean("a"), mean("0")).map(|d| d / 4.0),
+        // One direction socket to socket.
+        "sockmap_one_way_us": half(mean("b")),
+        // Extra per traversal of a leg that iptables intercepts (DNAT and reverse NAT).
+        "iptables_redirect_extra_us": half(difference(mean("c"), mean("d"))),
+        // The node proxy's hop (a second leg, and the proxy's copy), one way.
+        "proxy_hop_one_way_us": half(difference(mean("d"), mean("a"))),
+        // connect4 and its bookkeeping, once per connection.
+        "connect4_per_connection_us": connect.map(|c| c.connect4_us - c.direct_us),
+    })
+}
+
+pub(super) fn print_report(report: &Report) {
+    println!(
+        "Datapath round trips, {} B request and response, one connection, median of {} runs of {} s",
+        report.size_bytes, report.runs, report.duration_secs
+    );
+    println!(
+        "kernel {}, {} CPUs, {}, load average at the end: {}",
+        report.kernel,
+        report.cpus,
+        report
+            .pinned_cpu
+            .map_or("unpinned".to_string(), |cpu| format!(
+                "all processes on CPU {cpu}"
+            )),
+        report.load_average
+    );
+    println!(
+        "{:<4} {:<40} {:>9} {:>9} {:>9} {:>14}",
+        "", "path", "p50 µs", "p99 µs", "mean µs", "round trips/s"
+    );
+    for path in &report.paths {
+        match &path.median {
+            Some(m) => println!(
+                "({}) {:<40} {:>9.1} {:>9.1} {:>9.1} {:>14.0}",
+                path.key, path.path, m.p50_us, m.p99_us, m.mean_us, m.per_second
+            ),
+            None => println!(
+                "({}) {:<40} skipped: {}",
+                path.key,
+                path.path,
+                path.skipped.as_deref().unwrap_or("")
+            ),
+        }
+    }
+    if let Some(c) = &report.connect {
+        println!(
+            "connect() to the node proxy: {:.1} µs directly, {:.1} µs to the VIP through connect4 (mean of {})",
+            c.direct_us, c.connect4_us, c.samples
+        );
+    }
+    println!(
+        "one-way costs for models/kernel.toml (µs): {}",
+        report.per_leg_us
+    );
+}

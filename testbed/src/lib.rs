@@ -1,0 +1,31 @@
+//! meshtwin's testbed: a node with pods on one machine, built from network namespaces, veth
+//! pairs and cgroups, the traffic that runs in the pods, and the datapath benchmark. The
+//! agent's kernel tests (`datapath/agent/tests/datapath`) and `meshtwin-testbed bench` use it;
+//! everything it makes is removed when dropped, also when a test fails. Needs root; the few
+//! tools it runs are called by full path.
+//!
+//! ```text
+//! topology   node namespace routing to pod namespaces      netns, netlink, cgroup
+//! workloads  processes in a pod's namespace and cgroup     traffic, http_server
+//!            (the `meshtwin-traffic` binary)
+//! programs   the agent, traffic tool and node proxy        binaries
+//! bench      same-node request/response through five paths (`meshtwin-testbed bench`)
+//! ```
+//!
+//! - [`netns`]: network namespaces held by a file descriptor, with links, addresses and routes;
+//! - [`netlink`]: the route-netlink requests behind them;
+//! - [`topology`]: a routed "node" namespace with "pod" namespaces on veth pairs;
+//! - [`cgroup`]: cgroup v2 directories to start workloads in;
+//! - [`traffic`]: echo, request/response, name and raw HTTP clients and servers;
+//! - [`http_server`]: the HTTP/1.1 workload server (hyper);
+//! - [`binaries`]: where the workspace's programs are;
+//! - [`bench`]: the datapath benchmark.
+
+pub mod bench;
+pub mod binaries;
+pub mod cgroup;
+pub mod http_server;
+pub mod netlink;
+pub mod netns;
+pub mod topology;
+pub mod traffic;
