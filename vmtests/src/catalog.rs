@@ -1,16 +1,15 @@
-//! `kernels.toml`: the pinned test kernels and the feature table, read into validated
-//! settings. Raw options mirror the file one to one (unknown keys are errors); `Catalog` is what
-//! the rest of the crate uses. Every error names `file:line:column`.
+//! `kernels.toml`: the pinned test kernels, read into validated settings. Raw options mirror
+//! the file one to one (unknown keys are errors); `Catalog` is what the rest of the crate uses.
+//! Every error names `file:line:column`. (The `[features]` table is not read here: it is
+//! compiled into the tests by datapath/kernel-features, whose build script validates it.)
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
-
-use crate::version::KernelVersion;
 
 /// The validated contents of `kernels.toml`.
 #[derive(Debug, Clone)]
@@ -19,10 +18,6 @@ pub struct Catalog {
     pub path: PathBuf,
     /// The kernels, in file order.
     pub kernels: Vec<KernelSpec>,
-    /// Feature name -> first kernel that has it.
-    pub features: BTreeMap<String, KernelVersion>,
-    /// The file's text, handed to the guests as it is.
-    pub text: String,
 }
 
 /// One pinned kernel.
@@ -93,8 +88,9 @@ struct RawCatalog {
     defaults: RawDefaults,
     #[serde(rename = "kernel", default)]
     kernels: Vec<Spanned<RawKernel>>,
-    #[serde(default)]
-    features: BTreeMap<String, Spanned<String>>,
+    /// Read by datapath/kernel-features' build script, which validates it.
+    #[serde(default, rename = "features")]
+    _features: toml::Table,
 }
 
 /// Settings every kernel inherits.
@@ -267,26 +263,9 @@ impl Catalog {
             });
         }
 
-        let mut features = BTreeMap::new();
-        for (name, version) in &raw.features {
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(at(
-                    version.span(),
-                    format!("feature name `{name}` must be lower_snake_case"),
-                ));
-            }
-            let parsed: KernelVersion = version
-                .get_ref()
-                .parse()
-                .map_err(|e: crate::version::VersionError| at(version.span(), e.to_string()))?;
-            features.insert(name.clone(), parsed);
-        }
-
         Ok(Self {
             path: path.to_owned(),
             kernels,
-            features,
-            text: text.to_owned(),
         })
     }
 
@@ -410,8 +389,7 @@ packages = [
 ]
 
 [features]
-xdp = "4.12"
-tcx = "6.6"
+xdp = { since = "4.12", used_for = "the policy" }
 "#;
 
     fn parse(text: &str) -> Result<Catalog, CatalogError> {
@@ -423,7 +401,7 @@ tcx = "6.6"
     }
 
     #[test]
-    fn reads_kernels_defaults_and_features() {
+    fn reads_kernels_and_defaults() {
         let catalog = parse(GOOD).unwrap();
         assert_eq!(catalog.kernels.len(), 2);
         let k = &catalog.kernels[1];
@@ -434,7 +412,6 @@ tcx = "6.6"
         assert_eq!(k.memory, "1G");
         assert_eq!(k.modules, ["virtio_pci", "9p", "dummy"]);
         assert_eq!(k.location, "kernels.toml:11");
-        assert_eq!(catalog.features["tcx"], "6.6".parse().unwrap());
     }
 
     #[test]
@@ -463,16 +440,6 @@ tcx = "6.6"
     }
 
     #[test]
-    fn bad_feature_versions_are_located() {
-        let text = GOOD.replace("tcx = \"6.6\"", "tcx = \"6.6-rc1\"");
-        let err = error(&text);
-        assert_eq!(
-            err,
-            "kernels.toml:23:7: `6.6-rc1` is not a kernel version: expected MAJOR.MINOR or MAJOR.MINOR.PATCH, like 5.10"
-        );
-    }
-
-    #[test]
     fn duplicate_names_and_empty_packages_are_errors() {
         let text = GOOD.replace("name = \"7.3\"", "name = \"6.1\"");
         assert!(error(&text).contains("kernel name `6.1` is used twice"));
@@ -488,20 +455,5 @@ tcx = "6.6"
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernels.toml");
         let catalog = Catalog::load(&path).unwrap();
         assert!(catalog.kernels.len() >= 5);
-        for feature in [
-            "xdp",
-            "xdp_link",
-            "tc_clsact",
-            "tcx",
-            "sock_ops",
-            "sk_msg",
-            "cgroup_connect4",
-            "cgroup_getpeername4",
-            "btf",
-            "lpm_trie",
-            "lru_hash",
-        ] {
-            assert!(catalog.features.contains_key(feature), "{feature} missing");
-        }
     }
 }

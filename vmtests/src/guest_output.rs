@@ -4,19 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use meshtwin_kernel_features::record::TestRecord;
 
 use crate::guest_script::MARKER;
-
-/// One line of $MESHTWIN_RESULTS, as the datapath tests write it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ResultRecord {
-    pub test: String,
-    pub feature: String,
-    pub status: String,
-    #[serde(default)]
-    pub reason: String,
-}
 
 /// What libtest said about one test.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +32,7 @@ pub struct GuestReport {
     /// The first panic message of each failed test, by full test name.
     pub panics: BTreeMap<String, String>,
     /// Records from $MESHTWIN_RESULTS.
-    pub records: Vec<ResultRecord>,
+    pub records: Vec<TestRecord>,
     /// Lines between the result markers that were not valid records.
     pub malformed: Vec<String>,
     /// Whether the result block was printed to its end.
@@ -94,7 +84,7 @@ pub fn parse(lines: &[String]) -> GuestReport {
             if line.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<ResultRecord>(line) {
+            match serde_json::from_str::<TestRecord>(line) {
                 Ok(record) => report.records.push(record),
                 Err(_) => report.malformed.push(line.to_owned()),
             }
@@ -203,7 +193,10 @@ MESHTWIN-VMTEST results-end"#;
             "xdp program still attached to veth0"
         );
         assert_eq!(r.records.len(), 2);
-        assert_eq!(r.records[1].status, "skip");
+        assert_eq!(
+            r.records[1].status,
+            meshtwin_kernel_features::record::RecordStatus::Skip
+        );
         assert_eq!(r.malformed, ["not json"]);
         assert!(r.results_complete);
     }

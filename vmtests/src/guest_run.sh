@@ -35,10 +35,6 @@ mount_type() {
 [ -n "$(mount_type /sys/fs/bpf)" ] || mount -t bpf bpf /sys/fs/bpf || echo "$M setup-failed mount bpffs"
 cd /
 
-# The feature table the harness read, written here so the guest sees exactly that file
-# wherever it lives on the host (even under /tmp, which the guest replaces).
-export MESHTWIN_KERNELS_TOML=/tmp/meshtwin-kernels.toml
-printf '%s' @KERNELS_TOML@ >"$MESHTWIN_KERNELS_TOML"
 export MESHTWIN_RESULTS=/tmp/meshtwin-results.jsonl
 export RUST_BACKTRACE=1
 # The host's environment comes through vmtest, with $CARGO when vmtests runs under `cargo run`.

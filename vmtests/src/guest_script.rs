@@ -14,15 +14,10 @@ const TEMPLATE: &str = include_str!("guest_run.sh");
 /// another's work. The tests build their own namespaces, so they can run side by side.
 const GUEST_TEST_THREADS: &str = "--test-threads=2";
 
-/// The script for a guest that runs `binaries` (each with `test_args`) against the feature
-/// table `kernels_toml` (the file's text). `host_paths` are the host directories the tests
-/// use (the workspace, the target directory): those under /tmp are kept visible in the guest.
-pub fn render(
-    kernels_toml: &str,
-    binaries: &[TestBinary],
-    test_args: &[String],
-    host_paths: &[&Path],
-) -> String {
+/// The script for a guest that runs `binaries` (each with `test_args`). `host_paths` are the
+/// host directories the tests use (the workspace, the target directory): those under /tmp are
+/// kept visible in the guest.
+pub fn render(binaries: &[TestBinary], test_args: &[String], host_paths: &[&Path]) -> String {
     let mut keep: Vec<String> = host_paths
         .iter()
         .copied()
@@ -48,7 +43,6 @@ pub fn render(
         runs.push('\n');
     }
     TEMPLATE
-        .replace("@KERNELS_TOML@", &shell_quote(kernels_toml))
         .replace(
             "@KEEP@",
             &keep
@@ -79,7 +73,6 @@ mod tests {
     #[test]
     fn fills_in_paths_and_runs() {
         let script = render(
-            "[features]\nxdp = \"4.12\" # it's\n",
             &[TestBinary {
                 name: "datapath".into(),
                 path: "/t/datapath-1".into(),
@@ -87,11 +80,8 @@ mod tests {
             &["--test-threads=1".into(), "it's".into()],
             &[Path::new("/work/main"), Path::new("/tmp/ci/target")],
         );
-        assert!(script.contains(
-            "printf '%s' '[features]\nxdp = \"4.12\" # it'\\''s\n' >\"$MESHTWIN_KERNELS_TOML\""
-        ));
         assert!(script.contains("run 'datapath' '/t/datapath-1' '--test-threads=1' 'it'\\''s'\n"));
-        assert!(!script.contains("@RUNS@") && !script.contains("@KERNELS_TOML@"));
+        assert!(!script.contains("@RUNS@") && !script.contains("@KEEP@"));
         assert!(script.contains(&format!("M={MARKER}")));
         assert!(script.contains("keep=('/tmp/ci')\n"), "{script}");
     }
@@ -102,12 +92,12 @@ mod tests {
             name: "datapath".into(),
             path: "/t/datapath-1".into(),
         };
-        let script = render("", std::slice::from_ref(&binary), &["xdp".into()], &[]);
+        let script = render(std::slice::from_ref(&binary), &["xdp".into()], &[]);
         assert!(
             script.contains("run 'datapath' '/t/datapath-1' 'xdp' '--test-threads=2'\n"),
             "{script}"
         );
-        let script = render("", &[binary], &["--test-threads=1".into()], &[]);
+        let script = render(&[binary], &["--test-threads=1".into()], &[]);
         assert!(!script.contains("--test-threads=2"), "{script}");
     }
 }

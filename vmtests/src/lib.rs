@@ -28,6 +28,5 @@ pub mod matrix;
 pub mod qemu_wrapper;
 pub mod shim;
 pub mod suite;
-pub mod version;
 pub mod vm_run;
 pub mod vmlinux;

@@ -158,12 +158,7 @@ fn run(cli: Cli) -> Result<bool> {
         SuiteArg::SelfCheck => Suite::SelfCheck,
     };
     let binaries = build_suite(&workspace, suite, &progress)?;
-    let command = guest_script::render(
-        &catalog.text,
-        &binaries,
-        &cli.test_args,
-        &[&workspace, &target_dir],
-    );
+    let command = guest_script::render(&binaries, &cli.test_args, &[&workspace, &target_dir]);
 
     let choice = choose_accel(cli.accel, &qemu, &prepared[0], &progress);
     progress.println(&format!(
@@ -184,10 +179,9 @@ fn run(cli: Cli) -> Result<bool> {
         &progress,
     );
 
-    let features: BTreeMap<String, String> = catalog
-        .features
+    let features: BTreeMap<String, String> = meshtwin_kernel_features::ALL
         .iter()
-        .map(|(name, version)| (name.clone(), version.to_string()))
+        .map(|feature| (feature.name.to_owned(), feature.since.to_string()))
         .collect();
     let matrix = Matrix::new(
         choice.accel.name().to_owned(),

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use meshtwin_kernel_features::record::RecordStatus;
+
 use crate::guest_output::{same_test, GuestReport, LibtestStatus};
 
 /// How one test ended on one kernel.
@@ -118,10 +120,9 @@ pub fn tests_from_report(
     });
 
     for record in &report.records {
-        let status = match record.status.as_str() {
-            "pass" => TestStatus::Pass,
-            "skip" => TestStatus::Skip(record.reason.clone()),
-            other => TestStatus::Fail(format!("result record says {other:?}: {}", record.reason)),
+        let status = match record.status {
+            RecordStatus::Pass => TestStatus::Pass,
+            RecordStatus::Skip => TestStatus::Skip(record.reason.clone()),
         };
         tests.push(TestResult {
             test: record.test.clone(),

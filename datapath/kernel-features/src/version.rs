@@ -1,4 +1,7 @@
-//! Kernel versions as the feature table and `uname -r` write them.
+//! Kernel versions as kernels.toml and `uname -r` write them.
+//!
+//! No dependencies: the build script compiles this file too (`#[path]`), so the table's
+//! versions are parsed by the same code at build time as the running kernel's at run time.
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,14 +16,33 @@ pub struct KernelVersion {
 }
 
 /// Why a string is not a kernel version.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("`{text}` is not a kernel version: expected MAJOR.MINOR or MAJOR.MINOR.PATCH, like 5.10")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionError {
     /// The text that did not parse.
     pub text: String,
 }
 
+impl fmt::Display for VersionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` is not a kernel version: expected MAJOR.MINOR or MAJOR.MINOR.PATCH, like 5.10",
+            self.text
+        )
+    }
+}
+
+impl std::error::Error for VersionError {}
+
 impl KernelVersion {
+    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
+        Self {
+            major,
+            minor,
+            patch,
+        }
+    }
+
     /// Reads the leading `MAJOR.MINOR[.PATCH]` of a release string such as `uname -r` prints
     /// (`6.12.117+deb13-amd64` -> 6.12.117, `5.10.0-43-amd64` -> 5.10.0).
     pub fn from_release(release: &str) -> Result<Self, VersionError> {
@@ -33,6 +55,13 @@ impl KernelVersion {
             .map_err(|_| VersionError {
                 text: release.to_owned(),
             })
+    }
+
+    /// The running kernel, from `/proc/sys/kernel/osrelease` (what `uname -r` prints).
+    pub fn running() -> Result<Self, String> {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_err(|error| format!("cannot read /proc/sys/kernel/osrelease: {error}"))?;
+        Self::from_release(release.trim()).map_err(|error| error.to_string())
     }
 }
 
@@ -55,11 +84,7 @@ impl FromStr for KernelVersion {
             }
             *slot = part.parse().map_err(|_| error())?;
         }
-        Ok(Self {
-            major: numbers[0],
-            minor: numbers[1],
-            patch: numbers[2],
-        })
+        Ok(Self::new(numbers[0], numbers[1], numbers[2]))
     }
 }
 
@@ -83,14 +108,7 @@ mod tests {
 
     #[test]
     fn parses_the_table_form() {
-        assert_eq!(
-            v("5.10"),
-            KernelVersion {
-                major: 5,
-                minor: 10,
-                patch: 0
-            }
-        );
+        assert_eq!(v("5.10"), KernelVersion::new(5, 10, 0));
         assert_eq!(v("6.12.117").patch, 117);
         for bad in ["5", "5.", ".10", "5.10.1.2", "5.x", "v5.10", ""] {
             assert!(bad.parse::<KernelVersion>().is_err(), "{bad} parsed");
@@ -98,7 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_debian_release_strings() {
+    fn reads_distribution_release_strings() {
         assert_eq!(
             KernelVersion::from_release("5.10.0-43-amd64").unwrap(),
             v("5.10.0")
@@ -106,6 +124,10 @@ mod tests {
         assert_eq!(
             KernelVersion::from_release("6.12.117+deb13-amd64").unwrap(),
             v("6.12.117")
+        );
+        assert_eq!(
+            KernelVersion::from_release("6.18.44-fc-v595").unwrap(),
+            v("6.18.44")
         );
         assert_eq!(KernelVersion::from_release("7.3.4").unwrap(), v("7.3.4"));
         assert!(KernelVersion::from_release("amd64").is_err());
@@ -117,5 +139,12 @@ mod tests {
         assert!(v("6.1.192") > v("6.1"));
         assert!(v("5.10") > v("5.9.1"));
         assert!(v("10.0") > v("9.99"));
+    }
+
+    #[test]
+    fn prints_without_a_zero_patch() {
+        assert_eq!(v("6.6").to_string(), "6.6");
+        assert_eq!(v("6.6.0").to_string(), "6.6");
+        assert_eq!(v("6.6.3").to_string(), "6.6.3");
     }
 }
