@@ -28,7 +28,7 @@ use meshtwin_datapath_pins::{AttachmentPin, CgroupPin, PinDir, PinnedMaps};
 use crate::{
     bpf_syscall,
     config::{Attachment, NodeConfig, ProgramKind, TcAttachSetting, XdpModeSetting},
-    kernel::{self, KernelVersion, PreflightError},
+    kernel::{self, KernelVersion, MissingFeature, PreflightError},
     map_sync::{self, MapSyncError, SyncSummary},
     netns::{self, NetnsGuard},
     socket_level::{self, CgroupStatus, SocketReport},
@@ -101,22 +101,42 @@ pub struct UpReport {
     pub socket: SocketReport,
 }
 
-/// Checks root, kernel and bpffs before anything is touched.
-pub fn preflight(dir: &Path) -> Result<KernelVersion, PreflightError> {
+/// What the preflight found: the running kernel and, for each feature the config needs, how
+/// its presence was established (probed, or by version).
+pub struct Preflight {
+    pub kernel: KernelVersion,
+    pub features: Vec<kernel::Finding>,
+}
+
+/// Checks root, the kernel's features (those `config` needs) and bpffs before anything is
+/// touched.
+pub fn preflight(config: &NodeConfig) -> Result<Preflight, PreflightError> {
     kernel::check_root()?;
-    let running = KernelVersion::running().ok_or(PreflightError::UnknownKernel)?;
-    kernel::check_kernel(running)?;
-    kernel::check_bpffs(dir)?;
+    let running = kernel::running_kernel()?;
+    // Before probing: on kernels that charge maps to RLIMIT_MEMLOCK even a probe needs it.
     if !kernel::raise_memlock_if_charged(running) {
         eprintln!("meshtwin-agent: warning: cannot raise RLIMIT_MEMLOCK; kernel {running} charges BPF maps to it, so loading may fail with EPERM");
     }
-    Ok(running)
+    let features = kernel::check_features(running, &needed_features(config))?;
+    kernel::check_bpffs(&config.bpffs_dir)?;
+    Ok(Preflight {
+        kernel: running,
+        features,
+    })
+}
+
+/// The kernel features `config` needs.
+pub fn needed_features(config: &NodeConfig) -> Vec<kernel::Feature> {
+    kernel::features_for(
+        !config.workloads.is_empty() || config.node_proxy.is_some(),
+        config.workloads.iter().any(|w| w.redirect),
+    )
 }
 
 /// Loads, writes maps, attaches and pins: see the module documentation.
 pub fn up(config: &NodeConfig, object: &[u8]) -> Result<UpReport, DatapathError> {
-    let running = preflight(&config.bpffs_dir)?;
-    socket_level::preflight(config, running)?;
+    let running = preflight(config)?.kernel;
+    socket_level::preflight(config)?;
     let pins = PinDir::new(&config.bpffs_dir);
     let fresh = pins.create().map_err(|source| DatapathError::PinDir {
         dir: pins.root.clone(),
@@ -156,7 +176,7 @@ fn up_in(
         .load()
         .map_err(program_error(ProgramKind::TcServiceLb))?;
     report.tcx = match config.tc_attach {
-        TcAttachSetting::Auto => kernel::TCX.available_on(running),
+        TcAttachSetting::Auto => meshtwin_kernel_features::TCX.listed_for(running),
         TcAttachSetting::Tcx => true,
         TcAttachSetting::Netlink => false,
     };
@@ -308,12 +328,10 @@ fn attach(
             // Without bpf links (< 5.9) aya falls back to netlink, which cannot be pinned:
             // dropping that link detaches it again, so nothing is left half-attached.
             let link = FdLink::try_from(link).map_err(|_| {
-                let kernel = KernelVersion::running().unwrap_or(KernelVersion {
-                    major: 0,
-                    minor: 0,
-                    patch: 0,
-                });
-                DatapathError::Preflight(kernel::XDP_LINK.missing_on(kernel))
+                let kernel = KernelVersion::running().unwrap_or(KernelVersion::new(0, 0, 0));
+                DatapathError::Preflight(
+                    MissingFeature::by_version(meshtwin_kernel_features::XDP_LINK, kernel).into(),
+                )
             })?;
             link.pin(&path).map_err(|source| DatapathError::Pin {
                 path: path.clone(),

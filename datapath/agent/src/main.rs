@@ -159,6 +159,25 @@ fn bring_up(args: &ConfigArgs, config: &NodeConfig) -> Result<()> {
     Ok(())
 }
 
+/// The kernel features `config` needs on this kernel, each with how it was established (a
+/// probe, which needs root, or the kernel's version). Informational: `check` fails only on the
+/// config itself.
+fn print_kernel_features(config: &NodeConfig) {
+    let kernel = match meshtwin_agent::kernel::running_kernel() {
+        Ok(kernel) => kernel,
+        Err(error) => {
+            println!("kernel features: {error}");
+            return;
+        }
+    };
+    meshtwin_agent::kernel::raise_memlock_if_charged(kernel);
+    println!("kernel {kernel}, features this config needs:");
+    for feature in lifecycle::needed_features(config) {
+        let finding = meshtwin_kernel_features::probe::examine(feature, kernel);
+        println!("  {finding}");
+    }
+}
+
 fn main() -> ExitCode {
     match run_cli(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -187,6 +206,7 @@ fn run_cli(cli: Cli) -> Result<()> {
                     ""
                 }
             );
+            print_kernel_features(&config);
             Ok(())
         }
         Command::Up(args) => {

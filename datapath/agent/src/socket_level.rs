@@ -26,7 +26,7 @@ use meshtwin_datapath_pins::{CgroupPin, PinDir};
 use crate::{
     bpf_syscall,
     config::{NodeConfig, ProgramKind},
-    kernel::{self, KernelVersion},
+    kernel,
     lifecycle::{program_error, program_mut, DatapathError},
 };
 
@@ -78,15 +78,9 @@ pub struct SocketReport {
     pub sk_msg: bool,
 }
 
-/// Checks the kernel and the cgroups before anything is loaded.
-pub fn preflight(config: &NodeConfig, running: KernelVersion) -> Result<(), DatapathError> {
-    if config.workloads.is_empty() && config.node_proxy.is_none() {
-        return Ok(());
-    }
-    kernel::check_features(running, kernel::SOCKET_LEVEL)?;
-    if config.workloads.iter().any(|w| w.redirect) {
-        kernel::check_features(running, kernel::REDIRECT)?;
-    }
+/// Checks the cgroups before anything is loaded (the kernel's features were checked by the
+/// lifecycle's preflight).
+pub fn preflight(config: &NodeConfig) -> Result<(), DatapathError> {
     for target in targets(config) {
         kernel::check_cgroup2(target.cgroup)?;
     }

@@ -135,6 +135,19 @@ impl fmt::Display for Finding {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MissingFeature(pub Finding);
 
+impl MissingFeature {
+    /// `feature` is missing on `kernel`, as its version says (or as an attach that fell back
+    /// to an older mechanism showed).
+    pub fn by_version(feature: Feature, kernel: KernelVersion) -> Self {
+        Self(Finding {
+            feature,
+            kernel,
+            present: false,
+            evidence: Evidence::Version { probe_failed: None },
+        })
+    }
+}
+
 impl fmt::Display for MissingFeature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Finding {

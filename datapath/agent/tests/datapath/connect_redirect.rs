@@ -10,6 +10,10 @@ use meshtwin_datapath_common::{
     packet::IPPROTO_TCP,
 };
 
+use meshtwin_kernel_features::{
+    Feature, CGROUP_CONNECT4, CGROUP_GETPEERNAME4, CGROUP_LINK, SK_MSG, SOCK_HASH, SOCK_OPS,
+};
+
 use crate::{
     probes,
     support::{
@@ -18,13 +22,13 @@ use crate::{
     },
 };
 
-const FEATURES: &[&str] = &[
-    "cgroup_connect4",
-    "cgroup_getpeername4",
-    "sock_ops",
-    "sk_msg",
-    "sock_hash",
-    "cgroup_link",
+const FEATURES: &[Feature] = &[
+    CGROUP_CONNECT4,
+    CGROUP_GETPEERNAME4,
+    SOCK_OPS,
+    SK_MSG,
+    SOCK_HASH,
+    CGROUP_LINK,
 ];
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);

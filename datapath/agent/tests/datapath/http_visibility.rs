@@ -5,6 +5,8 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
+use meshtwin_kernel_features::{Feature, CGROUP_LINK, SK_MSG, SOCK_HASH, SOCK_OPS};
+
 use crate::{
     probes,
     support::{
@@ -13,7 +15,7 @@ use crate::{
     },
 };
 
-const FEATURES: &[&str] = &["sk_msg", "sock_ops", "sock_hash", "cgroup_link"];
+const FEATURES: &[Feature] = &[SK_MSG, SOCK_OPS, SOCK_HASH, CGROUP_LINK];
 const LONG: Duration = Duration::from_secs(60);
 const CURL: &str = "/usr/bin/curl";
 const BASE: &str = "http://10.77.0.3:8080";

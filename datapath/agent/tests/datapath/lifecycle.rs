@@ -2,6 +2,8 @@
 
 use std::{net::SocketAddrV4, os::unix::process::CommandExt as _, time::Duration};
 
+use meshtwin_kernel_features::{TC_CLSACT, XDP, XDP_LINK};
+
 use crate::{
     probes,
     support::{
@@ -58,7 +60,7 @@ fn reaches_server(node: &Node) -> bool {
 fn agent_down_leaves_nothing_attached() {
     let Some(gate) = gate::require(
         "agent_down_leaves_nothing_attached",
-        &["xdp_link", "xdp", "tc_clsact"],
+        &[XDP_LINK, XDP, TC_CLSACT],
     ) else {
         return;
     };
@@ -115,7 +117,7 @@ fn agent_down_leaves_nothing_attached() {
 fn agent_reports_an_absent_interface_and_leaves_nothing_half_attached() {
     let Some(gate) = gate::require(
         "agent_reports_an_absent_interface_and_leaves_nothing_half_attached",
-        &["xdp_link", "xdp", "tc_clsact"],
+        &[XDP_LINK, XDP, TC_CLSACT],
     ) else {
         return;
     };
@@ -175,7 +177,7 @@ fn up_fails(test: &str, adjust: impl Fn(&mut std::process::Command)) -> String {
 
 #[test]
 fn agent_refuses_to_run_without_root() {
-    let Some(gate) = gate::require("agent_refuses_to_run_without_root", &["xdp"]) else {
+    let Some(gate) = gate::require("agent_refuses_to_run_without_root", &[XDP]) else {
         return;
     };
     let stderr = up_fails("not-root", |command| {
@@ -187,10 +189,8 @@ fn agent_refuses_to_run_without_root() {
 
 #[test]
 fn agent_says_when_the_pin_directory_is_not_on_bpffs() {
-    let Some(gate) = gate::require(
-        "agent_says_when_the_pin_directory_is_not_on_bpffs",
-        &["xdp"],
-    ) else {
+    let Some(gate) = gate::require("agent_says_when_the_pin_directory_is_not_on_bpffs", &[XDP])
+    else {
         return;
     };
     let agent = Agent::new("no-bpffs");

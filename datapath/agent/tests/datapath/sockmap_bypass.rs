@@ -6,6 +6,8 @@ use std::{net::Ipv4Addr, time::Duration};
 
 use meshtwin_datapath_common::sockets::SockKey;
 
+use meshtwin_kernel_features::{Feature, CGROUP_LINK, SK_MSG, SOCK_HASH, SOCK_OPS};
+
 use crate::{
     probes,
     support::{
@@ -15,7 +17,7 @@ use crate::{
     },
 };
 
-const FEATURES: &[&str] = &["sk_msg", "sock_ops", "sock_hash", "cgroup_link"];
+const FEATURES: &[Feature] = &[SK_MSG, SOCK_OPS, SOCK_HASH, CGROUP_LINK];
 const A: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 const B: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 3);
 const LONG: Duration = Duration::from_secs(60);

@@ -10,6 +10,8 @@ use meshtwin_datapath_common::{
     packet::{IPPROTO_TCP, IPPROTO_UDP},
 };
 
+use meshtwin_kernel_features::{Feature, LRU_HASH, TCX, TC_CLSACT};
+
 use crate::{
     probes,
     support::{
@@ -148,7 +150,7 @@ fn open(world: &World, source_port: u16) -> Connection {
     .unwrap_or_else(|error| panic!("client:{source_port} -> {VIP}:80: {error}"))
 }
 
-fn spreads_and_keeps_flows(test: &'static str, tc_attach: &str, features: &[&'static str]) {
+fn spreads_and_keeps_flows(test: &'static str, tc_attach: &str, features: &[Feature]) {
     let Some(gate) = gate::require(test, features) else {
         return;
     };
@@ -164,7 +166,7 @@ fn spreads_and_keeps_flows(test: &'static str, tc_attach: &str, features: &[&'st
 
     let up = world.agent.ok(&world.node.ns, "up");
     let status = world.agent.ok(&world.node.ns, "status");
-    let expected_kind = if tc_attach == "netlink" || !gate::kernel_has("tcx") {
+    let expected_kind = if tc_attach == "netlink" || !gate::kernel_has(TCX) {
         "netlink filter"
     } else {
         "tcx link"
@@ -246,7 +248,7 @@ fn tc_service_lb_spreads_flows_and_keeps_each_on_one_backend() {
     spreads_and_keeps_flows(
         "tc_service_lb_spreads_flows_and_keeps_each_on_one_backend",
         "auto",
-        &["tc_clsact", "lru_hash"],
+        &[TC_CLSACT, LRU_HASH],
     );
 }
 
@@ -255,7 +257,7 @@ fn tc_service_lb_over_netlink_filters() {
     spreads_and_keeps_flows(
         "tc_service_lb_over_netlink_filters",
         "netlink",
-        &["tc_clsact", "lru_hash"],
+        &[TC_CLSACT, LRU_HASH],
     );
 }
 
@@ -263,7 +265,7 @@ fn tc_service_lb_over_netlink_filters() {
 fn tc_service_lb_removing_a_backend_moves_only_new_flows() {
     let Some(gate) = gate::require(
         "tc_service_lb_removing_a_backend_moves_only_new_flows",
-        &["tc_clsact", "lru_hash"],
+        &[TC_CLSACT, LRU_HASH],
     ) else {
         return;
     };

@@ -6,6 +6,8 @@ use std::{
     time::Duration,
 };
 
+use meshtwin_kernel_features::{LPM_TRIE, LRU_HASH, XDP, XDP_LINK};
+
 use crate::{
     probes::{self, eventually},
     support::{
@@ -110,7 +112,7 @@ fn tcp_reaches(world: &World, from: &str, port: u16) -> bool {
 fn xdp_policy_allows_denies_and_counts() {
     let Some(gate) = gate::require(
         "xdp_policy_allows_denies_and_counts",
-        &["xdp", "xdp_link", "lpm_trie", "lru_hash"],
+        &[XDP, XDP_LINK, LPM_TRIE, LRU_HASH],
     ) else {
         return;
     };
@@ -176,7 +178,7 @@ fn xdp_policy_allows_denies_and_counts() {
 fn xdp_policy_keeps_denying_across_agent_restart_and_reloads_in_place() {
     let Some(gate) = gate::require(
         "xdp_policy_keeps_denying_across_agent_restart_and_reloads_in_place",
-        &["xdp_link", "xdp", "lpm_trie", "lru_hash"],
+        &[XDP_LINK, XDP, LPM_TRIE, LRU_HASH],
     ) else {
         return;
     };
@@ -276,7 +278,7 @@ fn xdp_policy_keeps_denying_across_agent_restart_and_reloads_in_place() {
 fn xdp_policy_applies_to_ipv6() {
     let Some(gate) = gate::require(
         "xdp_policy_applies_to_ipv6",
-        &["xdp", "xdp_link", "lpm_trie", "lru_hash"],
+        &[XDP, XDP_LINK, LPM_TRIE, LRU_HASH],
     ) else {
         return;
     };
