@@ -52,6 +52,19 @@ pub enum ArrivalKind {
     Bursty,
 }
 
+/// Where the requests of a service nobody in the mesh calls come from.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// Clients outside the mesh: a request meets only the destination side of the mesh
+    /// (the service's sidecar, its node's proxy or micro proxy, its waypoint).
+    #[default]
+    Outside,
+    /// A load generator inside each pod of the service (as fortio runs in Istio's benchmark):
+    /// a request starts in the application, with no hop before it.
+    InPod,
+}
+
 /// How payload sizes vary around `payload_bytes`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]

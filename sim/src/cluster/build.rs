@@ -9,7 +9,7 @@
 use super::generate::{self, ShortForm};
 use super::placement::{self, PlacementStrategy};
 use super::{CallGraph, Cluster, NodeGroup, Service, ServiceAccount};
-use crate::traffic::{ArrivalKind, CallMode, Traffic};
+use crate::traffic::{ArrivalKind, CallMode, Origin, Traffic};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -51,6 +51,7 @@ pub struct ServiceSpec {
     pub call_mode: CallMode,
     pub arrivals: ArrivalKind,
     pub app_time_us: f64,
+    pub origin: Origin,
 }
 
 impl ServiceSpecs {
@@ -152,6 +153,7 @@ fn generated(form: ShortForm, traffic: &Traffic, rng: &mut ChaCha8Rng) -> Number
             call_mode: traffic.call_mode,
             arrivals: traffic.arrivals,
             app_time_us: traffic.app_time_us,
+            origin: Origin::Outside,
             first_pod,
         });
         first_pod += g.replicas;
@@ -192,6 +194,7 @@ fn listed(namespaces: Vec<String>, specs: Vec<ServiceSpec>, calls: Vec<(u32, u32
             call_mode: s.call_mode,
             arrivals: s.arrivals,
             app_time_us: s.app_time_us,
+            origin: s.origin,
             first_pod,
         });
         first_pod += s.replicas;
@@ -221,6 +224,7 @@ mod tests {
             call_mode: CallMode::Sequential,
             arrivals: ArrivalKind::Poisson,
             app_time_us: 0.0,
+            origin: Origin::Outside,
         }
     }
 

@@ -50,6 +50,8 @@ pub struct Service {
     pub arrivals: crate::traffic::ArrivalKind,
     /// The application's own time per request, before it calls others and answers.
     pub app_time_us: f64,
+    /// Where its requests come from when nobody in the mesh calls it.
+    pub origin: crate::traffic::Origin,
     pub first_pod: u32,
 }
 

@@ -8,7 +8,7 @@ use crate::latency::options::ServiceTimeKind;
 use crate::mesh::{
     Architecture, Interception, LocalAcceleration, MicroProxyPlacement, Scoping, WaypointScope,
 };
-use crate::traffic::{ArrivalKind, CallMode, PayloadKind};
+use crate::traffic::{ArrivalKind, CallMode, Origin, PayloadKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -83,6 +83,7 @@ pub struct RawService {
     pub call_mode: Option<CallMode>,
     pub arrivals: Option<ArrivalKind>,
     pub app_time_us: Option<Spanned<f64>>,
+    pub origin: Option<Spanned<Origin>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

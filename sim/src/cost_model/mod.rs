@@ -76,6 +76,27 @@ pub struct ModelSet {
     pub latency: LatencyCosts,
 }
 
+impl ModelSet {
+    /// CPU one request costs an Envoy sidecar, node or service-account proxy, µs: the published
+    /// vCPU per 1000 requests per second, read as CPU-seconds per 1000 requests. Its
+    /// `l7_service_time_mean_us` is the part on the request's critical path; the rest
+    /// (statistics, access logs, buffer release after the response) holds the worker after
+    /// the response has left.
+    pub fn l7_cpu_us(&self) -> f64 {
+        self.envoy.vcpu_per_krps * 1000.0
+    }
+
+    /// CPU one request costs a waypoint, µs, as [`ModelSet::l7_cpu_us`].
+    pub fn waypoint_cpu_us(&self) -> f64 {
+        self.waypoint_vcpu_per_krps * 1000.0
+    }
+
+    /// CPU one request costs a micro proxy (ztunnel), µs, as [`ModelSet::l7_cpu_us`].
+    pub fn l4_cpu_us(&self) -> f64 {
+        self.ztunnel.vcpu_per_krps * 1000.0
+    }
+}
+
 /// A parameter value after profile and overrides, and where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResolvedParam {

@@ -86,6 +86,8 @@ pub struct Plans {
     pub cross_node_l7: Plan,
     pub external: Plan,
     pub external_l7: Plan,
+    /// A request that starts in the application's own pod (`origin = "in-pod"`): no legs.
+    pub in_pod: Plan,
 }
 
 impl Plans {
@@ -125,6 +127,7 @@ impl Plans {
                     cross_node_l7: build(direct(false)),
                     external: build(direct(false)),
                     external_l7: build(direct(false)),
+                    in_pod: build(vec![]),
                 }
             }
             Mesh::Architecture(a) => Plans {
@@ -133,6 +136,7 @@ impl Plans {
                 cross_node_l7: build(request_path::legs(a, PathKind::CrossNodeL7)),
                 external: build(external_legs(a, false)),
                 external_l7: build(external_legs(a, true)),
+                in_pod: build(vec![]),
             },
         }
     }

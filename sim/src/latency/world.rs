@@ -38,8 +38,11 @@ enum Event {
     Arrival(u32),
     /// A call reaches the proxy station of its current step.
     Reach(u32),
-    /// A proxy finished its work on a call.
+    /// A proxy finished the part of its work on a call that the call waits for.
     Served(u32),
+    /// A proxy worker finished the rest of its work on a call (after the response left) and
+    /// takes the next waiting call of this station.
+    Freed(u32),
     /// A call's response reached its caller.
     Done(u32),
 }
@@ -90,11 +93,12 @@ enum PlanId {
     CrossNodeL7,
     External,
     ExternalL7,
+    InPod,
 }
 
 impl PlanId {
     /// How many plans a mesh has: the length of `World::plans`, indexed by `id as usize`.
-    const COUNT: usize = 5;
+    const COUNT: usize = 6;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +140,9 @@ pub struct World<'a> {
     proxy_kind: StationKind,
     /// Service-time distribution (ns) and mTLS handshake cost (ns), by station kind.
     service_time: [Sampler; StationKind::COUNT],
+    /// A worker's whole time on a call over the part the call waits for (≥ 1), by station
+    /// kind: the proxy's CPU per request over its critical-path service time.
+    hold_factor: [f64; StationKind::COUNT],
     mtls_ns: [f64; StationKind::COUNT],
     /// Pods, services and the call graph as the loop reads them, proxies filled in.
     lookup: Lookup,
@@ -173,6 +180,7 @@ impl<'a> World<'a> {
             p.cross_node_l7,
             p.external,
             p.external_l7,
+            p.in_pod,
         ];
         let latency = &scenario.latency;
         let costs = &scenario.models;
@@ -198,6 +206,15 @@ impl<'a> World<'a> {
         });
         let service_time =
             StationKind::ALL.map(|k| if k.l7() { l7.sampler() } else { l4.sampler() });
+        // The scenario checked that no proxy's CPU per request is below its service time.
+        let hold_factor = StationKind::ALL.map(|k| {
+            let (cpu_us, critical) = match k {
+                StationKind::Waypoint => (costs.waypoint_cpu_us(), &l7),
+                StationKind::MicroProxy => (costs.l4_cpu_us(), &l4),
+                _ => (costs.l7_cpu_us(), &l7),
+            };
+            (cpu_us * 1000.0 / critical.mean()).max(1.0)
+        });
         let mtls_ns = StationKind::ALL.map(|k| {
             1000.0
                 * if k.l7() {
@@ -239,6 +256,7 @@ impl<'a> World<'a> {
             station_kind: Vec::new(),
             proxy_kind: StationKind::Sidecar,
             service_time,
+            hold_factor,
             mtls_ns,
             lookup: Lookup::new(cluster, &load),
             waypoint_replicas: scenario.mesh.waypoint_replicas,
@@ -363,6 +381,7 @@ impl<'a> World<'a> {
                 Event::Arrival(source) => self.on_arrival(now, source),
                 Event::Reach(call) => self.on_reach(now, call),
                 Event::Served(call) => self.on_served(now, call),
+                Event::Freed(station) => self.on_freed(now, station),
                 Event::Done(call) => self.on_done(now, call),
             }
             if self.queue.popped().is_multiple_of(PROGRESS_EVERY) {
@@ -380,8 +399,10 @@ impl<'a> World<'a> {
             self.queue.schedule(next, Event::Arrival(source));
         }
         let service = self.lookup.pods[pod as usize].service;
-        let l7 = self.lookup.services[service as usize].l7_policy;
-        let plan = if l7 && self.uses_waypoints() {
+        let entry = &self.lookup.services[service as usize];
+        let plan = if entry.in_pod {
+            PlanId::InPod
+        } else if entry.l7_policy && self.uses_waypoints() {
             PlanId::ExternalL7
         } else {
             PlanId::External
@@ -542,29 +563,36 @@ impl<'a> World<'a> {
             call.plan as usize,
             call.step as usize,
         );
-        let mut ns = self.service_time[kind].sample(&mut self.rng);
+        let critical = self.service_time[kind].sample(&mut self.rng);
+        // The worker stays busy past the response for the rest of the request's CPU.
+        let mut held = critical * self.hold_factor[kind];
+        let mut ns = critical;
         if self.new_connections {
             let step = self.plans[plan].steps[step - 1];
             if let Step::Proxy { mtls: true, .. } = step {
+                // The handshake delays the request and costs the worker that much.
                 ns += self.mtls_ns[kind];
+                held += self.mtls_ns[kind];
             }
         }
         let ns = round_ns(ns).max(1);
-        self.stations[station].record_service(ns);
+        let held = round_ns(held).max(ns);
+        self.stations[station].record_service(held);
         self.queue.schedule(SimTime(now.0 + ns), Event::Served(id));
+        self.queue
+            .schedule(SimTime(now.0 + held), Event::Freed(station as u32));
+    }
+
+    fn on_freed(&mut self, now: SimTime, station: u32) {
+        if let Some(next) = self.stations[station as usize].finish() {
+            self.start_service(now, next);
+        }
     }
 
     fn on_served(&mut self, now: SimTime, id: u32) {
         let call = &self.calls[id as usize];
-        let (station, kind, started, visit_start) = (
-            call.station as usize,
-            call.station_kind as usize,
-            call.started,
-            call.visit_start,
-        );
-        if let Some(next) = self.stations[station].finish() {
-            self.start_service(now, next);
-        }
+        let (kind, started, visit_start) =
+            (call.station_kind as usize, call.started, call.visit_start);
         if self.measured(started) {
             self.per_station_kind.record_ns(kind, now.0 - visit_start);
         }
@@ -676,10 +704,13 @@ impl<'a> World<'a> {
             if !call.failed {
                 let total = now.0 - call.started;
                 self.per_service.record_ns(call.service as usize, total);
-                self.hop.record_ns(
-                    0,
-                    (call.reached_app - call.started) + (now.0 - call.left_app),
-                );
+                // A request that starts in its own pod takes no hop to get there.
+                if call.plan != PlanId::InPod as u8 {
+                    self.hop.record_ns(
+                        0,
+                        (call.reached_app - call.started) + (now.0 - call.left_app),
+                    );
+                }
             }
         }
         if call.parent == NONE {
@@ -799,6 +830,6 @@ mod tests {
         for (i, kind) in StationKind::ALL.iter().enumerate() {
             assert_eq!(*kind as usize, i, "{}", kind.name());
         }
-        assert_eq!(PlanId::ExternalL7 as usize + 1, PlanId::COUNT);
+        assert_eq!(PlanId::InPod as usize + 1, PlanId::COUNT);
     }
 }

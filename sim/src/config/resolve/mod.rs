@@ -178,6 +178,8 @@ impl Resolver {
                 .unwrap_or_else(|| "scenario".into())
         });
         let (models, values) = models?;
+        let latency = latency?;
+        self.cpu_covers_service_time(&models, &latency, &raw.models)?;
         Some((
             Scenario {
                 name,
@@ -187,7 +189,7 @@ impl Resolver {
                 traffic: traffic?,
                 mesh: mesh?,
                 models,
-                latency: latency?,
+                latency,
             },
             values,
         ))
