@@ -120,9 +120,23 @@ struct Call {
     reached_app: u64,
     left_app: u64,
     visit_start: u64,
+    /// Parallel calls: the calls issued and not yet done.
     pending: u32,
+    /// The callees begun (their repeats counted), and how many more calls the last of them
+    /// gets: where a sequential call, or the issuing of parallel ones, stands.
     next_callee: u32,
     repeats_left: u32,
+}
+
+/// What a walk has still to do, innermost last: the explicit stack that stands for the
+/// recursion a walk would otherwise need (an application's calls are walked inside its own
+/// walk, and a chain of thousands of services would overflow the thread's stack).
+#[derive(Debug, Clone, Copy)]
+enum Walk {
+    /// Walk a call on from its current step, at this time.
+    Steps(u32, u64),
+    /// Issue the parallel calls of this call's application, from where it stands, at this time.
+    FanOut(u32, u64),
 }
 
 pub struct World<'a> {
@@ -150,6 +164,8 @@ pub struct World<'a> {
     arrivals: Arrivals,
     calls: Vec<Call>,
     free: Vec<u32>,
+    /// The walk's stack, kept between walks for its allocation.
+    walks: Vec<Walk>,
     warmup_ns: u64,
     end_ns: u64,
     timeout_ns: u64,
@@ -263,6 +279,7 @@ impl<'a> World<'a> {
             arrivals,
             calls: Vec::new(),
             free: Vec::new(),
+            walks: Vec::new(),
             warmup_ns,
             end_ns: warmup_ns + SimTime::from_secs_f64(latency.duration_s).0,
             timeout_ns: (latency.timeout_ms * 1e6) as u64,
@@ -465,8 +482,8 @@ impl<'a> World<'a> {
         }
     }
 
-    /// A call from `parent`'s pod to a replica of `service`, issued at `t`.
-    fn call_service(&mut self, parent: u32, service: u32, t: u64) {
+    /// A call from `parent`'s pod to a replica of `service`, issued at `t`; the caller walks it.
+    fn call_service(&mut self, parent: u32, service: u32, t: u64) -> u32 {
         let src_pod = self.calls[parent as usize].pod;
         let s = self.lookup.services[service as usize];
         let pod = s.first_pod + self.rng.gen_range(0..s.replicas);
@@ -479,8 +496,7 @@ impl<'a> World<'a> {
         } else {
             PlanId::CrossNode
         };
-        let id = self.new_call(parent, service, pod, src_pod, plan, t);
-        self.walk(id, t);
+        self.new_call(parent, service, pod, src_pod, plan, t)
     }
 
     /// One leg's one-way time: its mean with log-normal jitter, plus the payload on the wire.
@@ -497,9 +513,30 @@ impl<'a> World<'a> {
         ns
     }
 
-    /// Walks a call's plan from its current step, starting at time `t`: legs add time; at a
-    /// proxy the call is scheduled to reach it; past the last step it reaches the application.
-    fn walk(&mut self, id: u32, mut t: u64) {
+    /// Walks a call's plan from its current step, starting at time `t`, and with it every call
+    /// its walk issues: the calls of an application it reaches, theirs, and so on, depth first
+    /// in the order they are issued (the order of the random draws, so of the results). The
+    /// pending work is a stack on the heap, so a call chain's depth costs no thread stack.
+    fn walk(&mut self, id: u32, t: u64) {
+        let mut stack = std::mem::take(&mut self.walks);
+        stack.push(Walk::Steps(id, t));
+        while let Some(next) = stack.pop() {
+            match next {
+                Walk::Steps(id, t) => {
+                    if let Some(t) = self.walk_steps(id, t) {
+                        self.reach_app(id, t, &mut stack);
+                    }
+                }
+                Walk::FanOut(id, t) => self.fan_out(id, t, &mut stack),
+            }
+        }
+        self.walks = stack;
+    }
+
+    /// Walks a call's plan from its current step: legs add time; at a proxy the call is
+    /// scheduled to reach it (`None`); past the last step it reaches the application at the
+    /// time returned.
+    fn walk_steps(&mut self, id: u32, mut t: u64) -> Option<u64> {
         // Read the two fields the loop needs instead of copying the whole call each step.
         let (plan, mut step) = {
             let call = &self.calls[id as usize];
@@ -508,8 +545,7 @@ impl<'a> World<'a> {
         loop {
             let Some(s) = self.plans[plan].steps.get(step) else {
                 self.calls[id as usize].step = step as u8;
-                self.reach_app(id, t);
-                return;
+                return Some(t);
             };
             step += 1;
             match *s {
@@ -535,7 +571,7 @@ impl<'a> World<'a> {
                     };
                     prefetch(&self.stations[call.station as usize]);
                     self.queue.schedule(SimTime(t), Event::Reach(id));
-                    return;
+                    return None;
                 }
             }
         }
@@ -599,17 +635,23 @@ impl<'a> World<'a> {
         self.walk(id, now.0);
     }
 
-    fn reach_app(&mut self, id: u32, t: u64) {
+    /// The call reached its application at `t`: after the application's own time, its first
+    /// sequential call or its parallel calls are pushed onto the walk's stack, or, with none,
+    /// it answers.
+    fn reach_app(&mut self, id: u32, t: u64, stack: &mut Vec<Walk>) {
         let service = self.calls[id as usize].service as usize;
         self.calls[id as usize].reached_app = t;
         let s = &self.lookup.services[service];
         let t = t + s.app_time_ns;
-        let spawned = match s.call_mode {
-            CallMode::Sequential => self.next_sequential_call(id, t),
-            CallMode::Parallel => self.all_calls(id, t),
-        };
-        if !spawned {
-            self.respond(id, t);
+        match s.call_mode {
+            CallMode::Sequential => match self.next_sequential_callee(id) {
+                Some(callee) => {
+                    let child = self.call_service(id, callee, t);
+                    stack.push(Walk::Steps(child, t));
+                }
+                None => self.respond(id, t),
+            },
+            CallMode::Parallel => stack.push(Walk::FanOut(id, t)),
         }
     }
 
@@ -618,7 +660,8 @@ impl<'a> World<'a> {
         callee.whole + u32::from(self.rng.gen::<f64>() < callee.fraction)
     }
 
-    fn next_sequential_call(&mut self, id: u32, t: u64) -> bool {
+    /// The service a sequential call's application calls next, if any is left.
+    fn next_sequential_callee(&mut self, id: u32) -> Option<u32> {
         let service = self.calls[id as usize].service as usize;
         let (start, end) = {
             let s = &self.lookup.services[service];
@@ -630,12 +673,10 @@ impl<'a> World<'a> {
             let next = start + call.next_callee as usize;
             if call.repeats_left > 0 {
                 call.repeats_left -= 1;
-                let callee = self.lookup.callees[next - 1].service;
-                self.call_service(id, callee, t);
-                return true;
+                return Some(self.lookup.callees[next - 1].service);
             }
             if next == end {
-                return false;
+                return None;
             }
             let n = self.count(self.lookup.callees[next]);
             let call = &mut self.calls[id as usize];
@@ -644,20 +685,38 @@ impl<'a> World<'a> {
         }
     }
 
-    fn all_calls(&mut self, id: u32, t: u64) -> bool {
+    /// Issues a parallel call's next call: pushes itself back under the new call, so that the
+    /// new call's walk (and everything it issues) comes first, as each call is walked as it
+    /// is issued. With every call issued, an application that issued none answers.
+    fn fan_out(&mut self, id: u32, t: u64, stack: &mut Vec<Walk>) {
         let service = self.calls[id as usize].service as usize;
-        let s = &self.lookup.services[service];
-        let mut total = 0;
-        for i in s.callees_start as usize..s.callees_end as usize {
-            let callee = self.lookup.callees[i];
-            let n = self.count(callee);
-            total += n;
-            for _ in 0..n {
-                self.call_service(id, callee.service, t);
+        let (start, end) = {
+            let s = &self.lookup.services[service];
+            (s.callees_start as usize, s.callees_end as usize)
+        };
+        loop {
+            let call = &mut self.calls[id as usize];
+            let next = start + call.next_callee as usize;
+            if call.repeats_left > 0 {
+                call.repeats_left -= 1;
+                let callee = self.lookup.callees[next - 1].service;
+                let child = self.call_service(id, callee, t);
+                stack.push(Walk::FanOut(id, t));
+                stack.push(Walk::Steps(child, t));
+                return;
             }
+            if next == end {
+                if call.pending == 0 {
+                    self.respond(id, t);
+                }
+                return;
+            }
+            let n = self.count(self.lookup.callees[next]);
+            let call = &mut self.calls[id as usize];
+            call.next_callee += 1;
+            call.repeats_left = n;
+            call.pending += n;
         }
-        self.calls[id as usize].pending = total;
-        total > 0
     }
 
     /// The application answers at `t`: the response travels back through the legs.
@@ -732,7 +791,14 @@ impl<'a> World<'a> {
         self.calls[parent as usize].failed |= call.failed;
         let service = self.calls[parent as usize].service as usize;
         let finished = match self.lookup.services[service].call_mode {
-            CallMode::Sequential => !self.next_sequential_call(parent, now.0),
+            CallMode::Sequential => match self.next_sequential_callee(parent) {
+                Some(callee) => {
+                    let child = self.call_service(parent, callee, now.0);
+                    self.walk(child, now.0);
+                    false
+                }
+                None => true,
+            },
             CallMode::Parallel => {
                 let p = &mut self.calls[parent as usize];
                 p.pending -= 1;
