@@ -114,6 +114,14 @@ fn expected() -> BTreeMap<(String, String), Check> {
         ("[[service]]", "arrivals", text("traffic.arrivals")),
         ("[[service]]", "app_time_us", text("traffic.app_time_us")),
         ("[[service]]", "origin", variant::<Origin>()),
+        ("[cluster]", "cores_per_node", text("—")),
+        ("[cluster.hosts]", "count", text("—")),
+        ("[cluster.hosts]", "cores", text("—")),
+        (
+            "[traffic]",
+            "app_time_on_cpu",
+            flag(Traffic::DEFAULT_APP_TIME_ON_CPU),
+        ),
         ("[placement]", "strategy", variant::<PlacementStrategy>()),
         (
             "[traffic]",

@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod call_graph;
+pub mod cores;
 pub mod generate;
 pub mod placement;
 
@@ -83,6 +84,8 @@ pub struct Cluster {
     pub pod_node: Vec<u32>,
     /// The service of each pod, indexed by pod.
     pub pod_service: Vec<u32>,
+    /// The hosts whose cores the nodes share, when CPU contention is simulated.
+    pub cores: Option<cores::Cores>,
 }
 
 impl Cluster {

@@ -37,6 +37,12 @@ pub struct EbpfCosts {
     pub per_socket_bytes: f64,
 }
 
+/// The applications' own work, where the simulation shares cores (`cluster::cores`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AppCosts {
+    pub cpu_us_per_request: f64,
+}
+
 /// What the latency simulation draws service and network times from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LatencyCosts {
@@ -73,6 +79,7 @@ pub struct ModelSet {
     pub ztunnel: ProxyCosts,
     pub kernel: KernelCosts,
     pub ebpf: EbpfCosts,
+    pub app: AppCosts,
     pub latency: LatencyCosts,
 }
 
@@ -199,6 +206,9 @@ impl ModelSet {
                 per_endpoint_bytes: get("ebpf", "per_endpoint_bytes")?,
                 per_connection_bytes: get("ebpf", "per_connection_bytes")?,
                 per_socket_bytes: get("ebpf", "per_socket_bytes")?,
+            },
+            app: AppCosts {
+                cpu_us_per_request: get("app", "cpu_us_per_request")?,
             },
             latency: LatencyCosts {
                 l7_service_time_mean_us: get("envoy", "l7_service_time_mean_us")?,

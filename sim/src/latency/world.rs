@@ -9,12 +9,13 @@
 //! ```
 
 use super::arrivals::Arrivals;
+use super::host_cpu::{CpuJob, CpuWork, HostCpus};
 use super::lookup::{Callee, Lookup, NONE};
 use super::options::ServiceTimeKind;
 use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step};
-use super::result::{LatencyResult, ServiceLatency, StationKindLatency};
+use super::result::{CoreUtilisation, LatencyResult, ServiceLatency, StationKindLatency};
 use crate::capacity::load::ServiceLoad;
-use crate::capacity::uproxy::waypoint_groups;
+use crate::capacity::uproxy::{waypoint_groups, waypoint_node};
 use crate::cluster::Cluster;
 use crate::config::Scenario;
 use crate::engine::distribution::Sampler;
@@ -45,6 +46,10 @@ enum Event {
     Freed(u32),
     /// A call's response reached its caller.
     Done(u32),
+    /// A call asks its host for a core for its CPU job (cores simulated only).
+    Core(u32),
+    /// A call's application work ended; its core is free.
+    CoreDone(u32),
 }
 
 /// The kinds of proxy stations, as reported.
@@ -126,6 +131,8 @@ struct Call {
     /// gets: where a sequential call, or the issuing of parallel ones, stands.
     next_callee: u32,
     repeats_left: u32,
+    /// Where cores are simulated: the CPU job the call waits for or runs.
+    job: CpuJob,
 }
 
 /// What a walk has still to do, innermost last: the explicit stack that stands for the
@@ -137,6 +144,8 @@ enum Walk {
     Steps(u32, u64),
     /// Issue the parallel calls of this call's application, from where it stands, at this time.
     FanOut(u32, u64),
+    /// The application has done its own work: it issues its calls (or answers) at this time.
+    Issue(u32, u64),
 }
 
 pub struct World<'a> {
@@ -171,6 +180,12 @@ pub struct World<'a> {
     timeout_ns: u64,
     new_connections: bool,
     jitter: JitterTable,
+    /// The hosts' cores, where the scenario simulates them; then every CPU job queues there.
+    cpus: Option<HostCpus>,
+    /// The node of each proxy station.
+    station_node: Vec<u32>,
+    /// Where cores are simulated: the application's CPU per request it serves.
+    app_cpu_ns: u64,
     // Statistics, over requests started inside the measured window. A call's latency is known
     // when its response is scheduled; its per-service counter (among hundreds of services,
     // the one set too large for the cache) is prefetched then, and recorded at `Done`.
@@ -285,6 +300,9 @@ impl<'a> World<'a> {
             timeout_ns: (latency.timeout_ms * 1e6) as u64,
             new_connections: !scenario.traffic.connection_reuse,
             jitter: JitterTable::lognormal(costs.latency.segment_sigma),
+            cpus: cluster.cores.as_ref().map(HostCpus::new),
+            station_node: Vec::new(),
+            app_cpu_ns: round_ns(costs.app.cpu_us_per_request * 1000.0),
             end_to_end: HistogramSet::new(1, Bounds::PRECISE),
             hop: HistogramSet::new(1, Bounds::PRECISE),
             per_service: HistogramSet::new(cluster.services.len(), Bounds::COMPACT),
@@ -298,7 +316,7 @@ impl<'a> World<'a> {
         world
     }
 
-    fn add_station(&mut self, kind: StationKind, scheduling: Scheduling) -> u32 {
+    fn add_station(&mut self, kind: StationKind, scheduling: Scheduling, node: u32) -> u32 {
         let m = &self.scenario.models;
         let workers = if kind.l7() {
             m.envoy.worker_threads
@@ -311,6 +329,7 @@ impl<'a> World<'a> {
             self.scenario.latency.max_queue,
         ));
         self.station_kind.push(kind);
+        self.station_node.push(node);
         self.stations.len() as u32 - 1
     }
 
@@ -321,8 +340,8 @@ impl<'a> World<'a> {
         let cluster = self.cluster;
         let pods = cluster.pods();
         let per_node = |world: &mut Self, kind| -> Vec<u32> {
-            let nodes: Vec<u32> = (0..cluster.nodes())
-                .map(|_| world.add_station(kind, scheduling))
+            let nodes: Vec<u32> = (0..cluster.nodes() as u32)
+                .map(|node| world.add_station(kind, scheduling, node))
                 .collect();
             cluster
                 .pod_node
@@ -335,7 +354,9 @@ impl<'a> World<'a> {
             Architecture::Sidecar => {
                 self.proxy_kind = StationKind::Sidecar;
                 let stations: Vec<u32> = (0..pods)
-                    .map(|_| self.add_station(StationKind::Sidecar, scheduling))
+                    .map(|pod| {
+                        self.add_station(StationKind::Sidecar, scheduling, cluster.pod_node[pod])
+                    })
                     .collect();
                 self.lookup.set_proxies(&stations);
             }
@@ -354,7 +375,11 @@ impl<'a> World<'a> {
                     let station = match by_key.get(&key) {
                         Some(&s) => s,
                         None => {
-                            let s = self.add_station(StationKind::ServiceAccountProxy, scheduling);
+                            let s = self.add_station(
+                                StationKind::ServiceAccountProxy,
+                                scheduling,
+                                key.0,
+                            );
                             by_key.insert(key, s);
                             s
                         }
@@ -368,14 +393,23 @@ impl<'a> World<'a> {
                 let stations = match self.scenario.mesh.micro_proxy {
                     MicroProxyPlacement::PerNode => per_node(self, StationKind::MicroProxy),
                     MicroProxyPlacement::PerPod => (0..pods)
-                        .map(|_| self.add_station(StationKind::MicroProxy, scheduling))
+                        .map(|pod| {
+                            self.add_station(
+                                StationKind::MicroProxy,
+                                scheduling,
+                                cluster.pod_node[pod],
+                            )
+                        })
                         .collect(),
                 };
                 self.lookup.set_proxies(&stations);
-                for group in waypoint_groups(cluster, self.scenario.mesh.waypoint_scope) {
+                let replicas = self.waypoint_replicas;
+                let groups = waypoint_groups(cluster, self.scenario.mesh.waypoint_scope);
+                for (g, group) in groups.iter().enumerate() {
                     let first = self.stations.len() as u32;
-                    for _ in 0..self.waypoint_replicas {
-                        self.add_station(StationKind::Waypoint, scheduling);
+                    for j in 0..replicas {
+                        let node = waypoint_node(g, j, replicas, cluster.nodes());
+                        self.add_station(StationKind::Waypoint, scheduling, node);
                     }
                     for &s in &group.services {
                         self.lookup.services[s as usize].waypoint_first = first;
@@ -399,6 +433,8 @@ impl<'a> World<'a> {
                 Event::Reach(call) => self.on_reach(now, call),
                 Event::Served(call) => self.on_served(now, call),
                 Event::Freed(station) => self.on_freed(now, station),
+                Event::Core(call) => self.on_core(now, call),
+                Event::CoreDone(call) => self.on_core_done(now, call),
                 Event::Done(call) => self.on_done(now, call),
             }
             if self.queue.popped().is_multiple_of(PROGRESS_EVERY) {
@@ -469,6 +505,7 @@ impl<'a> World<'a> {
             pending: 0,
             next_callee: 0,
             repeats_left: 0,
+            job: CpuJob::NONE,
         };
         match self.free.pop() {
             Some(id) => {
@@ -499,11 +536,12 @@ impl<'a> World<'a> {
         self.new_call(parent, service, pod, src_pod, plan, t)
     }
 
-    /// One leg's one-way time: its mean with log-normal jitter, plus the payload on the wire.
-    fn leg_ns(&mut self, leg: LegTime) -> f64 {
+    /// One leg's one-way time with its jitter drawn: its mean times the jitter, plus the
+    /// payload on the wire.
+    fn leg_ns_with_jitter(&mut self, leg: LegTime, jitter: f64) -> f64 {
         // A fixed payload's wire time is in the plan (zero on node-local legs): no branch on
         // the leg's kind, which no predictor guesses well.
-        let mut ns = leg.mean_ns * self.jitter.draw(&mut self.rng) + leg.wire_ns;
+        let mut ns = leg.mean_ns * jitter + leg.wire_ns;
         let traffic = &self.scenario.traffic;
         if traffic.payload == PayloadKind::Exponential && leg.cross_node {
             let mean_bytes = traffic.payload_bytes as f64;
@@ -518,8 +556,13 @@ impl<'a> World<'a> {
     /// in the order they are issued (the order of the random draws, so of the results). The
     /// pending work is a stack on the heap, so a call chain's depth costs no thread stack.
     fn walk(&mut self, id: u32, t: u64) {
+        self.walk_from(Walk::Steps(id, t));
+    }
+
+    /// Walks on from `first`: [`World::walk`] for work that is not a call's plan.
+    fn walk_from(&mut self, first: Walk) {
         let mut stack = std::mem::take(&mut self.walks);
-        stack.push(Walk::Steps(id, t));
+        stack.push(first);
         while let Some(next) = stack.pop() {
             match next {
                 Walk::Steps(id, t) => {
@@ -528,6 +571,7 @@ impl<'a> World<'a> {
                     }
                 }
                 Walk::FanOut(id, t) => self.fan_out(id, t, &mut stack),
+                Walk::Issue(id, t) => self.issue_calls(id, t, &mut stack),
             }
         }
         self.walks = stack;
@@ -553,7 +597,7 @@ impl<'a> World<'a> {
                     time, handshake_ns, ..
                 } => {
                     // With connection reuse the plans' handshakes are zero.
-                    let ns = self.leg_ns(time) + handshake_ns;
+                    let ns = self.leg_ns_on_host(id, time) + handshake_ns;
                     t += round_ns(ns);
                 }
                 Step::Proxy { role, .. } => {
@@ -614,15 +658,109 @@ impl<'a> World<'a> {
         let ns = round_ns(ns).max(1);
         let held = round_ns(held).max(ns);
         self.stations[station].record_service(held);
+        if let Some(cpus) = &self.cpus {
+            // The worker has the call; now it needs a core for the whole of its work.
+            let host = cpus.host_of_node(self.station_node[station]);
+            self.calls[id as usize].job = CpuJob {
+                work: CpuWork::Proxy,
+                host,
+                ns: held,
+                then_ns: ns,
+            };
+            self.on_core(now, id);
+            return;
+        }
         self.queue.schedule(SimTime(now.0 + ns), Event::Served(id));
         self.queue
             .schedule(SimTime(now.0 + held), Event::Freed(station as u32));
     }
 
     fn on_freed(&mut self, now: SimTime, station: u32) {
+        if let Some(cpus) = &self.cpus {
+            let host = cpus.host_of_node(self.station_node[station as usize]);
+            self.release_core(now, host);
+        }
         if let Some(next) = self.stations[station as usize].finish() {
             self.start_service(now, next);
         }
+    }
+
+    /// The host whose cores a call's `side` uses.
+    fn host_of(&self, id: u32, side: Role) -> u32 {
+        let call = &self.calls[id as usize];
+        let node = match side {
+            Role::Source if call.src_pod != NONE => self.lookup.pods[call.src_pod as usize].node,
+            Role::Source | Role::Destination => self.lookup.pods[call.pod as usize].node,
+            Role::Waypoint => self.station_node[call.waypoint as usize],
+        };
+        self.cpus
+            .as_ref()
+            .expect("only called where cores are simulated")
+            .host_of_node(node)
+    }
+
+    /// One leg's one-way time, its log-normal jitter drawn; where cores are simulated, the kernel's
+    /// share of it is counted on the sending side's host.
+    fn leg_ns_on_host(&mut self, id: u32, leg: LegTime) -> f64 {
+        let jitter = self.jitter.draw(&mut self.rng);
+        if self.cpus.is_some() {
+            let host = self.host_of(id, leg.side);
+            let kernel = round_ns(leg.cpu_ns * jitter);
+            if let Some(cpus) = &mut self.cpus {
+                cpus.kernel(host, kernel);
+            }
+        }
+        self.leg_ns_with_jitter(leg, jitter)
+    }
+
+    /// A call asks its job's host for a core.
+    fn on_core(&mut self, now: SimTime, id: u32) {
+        let host = self.calls[id as usize].job.host as usize;
+        let cpus = self.cpus.as_mut().expect("cores are simulated");
+        match cpus.hosts[host].arrive(id, 0) {
+            Admission::Start => self.start_core(now, id),
+            Admission::Queued => {}
+            Admission::Dropped => unreachable!("a host's queue has no limit"),
+        }
+    }
+
+    /// A core takes a call's job.
+    fn start_core(&mut self, now: SimTime, id: u32) {
+        let call = &self.calls[id as usize];
+        let job = call.job;
+        let cpus = self.cpus.as_mut().expect("cores are simulated");
+        cpus.hosts[job.host as usize].record_service(job.ns);
+        // The kernel's work on this host comes first and takes its share of the core.
+        let stretch = cpus.stretch(job.host, now.0);
+        let ns = round_ns(job.ns as f64 * stretch).max(job.ns);
+        match job.work {
+            CpuWork::Proxy => {
+                let served = round_ns(job.then_ns as f64 * stretch).min(ns);
+                self.queue
+                    .schedule(SimTime(now.0 + served), Event::Served(id));
+                self.queue
+                    .schedule(SimTime(now.0 + ns), Event::Freed(call.station));
+            }
+            CpuWork::App => self
+                .queue
+                .schedule(SimTime(now.0 + ns), Event::CoreDone(id)),
+        }
+    }
+
+    /// A core of `host` is free: the next waiting job takes it.
+    fn release_core(&mut self, now: SimTime, host: u32) {
+        let cpus = self.cpus.as_mut().expect("cores are simulated");
+        if let Some(next) = cpus.hosts[host as usize].finish() {
+            self.start_core(now, next);
+        }
+    }
+
+    /// An application's own work is done: its core goes to the next job, and after its
+    /// waiting time it issues its calls.
+    fn on_core_done(&mut self, now: SimTime, id: u32) {
+        let job = self.calls[id as usize].job;
+        self.release_core(now, job.host);
+        self.walk_from(Walk::Issue(id, now.0 + job.then_ns));
     }
 
     fn on_served(&mut self, now: SimTime, id: u32) {
@@ -641,9 +779,35 @@ impl<'a> World<'a> {
     fn reach_app(&mut self, id: u32, t: u64, stack: &mut Vec<Walk>) {
         let service = self.calls[id as usize].service as usize;
         self.calls[id as usize].reached_app = t;
-        let s = &self.lookup.services[service];
-        let t = t + s.app_time_ns;
-        match s.call_mode {
+        let app_time_ns = self.lookup.services[service].app_time_ns;
+        if self.cpus.is_some() {
+            // The application's own work queues for a core of its pod's host; its app time
+            // runs on the core too, or is waited after it.
+            let on_cpu = self.scenario.traffic.app_time_on_cpu;
+            let (ns, then_ns) = if on_cpu {
+                (self.app_cpu_ns + app_time_ns, 0)
+            } else {
+                (self.app_cpu_ns, app_time_ns)
+            };
+            if ns > 0 {
+                self.calls[id as usize].job = CpuJob {
+                    work: CpuWork::App,
+                    host: self.host_of(id, Role::Destination),
+                    ns,
+                    then_ns,
+                };
+                self.queue.schedule(SimTime(t), Event::Core(id));
+                return;
+            }
+        }
+        self.issue_calls(id, t + app_time_ns, stack);
+    }
+
+    /// The application, its own work done at `t`, issues its first sequential call or its
+    /// parallel calls onto the walk's stack, or, with none, answers.
+    fn issue_calls(&mut self, id: u32, t: u64, stack: &mut Vec<Walk>) {
+        let service = self.calls[id as usize].service as usize;
+        match self.lookup.services[service].call_mode {
             CallMode::Sequential => match self.next_sequential_callee(id) {
                 Some(callee) => {
                     let child = self.call_service(id, callee, t);
@@ -724,7 +888,6 @@ impl<'a> World<'a> {
         let call = &mut self.calls[id as usize];
         call.left_app = t;
         let (plan, step, failed) = (call.plan as usize, call.step as usize, call.failed);
-        let mut ns = 0.0;
         // A dropped call turns back at the proxy that dropped it: only the legs walked so far.
         let legs = self.plans[plan].response_legs.len();
         let walked = if failed {
@@ -736,13 +899,18 @@ impl<'a> World<'a> {
         } else {
             legs
         };
+        let mut ns = 0.0;
         for i in legs - walked..legs {
             let leg = self.plans[plan].response_legs[i];
-            ns += self.leg_ns(leg);
+            ns += self.leg_ns_on_host(id, leg);
         }
-        let done = SimTime(t).after(ns);
+        self.responded(id, SimTime(t).after(ns));
+    }
+
+    /// The response reaches the caller at `done`.
+    fn responded(&mut self, id: u32, done: SimTime) {
         let call = &self.calls[id as usize];
-        if self.measured(call.started) && !failed {
+        if self.measured(call.started) && !call.failed {
             self.per_service
                 .prefetch(call.service as usize, done.0 - call.started);
         }
@@ -844,10 +1012,19 @@ impl<'a> World<'a> {
                 })
             })
             .collect();
+        let cores = self.cpus.as_ref().map(|cpus| {
+            let (each, cores_busy) = cpus.utilisation(total_ns);
+            CoreUtilisation {
+                utilisation_max: round4(each.iter().copied().fold(0.0, f64::max)),
+                utilisation_mean: round4(each.iter().sum::<f64>() / each.len().max(1) as f64),
+                cores_busy: round4(cores_busy),
+            }
+        });
         let saturated = self.dropped > 0
             || stations
                 .iter()
-                .any(|s| s.utilisation_max > 0.95 || s.dropped > 0);
+                .any(|s| s.utilisation_max > 0.95 || s.dropped > 0)
+            || cores.is_some_and(|c| c.utilisation_max > 0.95);
         let per_service = self
             .cluster
             .services
@@ -873,6 +1050,7 @@ impl<'a> World<'a> {
             throughput_rps: round4((self.requests - self.dropped) as f64 / duration_s),
             saturated,
             proxies: stations,
+            cores,
             per_service,
             events: self.queue.popped(),
             wall_seconds,

@@ -64,10 +64,12 @@ impl Resolver {
             self.acyclic(services, &calls, cluster_span)?;
             self.in_pod_origins_are_uncalled(services, &calls)?;
         }
+        let cores = self.cores(c)?;
         let spec = ClusterSpec {
             node_groups,
             services,
             placement: raw.placement.strategy,
+            cores,
         };
         Some(build::build(spec, traffic, seed))
     }

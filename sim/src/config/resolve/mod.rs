@@ -4,6 +4,7 @@
 //! specification that `cluster::build` turns into nodes, services and placed pods.
 
 mod cluster;
+mod cores;
 mod models;
 mod options;
 
