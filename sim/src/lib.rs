@@ -36,6 +36,7 @@
 //! - `sweep`: one parameter across values, and where p99 passes an SLO.
 //! - `commands`: the command line (`run`, `sweep`, `check`, `models`); `progress`: its
 //!   progress bars.
+//! - `value_range`: the range of a key or a model parameter, as the docs write it.
 
 pub mod capacity;
 pub mod cluster;
@@ -50,3 +51,4 @@ pub mod report;
 pub mod request_path;
 pub mod sweep;
 pub mod traffic;
+pub mod value_range;

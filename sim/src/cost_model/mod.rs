@@ -2,6 +2,7 @@
 //! after its profile and overrides are applied (`ModelSet`).
 
 pub mod catalog;
+pub mod ranges;
 
 pub use catalog::{Catalog, Param};
 use serde::Serialize;

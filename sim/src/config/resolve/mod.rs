@@ -7,6 +7,7 @@ mod cluster;
 mod models;
 mod options;
 
+use super::ranges::{self, Key};
 use super::raw::RawScenario;
 use super::Scenario;
 use crate::cost_model::{Catalog, ParamValues};
@@ -75,80 +76,53 @@ impl Resolver {
         self.source.name()
     }
 
-    /// An integer that must be at least `min` and fit in u32.
-    fn count(&mut self, value: &Spanned<i64>, what: &str, min: i64) -> Option<u32> {
+    /// An integer in its key's range; out of range, a located error that names the range.
+    fn integer(&mut self, value: &Spanned<i64>, key: &Key) -> Option<u64> {
         let v = *value.get_ref();
-        if v < min {
-            self.error(
-                value.span(),
-                format!("{what} must be at least {min}, not {v}"),
-            );
-            None
-        } else if v > u32::MAX as i64 {
-            self.error(value.span(), format!("{what} is too large ({v})"));
-            None
-        } else {
-            Some(v as u32)
+        match key.problem(v as f64) {
+            // The ranges' bounds are exact in f64 and at least 0.
+            None => Some(v as u64),
+            Some(message) => {
+                self.error(value.span(), message);
+                None
+            }
         }
     }
 
-    fn positive_or(
-        &mut self,
-        value: &Option<Spanned<f64>>,
-        what: &str,
-        default: f64,
-    ) -> Option<f64> {
-        match value {
-            Some(v) => self.positive(v, what),
-            None => Some(default),
-        }
+    /// An integer in its key's range that fits 32 bits (every such range does).
+    fn integer32(&mut self, value: &Spanned<i64>, key: &Key) -> Option<u32> {
+        debug_assert!(key.range.max <= u32::MAX as f64, "{}", key.path);
+        self.integer(value, key).map(|v| v as u32)
     }
 
-    fn non_negative_or(
-        &mut self,
-        value: &Option<Spanned<f64>>,
-        what: &str,
-        default: f64,
-    ) -> Option<f64> {
-        match value {
-            Some(v) => self.non_negative(v, what),
-            None => Some(default),
-        }
-    }
-
-    fn count_or(
+    fn integer32_or(
         &mut self,
         value: &Option<Spanned<i64>>,
-        what: &str,
-        min: i64,
+        key: &Key,
         default: u32,
     ) -> Option<u32> {
         match value {
-            Some(v) => self.count(v, what, min),
+            Some(v) => self.integer32(v, key),
             None => Some(default),
         }
     }
 
-    fn non_negative(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {
+    /// A number in its key's range.
+    fn number(&mut self, value: &Spanned<f64>, key: &Key) -> Option<f64> {
         let v = *value.get_ref();
-        if v.is_finite() && v >= 0.0 {
-            Some(v)
-        } else {
-            self.error(value.span(), format!("{what} must be 0 or more, not {v}"));
-            None
+        match key.problem(v) {
+            None => Some(v),
+            Some(message) => {
+                self.error(value.span(), message);
+                None
+            }
         }
     }
 
-    fn positive(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {
-        let v = *value.get_ref();
-        if v.is_finite() && v > 0.0 {
-            Some(v)
-        } else {
-            self.error(
-                value.span(),
-                format!("{what} must be a positive number, not {v}"),
-            );
-            None
+    fn number_or(&mut self, value: &Option<Spanned<f64>>, key: &Key, default: f64) -> Option<f64> {
+        match value {
+            Some(v) => self.number(v, key),
+            None => Some(default),
         }
     }
 
@@ -159,11 +133,9 @@ impl Resolver {
     ) -> Option<(Scenario, ParamValues)> {
         let seed = match (options.seed, &raw.seed) {
             (Some(seed), _) => seed,
-            (None, Some(s)) if *s.get_ref() >= 0 => *s.get_ref() as u64,
-            (None, Some(s)) => {
-                self.error(s.span(), "seed must be 0 or more");
-                Scenario::DEFAULT_SEED
-            }
+            (None, Some(s)) => self
+                .integer(s, &ranges::SEED)
+                .unwrap_or(Scenario::DEFAULT_SEED),
             (None, None) => Scenario::DEFAULT_SEED,
         };
         let traffic = self.traffic(&raw.traffic);
