@@ -32,6 +32,8 @@
 //!   stations, histograms; no I/O.
 //! - `latency`: the latency simulation: options, arrivals, hop plans, the event loop (`world`),
 //!   results.
+//! - `estimate`: what a run will cost (calls per request, events, time, memory), in closed
+//!   forms before it starts, and the budget it must fit.
 //! - `report`: what `sim run` prints (table, JSON, CSV) and draws (SVG).
 //! - `sweep`: one parameter across values, and where p99 passes an SLO.
 //! - `commands`: the command line (`run`, `sweep`, `check`, `models`); `progress`: its
@@ -44,6 +46,7 @@ pub mod commands;
 pub mod config;
 pub mod cost_model;
 pub mod engine;
+pub mod estimate;
 pub mod latency;
 pub mod mesh;
 pub mod progress;

@@ -12,29 +12,16 @@ fn load(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(name);
-    config::load(
-        &path,
-        &LoadOptions {
-            seed: None,
-            catalog: &catalog,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-    .0
+    config::load(&path, &LoadOptions::new(&catalog))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .0
 }
 
 fn load_str(text: &str) -> Scenario {
     let catalog = Catalog::embedded();
-    config::load_str(
-        Path::new("inline.toml"),
-        text,
-        &LoadOptions {
-            seed: None,
-            catalog: &catalog,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-    .0
+    config::load_str(Path::new("inline.toml"), text, &LoadOptions::new(&catalog))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .0
 }
 
 fn simulate(scenario: &Scenario) -> Report {
@@ -44,7 +31,7 @@ fn simulate(scenario: &Scenario) -> Report {
         threads: Some(2),
         quiet: true,
     };
-    model(scenario, "test", &args)
+    model(scenario, "test", &args).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// p90 and p99 (µs) a service's callers see, minus the baseline's.
@@ -166,7 +153,7 @@ fn same_seed_same_output_whatever_the_threads() {
             threads: Some(threads),
             quiet: true,
         };
-        deterministic_json(&model(&scenario, "test", &args))
+        deterministic_json(&model(&scenario, "test", &args).unwrap_or_else(|e| panic!("{e:?}")))
     };
     assert_eq!(one(1), one(2));
     let mut other = scenario.clone();

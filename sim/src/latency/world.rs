@@ -124,6 +124,19 @@ struct Call {
     repeats_left: u32,
 }
 
+/// What one call in flight takes in memory (`crate::estimate` counts them).
+pub const CALL_BYTES: usize = std::mem::size_of::<Call>();
+/// The most calls one run holds at once (about 0.9 GB with their events): past it the offered
+/// load far exceeds what the mesh serves, its queues grow without bound, and the run stops
+/// rather than exhaust the machine's memory.
+pub const MAX_CALLS_IN_FLIGHT: usize = 8_000_000;
+
+/// A run stopped with [`MAX_CALLS_IN_FLIGHT`] calls in flight, at this simulated time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Overloaded {
+    pub at_s: f64,
+}
+
 /// What a walk has still to do, innermost last: the explicit stack that stands for the
 /// recursion a walk would otherwise need (an application's calls are walked inside its own
 /// walk, and a chain of thousands of services would overflow the thread's stack).
@@ -367,8 +380,9 @@ impl<'a> World<'a> {
         }
     }
 
-    /// Runs to the end: arrivals for warm-up plus duration, then until every request is done.
-    pub fn run(mut self, progress: &dyn Fn(f64)) -> LatencyResult {
+    /// Runs to the end: arrivals for warm-up plus duration, then until every request is done;
+    /// or stops when more calls are in flight than a run may hold.
+    pub fn run(mut self, progress: &dyn Fn(f64)) -> Result<LatencyResult, Overloaded> {
         let started = std::time::Instant::now();
         for (t, source) in self.arrivals.first(&mut self.rng) {
             if t.0 < self.end_ns {
@@ -382,13 +396,18 @@ impl<'a> World<'a> {
                 Event::Served(call) => self.on_served(now, call),
                 Event::Done(call) => self.on_done(now, call),
             }
+            if self.calls.len() > MAX_CALLS_IN_FLIGHT {
+                return Err(Overloaded {
+                    at_s: now.as_secs_f64(),
+                });
+            }
             if self.queue.popped().is_multiple_of(PROGRESS_EVERY) {
                 progress((now.0 as f64 / self.end_ns as f64).min(1.0));
             }
         }
         progress(1.0);
         let elapsed = started.elapsed().as_secs_f64();
-        self.finish(elapsed)
+        Ok(self.finish(elapsed))
     }
 
     fn on_arrival(&mut self, now: SimTime, source: u32) {

@@ -6,6 +6,7 @@
 mod cluster;
 mod models;
 mod options;
+mod workload;
 
 use super::ranges::{self, Key};
 use super::raw::RawScenario;
@@ -17,10 +18,36 @@ use std::path::Path;
 use std::sync::Arc;
 use toml::Spanned;
 
+/// How a scenario will be run, which decides what it is checked against.
 pub struct LoadOptions<'a> {
     /// Overrides the file's `seed`.
     pub seed: Option<u64>,
     pub catalog: &'a Catalog,
+    /// Overrides `latency.duration_s` (`--duration`).
+    pub duration_s: Option<f64>,
+    /// The latency simulation will run if the file enables it (no `--no-latency`): its work
+    /// and memory are checked against the budget (`crate::estimate`).
+    pub simulate: bool,
+    /// Simulations at once.
+    pub threads: usize,
+}
+
+impl<'a> LoadOptions<'a> {
+    /// The file's own settings, the simulation on, a thread per core.
+    pub fn new(catalog: &'a Catalog) -> Self {
+        LoadOptions {
+            seed: None,
+            catalog,
+            duration_s: None,
+            simulate: true,
+            threads: default_threads(),
+        }
+    }
+}
+
+/// Simulations at once when `--threads` does not say: one per core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Reads and resolves a scenario file.
@@ -47,10 +74,13 @@ fn resolve(
         source,
         problems: Diagnostics::new(),
     };
-    let resolved = resolver.scenario(raw, options);
+    let resolved = resolver.scenario(&raw, options);
     match resolved {
-        Some(scenario) => resolver.problems.into_result(scenario),
-        None => Err(resolver.problems),
+        Some((scenario, values)) if resolver.problems.is_empty() => {
+            resolver.workload(&raw, &scenario, options);
+            resolver.problems.into_result((scenario, values))
+        }
+        _ => Err(resolver.problems),
     }
 }
 
@@ -128,7 +158,7 @@ impl Resolver {
 
     fn scenario(
         &mut self,
-        raw: RawScenario,
+        raw: &RawScenario,
         options: &LoadOptions,
     ) -> Option<(Scenario, ParamValues)> {
         let seed = match (options.seed, &raw.seed) {
@@ -141,9 +171,12 @@ impl Resolver {
         let traffic = self.traffic(&raw.traffic);
         let mesh = self.mesh(&raw.mesh);
         let models = self.models(&raw.models, options.catalog);
-        let latency = self.latency(&raw.latency);
-        let cluster = self.cluster(&raw, seed, traffic.as_ref());
-        let name = raw.name.unwrap_or_else(|| {
+        let mut latency = self.latency(&raw.latency);
+        if let (Some(latency), Some(duration_s)) = (&mut latency, options.duration_s) {
+            latency.duration_s = duration_s;
+        }
+        let cluster = self.cluster(raw, seed, traffic.as_ref());
+        let name = raw.name.clone().unwrap_or_else(|| {
             self.file()
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
