@@ -230,7 +230,7 @@ pub fn execute(command: Command) -> Result<(), Failure> {
                             s.name.clone(),
                             s.points
                                 .iter()
-                                .map(|p| (p.value, p.p99_us / 1000.0))
+                                .filter_map(|p| Some((p.value, p.p99_us? / 1000.0)))
                                 .collect(),
                         )
                     })
@@ -427,9 +427,10 @@ fn sweep(
             }
             report.series[i].points.push(SweepPoint {
                 value: sweep::value_f64(value),
-                p50_us: l.latency_us.p50,
-                p99_us: l.latency_us.p99,
-                added_p99_us: l.added_latency_us.p99,
+                measured: l.latency_us.is_some(),
+                p50_us: l.latency_us.and_then(|p| p.p50),
+                p99_us: l.latency_us.and_then(|p| p.p99),
+                added_p99_us: l.added_latency_us.and_then(|p| p.p99),
                 saturated: l.saturated,
                 dropped: l.dropped,
             });

@@ -37,7 +37,11 @@ fn simulate(scenario: &Scenario) -> Report {
 /// p90 and p99 (µs) a service's callers see, minus the baseline's.
 fn added(report: &Report, architecture: &str, service: &str) -> (f64, f64) {
     let of = |list: &[sim::latency::result::ServiceLatency]| {
-        list.iter().find(|s| s.name == service).unwrap().latency_us
+        list.iter()
+            .find(|s| s.name == service)
+            .unwrap()
+            .latency_us
+            .unwrap()
     };
     let base = of(&report.baseline.as_ref().unwrap().per_service);
     let item = report
@@ -46,7 +50,8 @@ fn added(report: &Report, architecture: &str, service: &str) -> (f64, f64) {
         .find(|a| a.capacity.name == architecture)
         .unwrap();
     let mesh = of(&item.latency.as_ref().unwrap().per_service);
-    (mesh.p90 - base.p90, mesh.p99 - base.p99)
+    let (mesh90, mesh99) = (mesh.p90.unwrap(), mesh.p99.unwrap());
+    (mesh90 - base.p90.unwrap(), mesh99 - base.p99.unwrap())
 }
 
 fn within(value: f64, published: f64, tolerance: f64) -> bool {
@@ -86,7 +91,9 @@ fn service_p99(report: &Report, architecture: &str, scheduling: &str, service: &
         .find(|s| s.name == service)
         .unwrap()
         .latency_us
+        .unwrap()
         .p99
+        .unwrap()
 }
 
 #[test]
@@ -189,7 +196,8 @@ fn the_reference_cluster_runs_every_architecture() {
             l.requests
         );
         assert!(!l.saturated, "{}", item.capacity.name);
-        assert!(l.latency_us.p50 > 0.0 && l.latency_us.p99 >= l.latency_us.p50);
+        let p = l.latency_us.unwrap();
+        assert!(p.p50.unwrap() > 0.0 && p.p99 >= p.p50);
     }
     let added_p50 = |name: &str| {
         report
@@ -201,7 +209,9 @@ fn the_reference_cluster_runs_every_architecture() {
             .as_ref()
             .unwrap()
             .added_hop_latency_us
+            .unwrap()
             .p50
+            .unwrap()
     };
     // More proxies on the path, more latency: sidecar > per-node > ebpf.
     assert!(added_p50("sidecar") > added_p50("per-node"));

@@ -14,7 +14,7 @@ pub mod result;
 pub mod world;
 
 use crate::config::Scenario;
-use crate::engine::Scheduling;
+use crate::engine::{Percentiles, Scheduling};
 pub use plan::Mesh;
 pub use result::LatencyResult;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -138,8 +138,12 @@ pub fn run(
         .collect::<Result<_, _>>()?;
     if let Some(baseline) = results.first().cloned() {
         for r in &mut results {
-            r.added_latency_us = r.latency_us.minus(&baseline.latency_us);
-            r.added_hop_latency_us = r.hop_latency_us.minus(&baseline.hop_latency_us);
+            r.added_latency_us =
+                Percentiles::difference(r.latency_us.as_ref(), baseline.latency_us.as_ref());
+            r.added_hop_latency_us = Percentiles::difference(
+                r.hop_latency_us.as_ref(),
+                baseline.hop_latency_us.as_ref(),
+            );
         }
     }
     Ok(results)
