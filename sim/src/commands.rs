@@ -400,6 +400,25 @@ fn sweep(
     }
     let text = std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read: {e}")))?;
     let key = swept.key_name();
+    // The file with the parameter set to `value`, checked; its problems name the parameter
+    // and the value (the text they would point into is the re-serialised file, not the
+    // user's). Every value is checked before the first runs.
+    let at_value = |value: &toml::Value| -> Result<(Scenario, String), Failure> {
+        let label = sweep::label_of(file, &key, value);
+        let named =
+            |message: &str| Diagnostic::file(file, format!("--param {key}={value}: {message}"));
+        let changed =
+            sweep::apply(&text, &swept.key, value).map_err(|m| Failure::Input(named(&m).into()))?;
+        match config::load_str(Path::new(&label), &changed, &options) {
+            Ok((scenario, _)) => Ok((scenario, label)),
+            Err(problems) => Err(Failure::Input(
+                problems.iter().map(|d| named(d.message())).collect(),
+            )),
+        }
+    };
+    for value in &swept.values {
+        at_value(value)?;
+    }
     let mut report = SweepReport {
         scenario: base.name.clone(),
         file: file.display().to_string(),
@@ -409,10 +428,7 @@ fn sweep(
         series: Vec::new(),
     };
     for value in &swept.values {
-        let label = sweep::label_of(file, &key, value);
-        let changed =
-            sweep::apply(&text, &swept.key, value).map_err(|m| usage(format!("{key}: {m}")))?;
-        let (scenario, _) = config::load_str(Path::new(&label), &changed, &options)?;
+        let (scenario, label) = at_value(value)?;
         let result = model(&scenario, &label, simulation)?;
         for (i, item) in result.architectures.iter().enumerate() {
             let Some(l) = &item.latency else { continue };

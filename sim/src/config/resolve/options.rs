@@ -9,6 +9,7 @@ use crate::engine::{Distribution, Scheduling};
 use crate::latency::options::LatencyOptions;
 use crate::mesh::{Architecture, MeshOptions, Scoping};
 use crate::traffic::Traffic;
+use meshtwin_diagnostics::SourceFile;
 use std::path::Path;
 use toml::Spanned;
 
@@ -104,8 +105,10 @@ impl Resolver {
                 }
             },
         };
-        let envoy_histogram = self.histogram(raw.envoy_histogram.as_ref());
-        let ztunnel_histogram = self.histogram(raw.ztunnel_histogram.as_ref());
+        let envoy_histogram =
+            self.histogram(raw.envoy_histogram.as_ref(), "latency.envoy_histogram");
+        let ztunnel_histogram =
+            self.histogram(raw.ztunnel_histogram.as_ref(), "latency.ztunnel_histogram");
         Some(LatencyOptions {
             enabled: raw.enabled.unwrap_or(LatencyOptions::DEFAULT_ENABLED),
             duration_s: duration_s?,
@@ -119,9 +122,15 @@ impl Resolver {
         })
     }
 
-    /// A histogram file named in the scenario, relative to the scenario's directory.
+    /// A histogram file named in the scenario, relative to the scenario's directory. Its
+    /// problems name both files: the histogram's line (or the histogram as a whole) and the
+    /// cluster file's key that names it.
     #[allow(clippy::option_option)]
-    fn histogram(&mut self, name: Option<&Spanned<String>>) -> Option<Option<Distribution>> {
+    fn histogram(
+        &mut self,
+        name: Option<&Spanned<String>>,
+        key: &str,
+    ) -> Option<Option<Distribution>> {
         let Some(name) = name else { return Some(None) };
         let path = self
             .file()
@@ -131,14 +140,27 @@ impl Resolver {
         if !path.is_file() {
             self.error(
                 name.span(),
-                format!("histogram file {} does not exist", path.display()),
+                format!("{key}: histogram file {} does not exist", path.display()),
             );
             return None;
         }
-        match histogram_file::load(&path) {
+        let named_here = format!("{key} names this histogram");
+        let loaded = SourceFile::read(&path)
+            .and_then(|source| histogram_file::parse(&std::sync::Arc::new(source)));
+        match loaded {
             Ok(d) => Some(Some(d)),
+            // A row of the histogram: there, with a note at the key.
+            Err(d) if d.location().is_some() => {
+                self.problems
+                    .push(d.with_note_at(&self.source, name.span(), named_here));
+                None
+            }
+            // The histogram as a whole: at the key, naming the histogram.
             Err(d) => {
-                self.problems.push(d);
+                self.error(
+                    name.span(),
+                    format!("{key}: {}: {}", d.path().display(), d.message()),
+                );
                 None
             }
         }
