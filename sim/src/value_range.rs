@@ -93,3 +93,16 @@ pub fn with_separators(value: f64) -> String {
     }
     out
 }
+
+/// A value as a message shows it: whole numbers with separators, very large or very small
+/// ones in exponent form (`1e308`, not three hundred digits).
+pub fn shown(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 1e16 || (magnitude > 0.0 && magnitude < 1e-4) {
+        format!("{value:e}")
+    } else if value.fract() == 0.0 {
+        with_separators(value)
+    } else {
+        value.to_string()
+    }
+}

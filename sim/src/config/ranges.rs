@@ -10,7 +10,7 @@
 //! duration × path length) are checked against the estimate of the run (`crate::estimate`).
 
 use crate::cluster::{MAX_NODES, MAX_PODS, MAX_PODS_PER_NODE, MAX_SERVICES};
-pub use crate::value_range::{with_separators, ValueRange};
+pub use crate::value_range::{shown, with_separators, ValueRange};
 
 /// A key of the cluster file with a range: where docs/config.md lists it, and how messages
 /// name it.
@@ -55,14 +55,11 @@ impl Key {
             return None;
         }
         let article = if self.range.integer { "an" } else { "a" };
-        let shown = if self.range.integer {
-            with_separators(value)
-        } else {
-            value.to_string()
-        };
         let mut message = format!(
-            "{} must be {article} {}, not {shown}",
-            self.path, self.range
+            "{} must be {article} {}, not {}",
+            self.path,
+            self.range,
+            shown(value)
         );
         if value > self.range.max && !self.why_max.is_empty() {
             message.push_str(&format!(" ({})", self.why_max));

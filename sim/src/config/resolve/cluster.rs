@@ -244,8 +244,9 @@ impl Resolver {
             self.error(
                 span,
                 format!(
-                    "{} services each calling up to {calls_per_service} of the later ones make {} calls; the model holds every call, at most {}",
+                    "{} services each calling up to {} of the later ones make {} calls; the model holds every call, at most {}",
                     ranges::with_separators(services as f64),
+                    ranges::with_separators(calls_per_service as f64),
                     ranges::with_separators(calls as f64),
                     ranges::with_separators(MAX_CALLS as f64)
                 ),

@@ -50,10 +50,11 @@ impl Resolver {
                     ranges::of(name.get_ref()).expect("the catalog gives every parameter a range");
                 if !range.contains(v) {
                     let message = format!(
-                        "models.{component}.{} must be {} {range} ({}), not {v}",
+                        "models.{component}.{} must be {} {range} ({}), not {}",
                         name.get_ref(),
                         if range.integer { "an" } else { "a" },
-                        slot.unit
+                        slot.unit,
+                        crate::value_range::shown(v)
                     );
                     self.error(value.span(), message);
                     ok = false;
