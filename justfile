@@ -19,6 +19,13 @@ bench-capacity:
     cargo build --release -p sim
     for i in 1 2 3; do /usr/bin/time -f "%e s wall, %M KB peak RSS" target/release/sim run sim/benches/capacity-10000x100.toml --no-latency --format csv > /dev/null; done
 
+# Fuzz the cluster-file path: CASES hostile files generated from the shipped scenarios and
+# sim/tests/fuzz/corpus/, each through sim check, the capacity model and a short run; prints how
+# each command ended, writes any file that broke the invariant to target/fuzz-findings/.
+# `just fuzz 2000 7` runs 2,000 cases from seed 7.
+fuzz CASES="1000" SEED="1":
+    MESHTWIN_FUZZ_CASES={{CASES}} MESHTWIN_FUZZ_SEED={{SEED}} cargo test -p sim --test fuzz -- --nocapture
+
 # Boot every kernel of kernels.toml under qemu and run the datapath tests in each; prints the
 # kernel x test matrix (docs/kernels.md). `just vmtest 6.1` runs one kernel; flags go through
 # (`just vmtest --list`, `just vmtest 6.1 -- xdp` to filter tests).

@@ -1,5 +1,6 @@
 //! One problem in an input file, rendered `error: file:line:column: message` with the
-//! offending line and a caret under the span.
+//! offending line and a caret under the span, and any notes about other places (the line of
+//! another file that led to this one), rendered the same way as `note: ...`.
 
 use crate::{Location, SourceFile};
 use std::fmt;
@@ -13,6 +14,8 @@ use std::sync::Arc;
 pub struct Diagnostic {
     place: Place,
     message: String,
+    /// Other places that explain this problem, shown after it.
+    notes: Vec<(Place, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,14 +30,16 @@ enum Place {
 }
 
 impl Diagnostic {
-    /// A problem at byte range `span` of `source`.
+    /// A problem at byte range `span` of `source`. The message must say something: an empty
+    /// one is a bug of the caller (debug builds stop on it).
     pub fn at(source: &Arc<SourceFile>, span: Range<usize>, message: impl Into<String>) -> Self {
         Diagnostic {
             place: Place::Span {
                 source: Arc::clone(source),
                 span,
             },
-            message: message.into(),
+            message: non_empty(message.into()),
+            notes: Vec::new(),
         }
     }
 
@@ -42,16 +47,37 @@ impl Diagnostic {
     pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Diagnostic {
             place: Place::File(path.into()),
-            message: message.into(),
+            message: non_empty(message.into()),
+            notes: Vec::new(),
         }
+    }
+
+    /// Adds a note at byte range `span` of `source`: for a problem found in a file that
+    /// another one names, the line that names it.
+    pub fn with_note_at(
+        mut self,
+        source: &Arc<SourceFile>,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        let place = Place::Span {
+            source: Arc::clone(source),
+            span,
+        };
+        self.notes.push((place, non_empty(message.into())));
+        self
+    }
+
+    /// The notes, each with its file and, when it has one, its line and column.
+    pub fn notes(&self) -> impl Iterator<Item = (&Path, Option<Location>, &str)> {
+        self.notes
+            .iter()
+            .map(|(place, message)| (place.path(), place.location(), message.as_str()))
     }
 
     /// The file, as the user named it.
     pub fn path(&self) -> &Path {
-        match &self.place {
-            Place::File(path) => path,
-            Place::Span { source, .. } => source.name(),
-        }
+        self.place.path()
     }
 
     /// The byte range at fault; `None` for a problem with the whole file.
@@ -64,10 +90,7 @@ impl Diagnostic {
 
     /// Line and column of the start of the span.
     pub fn location(&self) -> Option<Location> {
-        match &self.place {
-            Place::File(_) => None,
-            Place::Span { source, span } => Some(source.location(span.start)),
-        }
+        self.place.location()
     }
 
     pub fn message(&self) -> &str {
@@ -75,33 +98,39 @@ impl Diagnostic {
     }
 }
 
-/// The display, apart so that the derived `Error` can name it.
-struct Rendered<'a>(&'a Diagnostic);
+impl Place {
+    fn path(&self) -> &Path {
+        match self {
+            Place::File(path) => path,
+            Place::Span { source, .. } => source.name(),
+        }
+    }
 
-impl fmt::Display for Rendered<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        let (source, span) = match &d.place {
+    fn location(&self) -> Option<Location> {
+        match self {
+            Place::File(_) => None,
+            Place::Span { source, span } => Some(source.location(span.start)),
+        }
+    }
+
+    /// `kind: file:line:column: message`, the line and a caret under the span (or
+    /// `kind: file: message` for the whole file).
+    fn render(&self, f: &mut fmt::Formatter<'_>, kind: &str, message: &str) -> fmt::Result {
+        let (source, span) = match self {
             Place::File(path) => {
-                return write!(f, "error: {}: {}", path.display(), d.message);
+                return write!(f, "{kind}: {}: {message}", path.display());
             }
             Place::Span { source, span } => (source, span),
         };
         let Location { line, column } = source.location(span.start);
         writeln!(
             f,
-            "error: {}:{line}:{column}: {}",
+            "{kind}: {}:{line}:{column}: {message}",
             source.name().display(),
-            d.message
         )?;
         let text = source.line_text(line);
         // Underline the span on its first line only; multi-line spans get a single caret run.
-        let width = text
-            .chars()
-            .skip(column - 1)
-            .take(span.len().max(1))
-            .count()
-            .max(1);
+        let width = source.width_on_first_line(span.clone()).max(1);
         let gutter = " ".repeat(line.to_string().len());
         writeln!(f, "{gutter} |")?;
         writeln!(f, "{line} | {text}")?;
@@ -111,6 +140,31 @@ impl fmt::Display for Rendered<'_> {
             " ".repeat(column - 1),
             "^".repeat(width)
         )
+    }
+}
+
+/// A message, or a placeholder that says an empty one is a bug rather than print nothing.
+fn non_empty(message: String) -> String {
+    debug_assert!(!message.trim().is_empty(), "a diagnostic needs a message");
+    if message.trim().is_empty() {
+        "(no message: please report this as a bug of meshtwin)".to_string()
+    } else {
+        message
+    }
+}
+
+/// The display, apart so that the derived `Error` can name it.
+struct Rendered<'a>(&'a Diagnostic);
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        d.place.render(f, "error", &d.message)?;
+        for (place, message) in &d.notes {
+            writeln!(f)?;
+            place.render(f, "note", message)?;
+        }
+        Ok(())
     }
 }
 
@@ -145,6 +199,38 @@ mod tests {
         assert_eq!(d.to_string(), "error: x.toml: is empty");
         assert_eq!((d.location(), d.span()), (None, None));
         assert_eq!(d.path(), Path::new("x.toml"));
+    }
+
+    #[test]
+    fn a_note_names_the_other_file_and_its_line() {
+        let cluster = Arc::new(SourceFile::new(
+            "c.toml",
+            "[latency]\nenvoy_histogram = \"h.csv\"\n",
+        ));
+        let histogram = Arc::new(SourceFile::new("h.csv", "50,1\n40,2\n"));
+        let d = Diagnostic::at(&histogram, 5..9, "latencies must increase").with_note_at(
+            &cluster,
+            28..35,
+            "the histogram named here",
+        );
+        assert_eq!(
+            d.to_string(),
+            "error: h.csv:2:1: latencies must increase\n  |\n2 | 40,2\n  | ^^^^\n\
+             note: c.toml:2:19: the histogram named here\n  |\n\
+             2 | envoy_histogram = \"h.csv\"\n  |                   ^^^^^^^"
+        );
+        let notes: Vec<_> = d.notes().collect();
+        assert_eq!(
+            notes,
+            vec![(
+                Path::new("c.toml"),
+                Some(Location {
+                    line: 2,
+                    column: 19
+                }),
+                "the histogram named here"
+            )]
+        );
     }
 
     #[test]

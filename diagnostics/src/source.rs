@@ -41,11 +41,33 @@ impl SourceFile {
         }
     }
 
-    /// Reads a file; failing that, a diagnostic about it (`cannot read: ...`).
+    /// Reads a file; failing that, a diagnostic about it (`cannot read: ...`). A file that is
+    /// not UTF-8 is an error at its first byte that is not, shown in the line around it.
     pub fn read(path: &Path) -> Result<Self, Diagnostic> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Ok(SourceFile::new(path, text)),
-            Err(e) => Err(Diagnostic::file(path, format!("cannot read: {e}"))),
+        let bytes =
+            std::fs::read(path).map_err(|e| Diagnostic::file(path, format!("cannot read: {e}")))?;
+        SourceFile::from_bytes(path, bytes)
+    }
+
+    /// A file's bytes as text, or the located error of its first byte that is not UTF-8.
+    pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Self, Diagnostic> {
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(SourceFile::new(name, text)),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let byte = e.as_bytes()[at];
+                // The text up to the bad byte is the file's own, so the offset is the same in
+                // the lossy copy, where the byte shows as U+FFFD (3 bytes).
+                let shown = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let source = std::sync::Arc::new(SourceFile::new(name, shown));
+                Err(Diagnostic::at(
+                    &source,
+                    at..at + '\u{FFFD}'.len_utf8(),
+                    format!(
+                        "the file is not UTF-8 text: byte 0x{byte:02X} here is not part of a character; save it as UTF-8"
+                    ),
+                ))
+            }
         }
     }
 
@@ -70,6 +92,22 @@ impl SourceFile {
             line,
             column: self.text[start..offset].chars().count() + 1,
         }
+    }
+
+    /// How many characters of `span` are on the line where it starts (a span past the end
+    /// of the text has none).
+    pub fn width_on_first_line(&self, span: std::ops::Range<usize>) -> usize {
+        let boundary = |mut offset: usize| {
+            offset = offset.min(self.text.len());
+            while !self.text.is_char_boundary(offset) {
+                offset -= 1;
+            }
+            offset
+        };
+        let (start, end) = (boundary(span.start), boundary(span.end.max(span.start)));
+        let text = &self.text[start..end];
+        let first_line = text.split(['\n', '\r']).next().unwrap_or("");
+        first_line.chars().count()
     }
 
     /// The text of 1-based `line` without its line ending (`\n` or `\r\n`); empty past the
@@ -115,6 +153,18 @@ mod tests {
         assert_eq!(source.location(1000), scanned(text, text.len()));
         // Inside the two bytes of `é`: that character.
         assert_eq!(source.location(11), Location { line: 3, column: 4 });
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_an_error_at_its_first_bad_byte() {
+        let e = SourceFile::from_bytes("x.toml", b"a = 1\nname = \"\xff\"\n".to_vec()).unwrap_err();
+        assert_eq!(e.location(), Some(Location { line: 2, column: 9 }));
+        assert_eq!(
+            e.to_string(),
+            "error: x.toml:2:9: the file is not UTF-8 text: byte 0xFF here is not part of a character; save it as UTF-8\n  |\n2 | name = \"\u{FFFD}\"\n  |         ^"
+        );
+        let ok = SourceFile::from_bytes("x.toml", "namé".as_bytes().to_vec()).unwrap();
+        assert_eq!(ok.text(), "namé");
     }
 
     #[test]

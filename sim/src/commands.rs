@@ -5,6 +5,7 @@
 use crate::capacity;
 use crate::config::{self, LoadOptions, Scenario};
 use crate::cost_model::{Catalog, ParamValues};
+use crate::estimate;
 use crate::latency;
 use crate::progress::Bars;
 use crate::report::{self, LatencyRuns, Report};
@@ -106,10 +107,31 @@ pub struct SimulationArgs {
     pub quiet: bool,
 }
 
+impl SimulationArgs {
+    /// Simulations at once: `--threads`, or one per core.
+    pub fn threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(config::resolve::default_threads)
+    }
+
+    /// How a scenario is loaded for these arguments.
+    pub fn load_options<'a>(&self, seed: Option<u64>, catalog: &'a Catalog) -> LoadOptions<'a> {
+        LoadOptions {
+            seed,
+            catalog,
+            duration_s: self.duration,
+            simulate: !self.no_latency,
+            threads: self.threads(),
+        }
+    }
+}
+
+/// `--duration`: simulated seconds, in `latency.duration_s`'s range.
 fn positive_seconds(text: &str) -> Result<f64, String> {
+    let range = config::ranges::DURATION_S.range;
     match text.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("`{text}` is not a positive number of seconds")),
+        Ok(v) if range.contains(v) => Ok(v),
+        _ => Err(format!("`{text}` is not a number of seconds in {range}")),
     }
 }
 
@@ -176,11 +198,9 @@ pub fn execute(command: Command) -> Result<(), Failure> {
             models,
         } => {
             let catalog = catalog(&models)?;
-            let (mut scenario, _, label) = load(file.as_deref(), args.seed, &catalog)?;
-            if let Some(d) = simulation.duration {
-                scenario.latency.duration_s = d;
-            }
-            let report = model(&scenario, &label, &simulation);
+            let options = simulation.load_options(args.seed, &catalog);
+            let (scenario, _, label) = load(file.as_deref(), &options)?;
+            let report = model(&scenario, &label, &simulation)?;
             if let Some(path) = &args.plot {
                 report::plot::run(&report, path)?;
             }
@@ -210,7 +230,7 @@ pub fn execute(command: Command) -> Result<(), Failure> {
                             s.name.clone(),
                             s.points
                                 .iter()
-                                .map(|p| (p.value, p.p99_us / 1000.0))
+                                .filter_map(|p| Some((p.value, p.p99_us? / 1000.0)))
                                 .collect(),
                         )
                     })
@@ -231,7 +251,7 @@ pub fn execute(command: Command) -> Result<(), Failure> {
         }
         Command::Check { file, models } => {
             let catalog = catalog(&models)?;
-            let (scenario, _, label) = load(Some(&file), None, &catalog)?;
+            let (scenario, _, label) = load(Some(&file), &LoadOptions::new(&catalog))?;
             let c = &scenario.cluster;
             println!(
                 "{label}: ok ({} nodes, {} pods, {} services, {} calls, seed {})",
@@ -250,7 +270,13 @@ pub fn execute(command: Command) -> Result<(), Failure> {
         } => {
             let catalog = catalog(&models)?;
             let values = match &file {
-                Some(f) => load(Some(f), None, &catalog)?.1,
+                Some(f) => {
+                    let options = LoadOptions {
+                        simulate: false,
+                        ..LoadOptions::new(&catalog)
+                    };
+                    load(Some(f), &options)?.1
+                }
                 None => catalog.values(),
             };
             let text = match format {
@@ -271,18 +297,28 @@ pub fn execute(command: Command) -> Result<(), Failure> {
     }
 }
 
-/// The capacity model and, unless turned off, the latency simulation of one scenario.
-pub fn model(scenario: &Scenario, label: &str, simulation: &SimulationArgs) -> Report {
-    let capacity = capacity::evaluate(scenario);
-    let latency = (scenario.latency.enabled && !simulation.no_latency).then(|| {
+/// The capacity model and, unless turned off, the latency simulation of one scenario. A figure
+/// that would overflow, or a run that would exhaust memory, is an input error naming what
+/// caused it.
+pub fn model(
+    scenario: &Scenario,
+    label: &str,
+    simulation: &SimulationArgs,
+) -> Result<Report, Failure> {
+    let input = |message: String| Failure::Input(Diagnostic::file(&scenario.file, message).into());
+    let simulate = scenario.latency.enabled && !simulation.no_latency;
+    if !simulation.quiet {
+        announce(scenario, label, simulate, simulation.threads());
+    }
+    let capacity = capacity::evaluate(scenario).map_err(|e| input(e.to_string()))?;
+    let latency = if simulate {
         let jobs = latency::jobs(scenario);
-        let threads = simulation
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let threads = simulation.threads();
         let bars = Bars::new(&jobs, simulation.quiet);
         let started = std::time::Instant::now();
         let results = latency::run(scenario, &jobs, threads, &bars);
         bars.finish();
+        let results = results.map_err(|e| input(e.to_string()))?;
         let events: u64 = results.iter().map(|r| r.events).sum();
         let wall = started.elapsed().as_secs_f64();
         if !simulation.quiet && std::io::stderr().is_terminal() {
@@ -292,14 +328,47 @@ pub fn model(scenario: &Scenario, label: &str, simulation: &SimulationArgs) -> R
                 events as f64 / wall / 1e6
             );
         }
-        LatencyRuns {
+        Some(LatencyRuns {
             jobs,
             results,
             duration_s: scenario.latency.duration_s,
             warmup_s: scenario.latency.warmup_s,
+        })
+    } else {
+        None
+    };
+    Ok(Report::new(scenario, label, capacity, latency))
+}
+
+/// Before a run expected to take more than a few seconds, its estimate on standard error,
+/// whether or not it is a terminal (a piped run would otherwise say nothing for minutes).
+fn announce(scenario: &Scenario, label: &str, simulate: bool, threads: usize) {
+    let capacity = estimate::capacity(scenario);
+    let latency = simulate.then(|| estimate::latency(scenario, &latency::jobs(scenario), threads));
+    let seconds = capacity.seconds + latency.as_ref().map_or(0.0, |l| l.seconds);
+    if seconds <= estimate::ANNOUNCE_AFTER_SECONDS {
+        return;
+    }
+    let memory = capacity.memory_bytes + latency.as_ref().map_or(0.0, |l| l.memory_bytes);
+    let work = match &latency {
+        Some(l) => format!(
+            "{} simulation runs, about {} events, {} on {} threads",
+            l.runs,
+            estimate::approximately(l.events_total),
+            estimate::duration(seconds),
+            l.parallel
+        ),
+        None => format!("the capacity model, about {}", estimate::duration(seconds)),
+    };
+    eprintln!(
+        "sim: {label}: estimated {work}, {} of memory{}",
+        estimate::bytes(memory),
+        if latency.is_some() {
+            " (--duration shortens it, --no-latency skips the simulation)"
+        } else {
+            ""
         }
-    });
-    Report::new(scenario, label, capacity, latency)
+    );
 }
 
 fn sweep(
@@ -321,7 +390,8 @@ fn sweep(
     }
     let catalog = catalog(models)?;
     // The file itself first, so that its own mistakes are reported where they are.
-    let (base, _, _) = load(Some(file), seed, &catalog)?;
+    let options = simulation.load_options(seed, &catalog);
+    let (base, _, _) = load(Some(file), &options)?;
     if !base.latency.enabled || simulation.no_latency {
         return Err(usage(
             "a sweep needs the latency simulation ([latency] enabled = true, no --no-latency)"
@@ -330,6 +400,25 @@ fn sweep(
     }
     let text = std::fs::read_to_string(file).map_err(|e| usage(format!("cannot read: {e}")))?;
     let key = swept.key_name();
+    // The file with the parameter set to `value`, checked; its problems name the parameter
+    // and the value (the text they would point into is the re-serialised file, not the
+    // user's). Every value is checked before the first runs.
+    let at_value = |value: &toml::Value| -> Result<(Scenario, String), Failure> {
+        let label = sweep::label_of(file, &key, value);
+        let named =
+            |message: &str| Diagnostic::file(file, format!("--param {key}={value}: {message}"));
+        let changed =
+            sweep::apply(&text, &swept.key, value).map_err(|m| Failure::Input(named(&m).into()))?;
+        match config::load_str(Path::new(&label), &changed, &options) {
+            Ok((scenario, _)) => Ok((scenario, label)),
+            Err(problems) => Err(Failure::Input(
+                problems.iter().map(|d| named(d.message())).collect(),
+            )),
+        }
+    };
+    for value in &swept.values {
+        at_value(value)?;
+    }
     let mut report = SweepReport {
         scenario: base.name.clone(),
         file: file.display().to_string(),
@@ -339,18 +428,8 @@ fn sweep(
         series: Vec::new(),
     };
     for value in &swept.values {
-        let label = sweep::label_of(file, &key, value);
-        let changed =
-            sweep::apply(&text, &swept.key, value).map_err(|m| usage(format!("{key}: {m}")))?;
-        let options = LoadOptions {
-            seed,
-            catalog: &catalog,
-        };
-        let (mut scenario, _) = config::load_str(Path::new(&label), &changed, &options)?;
-        if let Some(d) = simulation.duration {
-            scenario.latency.duration_s = d;
-        }
-        let result = model(&scenario, &label, simulation);
+        let (scenario, label) = at_value(value)?;
+        let result = model(&scenario, &label, simulation)?;
         for (i, item) in result.architectures.iter().enumerate() {
             let Some(l) = &item.latency else { continue };
             if report.series.len() <= i {
@@ -364,9 +443,10 @@ fn sweep(
             }
             report.series[i].points.push(SweepPoint {
                 value: sweep::value_f64(value),
-                p50_us: l.latency_us.p50,
-                p99_us: l.latency_us.p99,
-                added_p99_us: l.added_latency_us.p99,
+                measured: l.latency_us.is_some(),
+                p50_us: l.latency_us.and_then(|p| p.p50),
+                p99_us: l.latency_us.and_then(|p| p.p99),
+                added_p99_us: l.added_latency_us.and_then(|p| p.p99),
                 saturated: l.saturated,
                 dropped: l.dropped,
             });
@@ -393,18 +473,16 @@ fn catalog(dir: &ModelsDir) -> Result<Catalog, Failure> {
 /// The scenario, its parameter values and how to name it in reports.
 fn load(
     file: Option<&Path>,
-    seed: Option<u64>,
-    catalog: &Catalog,
+    options: &LoadOptions,
 ) -> Result<(Scenario, ParamValues, String), Failure> {
-    let options = LoadOptions { seed, catalog };
     match file {
         Some(path) => {
-            let (scenario, values) = config::load(path, &options)?;
+            let (scenario, values) = config::load(path, options)?;
             Ok((scenario, values, path.display().to_string()))
         }
         None => {
             let name = Path::new(config::DEFAULT_SCENARIO_NAME);
-            let (scenario, values) = config::load_str(name, config::DEFAULT_SCENARIO, &options)?;
+            let (scenario, values) = config::load_str(name, config::DEFAULT_SCENARIO, options)?;
             Ok((scenario, values, config::DEFAULT_SCENARIO_NAME.to_string()))
         }
     }

@@ -32,10 +32,13 @@
 //!   stations, histograms; no I/O.
 //! - `latency`: the latency simulation: options, arrivals, hop plans, the event loop (`world`),
 //!   results.
+//! - `estimate`: what a run will cost (calls per request, events, time, memory), in closed
+//!   forms before it starts, and the budget it must fit.
 //! - `report`: what `sim run` prints (table, JSON, CSV) and draws (SVG).
 //! - `sweep`: one parameter across values, and where p99 passes an SLO.
 //! - `commands`: the command line (`run`, `sweep`, `check`, `models`); `progress`: its
 //!   progress bars.
+//! - `value_range`: the range of a key or a model parameter, as the docs write it.
 
 pub mod capacity;
 pub mod cluster;
@@ -43,6 +46,7 @@ pub mod commands;
 pub mod config;
 pub mod cost_model;
 pub mod engine;
+pub mod estimate;
 pub mod latency;
 pub mod mesh;
 pub mod progress;
@@ -50,3 +54,4 @@ pub mod report;
 pub mod request_path;
 pub mod sweep;
 pub mod traffic;
+pub mod value_range;

@@ -1,5 +1,6 @@
-//! Progress bars for long simulations: one per run, on standard error, only when it is a
-//! terminal and `--quiet` was not given, so that piped output stays clean.
+//! Progress bars for long simulations: one per run with the time left, on standard error, only
+//! when it is a terminal and `--quiet` was not given, so that piped output stays clean (a long
+//! run announces its estimate first either way: `commands::announce`).
 
 use crate::latency::{Job, Progress};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -18,9 +19,11 @@ impl Bars {
             ProgressDrawTarget::stderr()
         };
         let multi = MultiProgress::with_draw_target(target);
-        let style = ProgressStyle::with_template("{prefix:>28} [{bar:30}] {percent:>3}% {elapsed}")
-            .expect("valid template")
-            .progress_chars("=> ");
+        let style = ProgressStyle::with_template(
+            "{prefix:>28} [{bar:30}] {percent:>3}% {elapsed} elapsed, about {eta} left",
+        )
+        .expect("valid template")
+        .progress_chars("=> ");
         let bars = jobs
             .iter()
             .map(|job| {

@@ -103,12 +103,16 @@ pub fn value_f64(v: &toml::Value) -> f64 {
     }
 }
 
+/// One value's run of one series. A latency past the histograms' range is `None` (`null`),
+/// as are all three when no request was measured (`measured` false).
 #[derive(Debug, Clone, Serialize)]
 pub struct SweepPoint {
     pub value: f64,
-    pub p50_us: f64,
-    pub p99_us: f64,
-    pub added_p99_us: f64,
+    #[serde(skip)]
+    pub measured: bool,
+    pub p50_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    pub added_p99_us: Option<f64>,
     pub saturated: bool,
     pub dropped: u64,
 }
@@ -140,7 +144,11 @@ impl SweepReport {
             s.tipping_point = s
                 .points
                 .iter()
-                .find(|p| p.saturated || slo_us.is_some_and(|slo| p.p99_us > slo))
+                .find(|p| {
+                    // A p99 past the histograms' range is past any SLO.
+                    let over = |slo: f64| p.measured && p.p99_us.is_none_or(|p99| p99 > slo);
+                    p.saturated || slo_us.is_some_and(over)
+                })
                 .map(|p| p.value);
         }
     }
@@ -172,11 +180,12 @@ impl SweepReport {
             ));
             for s in &self.series {
                 let p = &s.points[i];
-                let cell = format!(
-                    "{:.2} ms{}",
-                    p.p99_us / 1000.0,
-                    if p.saturated { "*" } else { "" }
-                );
+                let p99 = match (p.measured, p.p99_us) {
+                    (false, _) => "no requests".to_string(),
+                    (true, Some(us)) => format!("{:.2} ms", us / 1000.0),
+                    (true, None) => crate::report::table::us(None),
+                };
+                let cell = format!("{p99}{}", if p.saturated { "*" } else { "" });
                 out.push_str(&format!("  {cell:>width$}"));
             }
             out.push('\n');
@@ -198,15 +207,23 @@ impl SweepReport {
         );
         for s in &self.series {
             for p in &s.points {
+                let ceiling = format!(">{}", crate::engine::Bounds::PRECISE.high / 1000);
+                let cell = |v: Option<f64>, beyond: &str| match (p.measured, v) {
+                    (false, _) => String::new(),
+                    (true, Some(v)) => format!("{v:.3}"),
+                    (true, None) => beyond.to_string(),
+                };
+                let us = |v: Option<f64>| cell(v, &ceiling);
+                let added = |v: Option<f64>| cell(v, crate::report::table::UNKNOWN_DIFFERENCE);
                 out.push_str(&format!(
-                    "{},{},{},{},{:.3},{:.3},{:.3},{},{}\n",
+                    "{},{},{},{},{},{},{},{},{}\n",
                     format_value(p.value),
                     s.name,
                     s.scoping,
                     s.scheduling,
-                    p.p50_us,
-                    p.p99_us,
-                    p.added_p99_us,
+                    us(p.p50_us),
+                    us(p.p99_us),
+                    added(p.added_p99_us),
                     p.saturated,
                     p.dropped
                 ));

@@ -291,3 +291,82 @@ fn every_documented_default_is_the_code_default() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// (section, keys, values cell) for every row of every table with a `values` column.
+fn documented_values(page: &str) -> Vec<(String, Vec<String>, String)> {
+    let mut rows = Vec::new();
+    let mut section = String::new();
+    let mut column = None;
+    for line in page.lines() {
+        if let Some(heading) = line.strip_prefix("## ").or(line.strip_prefix("### ")) {
+            section = heading.replace('`', "");
+            column = None;
+            continue;
+        }
+        if !line.starts_with('|') {
+            column = None;
+            continue;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        if matches!(cells.first(), Some(&"key") | Some(&"parameter")) {
+            column = cells.iter().position(|c| *c == "values");
+            continue;
+        }
+        let Some(column) = column else { continue };
+        if cells[0].starts_with("---") {
+            continue;
+        }
+        let keys = cells[0].split(", ").map(|k| k.replace('`', "")).collect();
+        rows.push((section.clone(), keys, cells[column].to_string()));
+    }
+    rows
+}
+
+/// docs/config.md's `values` column against `config::ranges::KEYS` and the models' parameter
+/// ranges: every numeric key is documented with the range the checks apply, and nothing else
+/// is documented as numeric.
+#[test]
+fn every_documented_range_is_the_code_range() {
+    use sim::config::ranges::KEYS;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/config.md");
+    let page = std::fs::read_to_string(&path).expect("docs/config.md is readable");
+    let mut unchecked: Vec<_> = KEYS.iter().collect();
+    let mut problems = Vec::new();
+    for (section, keys, values) in documented_values(&page) {
+        for key in &keys {
+            if section == "[models]" && key.starts_with('*') || key == "worker_threads" {
+                let sample = key.replace('*', "x");
+                match sim::cost_model::ranges::of(&sample) {
+                    Some(range) if values.contains(&range.to_string()) => {}
+                    other => problems.push(format!(
+                        "[models] {key}: the page says `{values}`; the code's range is {other:?}"
+                    )),
+                }
+                continue;
+            }
+            match KEYS.iter().find(|k| k.section == section && k.name == *key) {
+                Some(k) => {
+                    unchecked.retain(|u| *u != k);
+                    if !values.contains(&k.range.to_string()) {
+                        problems.push(format!(
+                            "{section} {key}: the page says `{values}`; the code's range is `{}`",
+                            k.range
+                        ));
+                    }
+                }
+                None if values.contains("integer") || values.contains("number") => problems
+                    .push(format!(
+                        "{section} {key}: documented as a number, but config::ranges has no range for it"
+                    )),
+                None => {}
+            }
+        }
+    }
+    for k in unchecked {
+        problems.push(format!(
+            "{} {}: has a range but is not on the page",
+            k.section, k.name
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -11,23 +11,16 @@ use std::path::Path;
 /// The `ebpf` run (or `architecture`'s) of a scenario given as text.
 fn run(text: &str, architecture: &str) -> LatencyResult {
     let catalog = Catalog::embedded();
-    let scenario = config::load_str(
-        Path::new("inline.toml"),
-        text,
-        &LoadOptions {
-            seed: None,
-            catalog: &catalog,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-    .0;
+    let scenario = config::load_str(Path::new("inline.toml"), text, &LoadOptions::new(&catalog))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .0;
     let args = SimulationArgs {
         no_latency: false,
         duration: None,
         threads: Some(2),
         quiet: true,
     };
-    let report = model(&scenario, "test", &args);
+    let report = model(&scenario, "test", &args).unwrap_or_else(|e| panic!("{e:?}"));
     report
         .architectures
         .into_iter()
@@ -55,7 +48,7 @@ arrivals = "poisson"
 [mesh]
 architectures = ["ebpf"]
 [models.app]
-cpu_us_per_request = {app_us}
+request_cpu_us = {app_us}
 [models.kernel]
 stack_us = {stack_us}
 veth_crossing_us = 0
@@ -78,9 +71,9 @@ fn an_application_on_one_core_is_an_m_d_1_queue() {
     let r = run(&one_core(500.0, 0.0, 200.0), "ebpf");
     let expected = 500.0 + 0.5 * 500.0 / (2.0 * 0.5);
     assert!(
-        within(r.latency_us.mean, expected, 0.02),
+        within(r.latency_us.unwrap().mean.unwrap(), expected, 0.02),
         "{} µs, theory {expected}",
-        r.latency_us.mean
+        r.latency_us.unwrap().mean.unwrap()
     );
     let cores = r.cores.expect("cores simulated");
     assert!(within(cores.cores_busy, 0.5, 0.02), "{cores:?}");
@@ -94,9 +87,9 @@ fn the_kernel_comes_first_and_takes_its_share_of_the_core() {
     let (service, rho) = (625.0, 0.625);
     let expected = service + rho * service / (2.0 * (1.0 - rho)) + 200.0;
     assert!(
-        within(r.latency_us.mean, expected, 0.02),
+        within(r.latency_us.unwrap().mean.unwrap(), expected, 0.02),
         "{} µs, theory {expected}",
-        r.latency_us.mean
+        r.latency_us.unwrap().mean.unwrap()
     );
     let cores = r.cores.expect("cores simulated");
     assert!(within(cores.cores_busy, 0.7, 0.02), "{cores:?}");

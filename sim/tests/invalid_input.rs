@@ -53,6 +53,55 @@ invalid_input_test!(unknown_scoping, ":7:11:");
 invalid_input_test!(more_services_than_pods, ":4:12:");
 invalid_input_test!(undeclared_namespace, ":8:13:");
 invalid_input_test!(port_out_of_range, ":7:19:");
+// Issue 12's reproductions: each is refused before anything is allocated or run, located.
+invalid_input_test!(not_utf8, ":5:12:");
+invalid_input_test!(missing_value, ":2:8:");
+invalid_input_test!(too_many_nodes, ":3:9:");
+invalid_input_test!(too_many_waypoint_replicas, ":8:21:");
+invalid_input_test!(model_bytes_past_range, ":7:14:");
+invalid_input_test!(infinite_rate, ":7:15:");
+invalid_input_test!(warmup_past_range, ":7:12:");
+invalid_input_test!(fractional_workers, ":7:18:");
+invalid_input_test!(zero_wire_speed, ":7:13:");
+invalid_input_test!(payload_past_range, ":7:17:");
+invalid_input_test!(too_many_calls, ":6:21:");
+invalid_input_test!(calls_per_request_explode, ":7:8:");
+invalid_input_test!(too_many_events, ":11:14:");
+invalid_input_test!(histogram_without_counts, ":7:19:");
+invalid_input_test!(histogram_counts_sum_to_infinity, ":7:19:");
+
+/// A histogram's own row is where its problem is; the note names the key of the cluster file
+/// that points to it.
+macro_rules! invalid_histogram_test {
+    ($name:ident, $histogram:expr, $note:expr) => {
+        #[test]
+        fn $name() {
+            let file = concat!(stringify!($name), ".toml");
+            let (code, stderr) = check(file);
+            assert_eq!(code, Some(2), "{stderr}");
+            assert!(
+                stderr.starts_with(&format!("error: {}", $histogram)),
+                "{stderr}"
+            );
+            assert!(
+                stderr.contains(&format!("note: {file}{}", $note)),
+                "{stderr}"
+            );
+            insta::assert_snapshot!(stringify!($name), stderr);
+        }
+    };
+}
+
+invalid_histogram_test!(
+    histogram_row_out_of_order,
+    "../histograms/decreasing.csv:3:1:",
+    ":7:19:"
+);
+invalid_histogram_test!(
+    histogram_not_utf8,
+    "../histograms/not_utf8.csv:3:1:",
+    ":7:21:"
+);
 
 #[test]
 fn a_missing_file_is_named() {
@@ -75,7 +124,8 @@ fn every_fixture_has_a_test() {
             .to_string_lossy()
             .replace(".toml", "");
         assert!(
-            source.contains(&format!("invalid_input_test!({name},")),
+            source.contains(&format!("invalid_input_test!({name},"))
+                || source.contains(&format!("invalid_histogram_test!(\n    {name},")),
             "fixture {name}.toml has no test"
         );
     }

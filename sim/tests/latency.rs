@@ -12,29 +12,16 @@ fn load(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(name);
-    config::load(
-        &path,
-        &LoadOptions {
-            seed: None,
-            catalog: &catalog,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-    .0
+    config::load(&path, &LoadOptions::new(&catalog))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .0
 }
 
 fn load_str(text: &str) -> Scenario {
     let catalog = Catalog::embedded();
-    config::load_str(
-        Path::new("inline.toml"),
-        text,
-        &LoadOptions {
-            seed: None,
-            catalog: &catalog,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-    .0
+    config::load_str(Path::new("inline.toml"), text, &LoadOptions::new(&catalog))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .0
 }
 
 fn simulate(scenario: &Scenario) -> Report {
@@ -44,19 +31,22 @@ fn simulate(scenario: &Scenario) -> Report {
         threads: Some(2),
         quiet: true,
     };
-    model(scenario, "test", &args)
+    model(scenario, "test", &args).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// End-to-end p90 and p99 (µs) minus the baseline's.
 fn added(report: &Report, architecture: &str) -> (f64, f64) {
-    let base = report.baseline.as_ref().unwrap().latency_us;
+    let base = report.baseline.as_ref().unwrap().latency_us.unwrap();
     let item = report
         .architectures
         .iter()
         .find(|a| a.capacity.name == architecture)
         .unwrap();
-    let mesh = item.latency.as_ref().unwrap().latency_us;
-    (mesh.p90 - base.p90, mesh.p99 - base.p99)
+    let mesh = item.latency.as_ref().unwrap().latency_us.unwrap();
+    (
+        mesh.p90.unwrap() - base.p90.unwrap(),
+        mesh.p99.unwrap() - base.p99.unwrap(),
+    )
 }
 
 fn within(value: f64, published: f64, tolerance: f64) -> bool {
@@ -96,7 +86,9 @@ fn service_p99(report: &Report, architecture: &str, scheduling: &str, service: &
         .find(|s| s.name == service)
         .unwrap()
         .latency_us
+        .unwrap()
         .p99
+        .unwrap()
 }
 
 #[test]
@@ -163,7 +155,7 @@ fn same_seed_same_output_whatever_the_threads() {
             threads: Some(threads),
             quiet: true,
         };
-        deterministic_json(&model(&scenario, "test", &args))
+        deterministic_json(&model(&scenario, "test", &args).unwrap_or_else(|e| panic!("{e:?}")))
     };
     assert_eq!(one(1), one(2));
     let mut other = scenario.clone();
@@ -199,7 +191,8 @@ fn the_reference_cluster_runs_every_architecture() {
             l.requests
         );
         assert!(!l.saturated, "{}", item.capacity.name);
-        assert!(l.latency_us.p50 > 0.0 && l.latency_us.p99 >= l.latency_us.p50);
+        let p = l.latency_us.unwrap();
+        assert!(p.p50.unwrap() > 0.0 && p.p99 >= p.p50);
     }
     let added_p50 = |name: &str| {
         report
@@ -211,7 +204,9 @@ fn the_reference_cluster_runs_every_architecture() {
             .as_ref()
             .unwrap()
             .added_hop_latency_us
+            .unwrap()
             .p50
+            .unwrap()
     };
     // More proxies on the path, more latency: sidecar > per-node > ebpf.
     assert!(added_p50("sidecar") > added_p50("per-node"));

@@ -19,7 +19,7 @@ fn load(name: &str, seed: Option<u64>) -> Scenario {
         &scenario_path(name),
         &LoadOptions {
             seed,
-            catalog: &catalog,
+            ..LoadOptions::new(&catalog)
         },
     )
     .unwrap_or_else(|e| panic!("{e}"))
@@ -33,12 +33,18 @@ fn architecture<'a>(results: &'a [ArchitectureCapacity], name: &str) -> &'a Arch
 fn report_json(name: &str) -> String {
     let scenario = load(name, None);
     let label = format!("scenarios/{name}");
-    Report::new(&scenario, &label, capacity::evaluate(&scenario), None).to_json()
+    Report::new(
+        &scenario,
+        &label,
+        capacity::evaluate(&scenario).unwrap(),
+        None,
+    )
+    .to_json()
 }
 
 #[test]
 fn seed_003_sidecars_take_1_05_tb_and_node_proxies_35_gb() {
-    let results = capacity::evaluate(&load("seed003-flat-70MB.toml", None));
+    let results = capacity::evaluate(&load("seed003-flat-70MB.toml", None)).unwrap();
     let sidecar = architecture(&results, "sidecar");
     let per_node = architecture(&results, "per-node");
     assert_eq!(sidecar.proxies, 15_000);
@@ -58,7 +64,7 @@ fn seed_002_one_hundred_sidecars_take_about_2_gb_per_node() {
     let scenario = load("seed002-20-services-3-nodes.toml", None);
     assert_eq!(scenario.cluster.services.len(), 20);
     assert_eq!(scenario.cluster.nodes(), 3);
-    let results = capacity::evaluate(&scenario);
+    let results = capacity::evaluate(&scenario).unwrap();
     let sidecar = architecture(&results, "sidecar");
     let per_node = architecture(&results, "per-node");
     assert_eq!(sidecar.proxies, 100);
@@ -74,7 +80,7 @@ fn seed_002_one_hundred_sidecars_take_about_2_gb_per_node() {
 
 #[test]
 fn cross_node_paths_need_one_two_and_three_connections() {
-    let results = capacity::evaluate(&load("reference-500x30.toml", None));
+    let results = capacity::evaluate(&load("reference-500x30.toml", None)).unwrap();
     assert_eq!(architecture(&results, "ebpf").connections_per_request, 1);
     assert_eq!(
         architecture(&results, "per-node").connections_per_request,
@@ -92,7 +98,7 @@ fn cross_node_paths_need_one_two_and_three_connections() {
 
 #[test]
 fn sidecar_memory_follows_the_visible_mesh_and_shrinks_with_call_graph_scoping() {
-    let results = capacity::evaluate(&load("scoping-mesh-vs-call-graph.toml", None));
+    let results = capacity::evaluate(&load("scoping-mesh-vs-call-graph.toml", None)).unwrap();
     let sidecar = |scoping: &str| {
         results
             .iter()
@@ -117,13 +123,10 @@ fn sidecar_memory_grows_with_the_number_of_services_under_mesh_scoping() {
             let (scenario, _) = config::load_str(
                 Path::new("grow.toml"),
                 &text(services),
-                &LoadOptions {
-                    seed: None,
-                    catalog: &catalog,
-                },
+                &LoadOptions::new(&catalog),
             )
             .unwrap();
-            capacity::evaluate(&scenario)[0].memory_bytes_per_proxy_max
+            capacity::evaluate(&scenario).unwrap()[0].memory_bytes_per_proxy_max
         })
         .collect();
     assert!(memory[0] < memory[1] && memory[1] < memory[2], "{memory:?}");
@@ -134,7 +137,7 @@ fn same_seed_same_report_other_seed_other_call_graph() {
     let a = load("reference-500x30.toml", Some(5));
     let b = load("reference-500x30.toml", Some(5));
     let c = load("reference-500x30.toml", Some(6));
-    let json = |s: &Scenario| Report::new(s, "x", capacity::evaluate(s), None).to_json();
+    let json = |s: &Scenario| Report::new(s, "x", capacity::evaluate(s).unwrap(), None).to_json();
     assert_eq!(json(&a), json(&b));
     assert_eq!(a.cluster.call_graph, b.cluster.call_graph);
     assert_ne!(a.cluster.call_graph, c.cluster.call_graph);

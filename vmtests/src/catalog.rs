@@ -1,12 +1,15 @@
 //! `kernels.toml`: the pinned test kernels, read into validated settings. Raw options mirror
 //! the file one to one (unknown keys are errors); `Catalog` is what the rest of the crate uses.
-//! Every error names `file:line:column`. (The `[features]` table is not read here: it is
+//! Every error names `file:line:column` and shows the line (`meshtwin-diagnostics`). (The `[features]` table is not read here: it is
 //! compiled into the tests by datapath/kernel-features, whose build script validates it.)
 
 use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use meshtwin_diagnostics::{Diagnostic, Diagnostics, SourceFile};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -57,21 +60,10 @@ impl std::fmt::Display for PackagePin {
 /// What can be wrong with `kernels.toml`.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    /// The file could not be read at all.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML, has an unknown key, or a value fails validation.
-    #[error("{}:{line}:{column}: {message}", path.display())]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    /// The file cannot be read, is not valid TOML, has an unknown key, or a value fails
+    /// validation: located, with the line.
+    #[error("{0}")]
+    Invalid(Diagnostics),
     /// A kernel asked for on the command line is not in the file.
     #[error("no kernel named `{name}` in {}; it has: {}", path.display(), known.join(", "))]
     UnknownKernel {
@@ -130,26 +122,22 @@ const DEFAULT_CPUS: u8 = 1;
 impl Catalog {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Self, CatalogError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(path, &text)
+        let source = SourceFile::read(path).map_err(|d| CatalogError::Invalid(d.into()))?;
+        Self::parse_source(Arc::new(source))
     }
 
     /// Validates `text` as if read from `path` (used for messages only).
     pub fn parse(path: &Path, text: &str) -> Result<Self, CatalogError> {
+        Self::parse_source(Arc::new(SourceFile::new(path, text)))
+    }
+
+    fn parse_source(source: Arc<SourceFile>) -> Result<Self, CatalogError> {
+        let path = source.name();
         let at = |span: Range<usize>, message: String| {
-            let (line, column) = line_column(text, span.start);
-            CatalogError::Invalid {
-                path: path.to_owned(),
-                line,
-                column,
-                message,
-            }
+            CatalogError::Invalid(Diagnostic::at(&source, span, message).into())
         };
-        let raw: RawCatalog = toml::from_str(text)
-            .map_err(|e| at(e.span().unwrap_or(0..0), e.message().trim_end().to_owned()))?;
+        let raw: RawCatalog = toml::from_str(source.text())
+            .map_err(|e| CatalogError::Invalid(Diagnostic::from_toml(&source, &e).into()))?;
 
         let defaults = &raw.defaults;
         let default_timeout = match &defaults.timeout_secs {
@@ -178,7 +166,7 @@ impl Catalog {
         let mut names = HashSet::new();
         let mut kernels = Vec::with_capacity(raw.kernels.len());
         for entry in &raw.kernels {
-            let (line, _) = line_column(text, entry.span().start);
+            let line = source.location(entry.span().start).line;
             let kernel = entry.get_ref();
             let name = kernel.name.get_ref().trim();
             if name.is_empty() || name.contains(char::is_whitespace) || name.contains('/') {
@@ -291,15 +279,6 @@ impl Catalog {
     }
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
 fn positive_secs(value: &Spanned<u64>) -> Result<u64, String> {
     match *value.get_ref() {
         0 => Err("timeout_secs must be at least 1".to_owned()),
@@ -396,8 +375,16 @@ xdp = { since = "4.12", used_for = "the policy" }
         Catalog::parse(Path::new("kernels.toml"), text)
     }
 
+    /// The error as `file:line:column: message`, without the shown line.
     fn error(text: &str) -> String {
-        parse(text).unwrap_err().to_string()
+        match parse(text).unwrap_err() {
+            CatalogError::Invalid(problems) => {
+                let d = problems.iter().next().unwrap();
+                let at = d.location().expect("located");
+                format!("{}:{at}: {}", d.path().display(), d.message())
+            }
+            other => other.to_string(),
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use clap::{Parser, ValueEnum};
 
 use vmtests::accel::{self, Accel, AccelChoice};
 use vmtests::apt_root::LazyAptRoot;
-use vmtests::catalog::{Catalog, KernelSpec};
+use vmtests::catalog::{Catalog, CatalogError, KernelSpec};
 use vmtests::file_lock::lock_exclusive;
 use vmtests::kernel_cache::{default_cache_dir, CachedKernel, KernelCache};
 use vmtests::matrix::{Matrix, Summary};
@@ -91,7 +91,11 @@ fn main() {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            match error.downcast_ref::<CatalogError>() {
+                // Already `error: kernels.toml:line:column: ...` with the line shown.
+                Some(CatalogError::Invalid(problems)) => eprintln!("{problems}"),
+                _ => eprintln!("error: {error:#}"),
+            }
             std::process::exit(2);
         }
     }

@@ -15,6 +15,7 @@ use meshtwin_agent::{
     EBPF_OBJECT,
 };
 use meshtwin_datapath_pins::{PinDir, PinnedMaps};
+use meshtwin_diagnostics::Diagnostics;
 
 #[derive(Parser)]
 #[command(
@@ -178,13 +179,20 @@ fn print_kernel_features(config: &NodeConfig) {
     }
 }
 
+/// Exit codes: 0 success, 2 a config with problems (each located on stderr), 1 anything else.
 fn main() -> ExitCode {
     match run_cli(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("meshtwin-agent: error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => match error.downcast_ref::<Diagnostics>() {
+            Some(problems) => {
+                eprintln!("{problems}");
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!("meshtwin-agent: error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -24,10 +24,10 @@ impl<'a> Context<'a> {
 
     /// Open connections: `pooled` when connections are reused; otherwise each request at
     /// `rate` per second holds one for its lifetime (Little's law).
-    pub fn open(&self, pooled: u64, rate: f64) -> f64 {
+    pub fn open(&self, pooled: f64, rate: f64) -> f64 {
         let t = &self.scenario.traffic;
         if t.connection_reuse {
-            pooled as f64
+            pooled
         } else {
             rate * t.connection_lifetime_ms / 1000.0
         }

@@ -28,7 +28,10 @@ pub fn count(ctx: &Context, architecture: Architecture, tally: &mut Tally) {
             .iter()
             .map(|&p| {
                 let s = ctx.service_of(p);
-                ctx.open(ctx.load.app_connections_per_pod[s as usize], ctx.out_rps(s))
+                ctx.open(
+                    ctx.load.app_connections_per_pod[s as usize] as f64,
+                    ctx.out_rps(s),
+                )
             })
             .sum();
         if architecture == Architecture::Ebpf {
@@ -45,7 +48,18 @@ pub fn count(ctx: &Context, architecture: Architecture, tally: &mut Tally) {
                 .sum();
             bytes += 2.0 * local * ebpf.per_socket_bytes;
         }
-        tally.add_datapath(node as u32, bytes.round() as u64);
+        match super::tally::whole_count(bytes) {
+            Some(bytes) => tally.add_datapath(node as u32, bytes),
+            None => tally.overflowed(format!(
+                "the eBPF maps of node {node} ([models.ebpf] base_bytes {} + per_endpoint_bytes {} × {} + per_connection_bytes {} × {app_connections:e} + per_socket_bytes {} × sockets) pass {}",
+                ebpf.base_bytes,
+                ebpf.per_endpoint_bytes,
+                if architecture == Architecture::Ebpf { backends } else { service_ports },
+                ebpf.per_connection_bytes,
+                ebpf.per_socket_bytes,
+                super::tally::COUNT_LIMIT
+            )),
+        }
     }
 }
 
@@ -56,10 +70,15 @@ fn local_leg_connections(ctx: &Context, architecture: Architecture, pod: u32) ->
     let app = load.app_connections_per_pod[s as usize];
     let workers = ctx.scenario.models.envoy.worker_threads as u64;
     match architecture {
-        Architecture::Sidecar => ctx.open(app + workers * load.k, ctx.out_rps(s) + ctx.in_rps(s)),
-        Architecture::PerNode | Architecture::PerServiceAccount => ctx.open(app, ctx.out_rps(s)),
+        Architecture::Sidecar => ctx.open(
+            (app + workers * load.k) as f64,
+            ctx.out_rps(s) + ctx.in_rps(s),
+        ),
+        Architecture::PerNode | Architecture::PerServiceAccount => {
+            ctx.open(app as f64, ctx.out_rps(s))
+        }
         Architecture::Uproxy => ctx.open(
-            app + load.landing_connections(ctx.cluster, pod),
+            (app + load.landing_connections(ctx.cluster, pod)) as f64,
             ctx.out_rps(s) + ctx.in_rps(s),
         ),
         // Only same-node pairs are local; the capacity model does not count them apart.

@@ -97,13 +97,14 @@ impl ServiceLoad {
         total / replicas + u64::from(replica < total % replicas)
     }
 
-    /// Σ over services of replicas × `per_pod(service)`: a per-pod figure summed over all pods.
-    pub fn sum_over_pods(cluster: &Cluster, per_pod: impl Fn(usize) -> u64) -> u64 {
+    /// Σ over services of replicas × `per_pod(service)`: a per-pod figure summed over all pods,
+    /// in 128 bits (50 million pods × a per-pod count in the billions passes 64).
+    pub fn sum_over_pods(cluster: &Cluster, per_pod: impl Fn(usize) -> u64) -> u128 {
         cluster
             .services
             .iter()
             .enumerate()
-            .map(|(s, svc)| svc.replicas as u64 * per_pod(s))
+            .map(|(s, svc)| svc.replicas as u128 * u128::from(per_pod(s)))
             .sum()
     }
 

@@ -20,6 +20,7 @@ use context::Context;
 use serde::Serialize;
 use shared_proxy::Sharing;
 use tally::Tally;
+use tally::{whole_count, COUNT_LIMIT};
 pub use tally::{BlastRadius, ProxyGroup};
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,22 +90,31 @@ fn busiest_host(cores: &Cores, node_cpu: &[f64]) -> HostCpu {
         )
 }
 
-pub fn evaluate(scenario: &Scenario) -> Vec<ArchitectureCapacity> {
+/// A figure of the model that does not fit a 64-bit count or is not finite: what it is, and
+/// the inputs that made it so.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{architecture}: {message}: the figures would be meaningless; lower the parameters or the counts named")]
+pub struct Overflow {
+    pub architecture: &'static str,
+    pub message: String,
+}
+
+pub fn evaluate(scenario: &Scenario) -> Result<Vec<ArchitectureCapacity>, Overflow> {
     let ctx = Context::new(scenario);
     let mut out = Vec::new();
     for &architecture in &scenario.mesh.architectures {
         for &scoping in &scenario.mesh.scopings {
-            out.push(evaluate_one(&ctx, architecture, scoping));
+            out.push(evaluate_one(&ctx, architecture, scoping)?);
         }
     }
-    out
+    Ok(out)
 }
 
 fn evaluate_one(
     ctx: &Context,
     architecture: Architecture,
     scoping: Scoping,
-) -> ArchitectureCapacity {
+) -> Result<ArchitectureCapacity, Overflow> {
     let scenario = ctx.scenario;
     let mut tally = Tally::new(ctx.cluster.nodes());
     match architecture {
@@ -117,17 +127,68 @@ fn evaluate_one(
         Architecture::Ebpf => {}
     }
     datapath::count(ctx, architecture, &mut tally);
+    tally.finish();
+    let overflow = |message: String| Overflow {
+        architecture: architecture.name(),
+        message,
+    };
+    if let Some(message) = tally.overflow.take() {
+        return Err(overflow(message));
+    }
 
     let paths = paths(scenario, architecture);
     let kernel = &scenario.models.kernel;
     let (connections_open_total, new_connections_per_second) =
         cluster_connections(ctx, architecture, &paths);
-    let proxy_memory: u64 = tally.groups.iter().map(|g| g.memory_bytes_total).sum();
-    ArchitectureCapacity {
+    let proxy_memory = tally
+        .groups
+        .iter()
+        .try_fold(0u64, |sum, g| sum.checked_add(g.memory_bytes_total))
+        .ok_or_else(|| overflow(format!("the proxies' memory passes {COUNT_LIMIT}")))?;
+    let memory_bytes_total = proxy_memory
+        .checked_add(tally.datapath_memory_bytes)
+        .ok_or_else(|| {
+            overflow(format!(
+                "the proxies' memory ({proxy_memory} bytes) and the eBPF maps' ({} bytes) pass {COUNT_LIMIT}",
+                tally.datapath_memory_bytes
+            ))
+        })?;
+    // Each TCP connection has a socket at both ends.
+    let socket_buffers = 2.0 * paths.cross_node.connections as f64 * kernel.socket_buffer_bytes;
+    let socket_buffer_bytes_per_request = whole_count(socket_buffers).ok_or_else(|| {
+        overflow(format!(
+            "the socket buffers of a request ({} connections × 2 × [models.kernel] socket_buffer_bytes {}) pass {COUNT_LIMIT}",
+            paths.cross_node.connections, kernel.socket_buffer_bytes
+        ))
+    })?;
+    let connections_open = whole_count(connections_open_total).ok_or_else(|| {
+        overflow(format!(
+            "the open connections ({connections_open_total:e}) pass what a 64-bit count holds"
+        ))
+    })?;
+    let socket_memory = 2.0 * connections_open_total * kernel.socket_bytes;
+    let socket_memory_bytes_total = whole_count(socket_memory).ok_or_else(|| {
+        overflow(format!(
+            "the sockets' memory ({connections_open_total:e} connections × 2 × [models.kernel] socket_bytes {}) passes {COUNT_LIMIT}",
+            kernel.socket_bytes
+        ))
+    })?;
+    let cpu_cores = tally
+        .groups
+        .iter()
+        .map(|g| g.cpu_cores)
+        .fold(0.0, |a, b| a + b);
+    let cpu_cores_per_node_max = tally.node_cpu.iter().copied().fold(0.0, f64::max);
+    if !(cpu_cores.is_finite() && new_connections_per_second.is_finite()) {
+        return Err(overflow(format!(
+            "the CPU ({cpu_cores} cores) or the new connections per second ({new_connections_per_second}) are not finite numbers: the rates times the models' vcpu_per_krps pass what a 64-bit number holds"
+        )));
+    }
+    Ok(ArchitectureCapacity {
         name: architecture.name(),
         scoping,
         proxies: tally.groups.iter().map(|g| g.count).sum(),
-        memory_bytes_total: proxy_memory + tally.datapath_memory_bytes,
+        memory_bytes_total,
         memory_bytes_per_node_max: tally.node_memory.iter().copied().max().unwrap_or(0),
         memory_bytes_per_proxy_max: tally
             .groups
@@ -138,21 +199,12 @@ fn evaluate_one(
         proxy_memory_bytes_total: proxy_memory,
         datapath_memory_bytes_total: tally.datapath_memory_bytes,
         connections_per_request: paths.cross_node.connections,
-        // Each TCP connection has a socket at both ends.
-        socket_buffer_bytes_per_request: (2.0
-            * paths.cross_node.connections as f64
-            * kernel.socket_buffer_bytes)
-            .round() as u64,
-        connections_open_total: connections_open_total.round() as u64,
+        socket_buffer_bytes_per_request,
+        connections_open_total: connections_open,
         new_connections_per_second,
-        socket_memory_bytes_total: (2.0 * connections_open_total * kernel.socket_bytes).round()
-            as u64,
-        cpu_cores: tally
-            .groups
-            .iter()
-            .map(|g| g.cpu_cores)
-            .fold(0.0, |a, b| a + b),
-        cpu_cores_per_node_max: tally.node_cpu.iter().copied().fold(0.0, f64::max),
+        socket_memory_bytes_total,
+        cpu_cores,
+        cpu_cores_per_node_max,
         busiest_host: ctx
             .cluster
             .cores
@@ -161,7 +213,7 @@ fn evaluate_one(
         blast_radius: tally.blast,
         paths,
         proxy_groups: tally.groups,
-    }
+    })
 }
 
 fn paths(scenario: &Scenario, architecture: Architecture) -> Paths {

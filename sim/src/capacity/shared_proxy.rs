@@ -58,16 +58,16 @@ fn instance(
 ) -> ProxyInstance {
     let load = &ctx.load;
     let mut rps = 0.0;
-    let mut pooled = 0;
+    let mut pooled = 0u128;
     for &s in services {
         rps += ctx.out_rps(s) + load.external_rps_per_pod[s as usize];
-        pooled +=
-            load.app_connections_per_pod[s as usize] + load.replica_connections_per_pod[s as usize];
+        pooled += u128::from(load.app_connections_per_pod[s as usize])
+            + u128::from(load.replica_connections_per_pod[s as usize]);
     }
     let (identities, namespaces) = ctx.identities_and_tenants(tenants);
     ProxyInstance {
         config,
-        connections: ctx.open(pooled, 2.0 * rps),
+        connections: ctx.open(pooled as f64, 2.0 * rps),
         rps,
         // A shared proxy's only hop is app → proxy → app': no proxy-to-proxy connection.
         handshakes: 0.0,
@@ -93,7 +93,7 @@ fn by_service_account(ctx: &Context, pods: &[u32]) -> Vec<Vec<u32>> {
 }
 
 /// Connections open cluster-wide with reuse: app → proxy, proxy → every callee replica.
-pub fn pooled_connections_total(ctx: &Context) -> u64 {
+pub fn pooled_connections_total(ctx: &Context) -> u128 {
     let load = &ctx.load;
     ServiceLoad::sum_over_pods(ctx.cluster, |s| {
         load.app_connections_per_pod[s] + load.replica_connections_per_pod[s]

@@ -24,7 +24,7 @@ pub fn count(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
             + workers * load.k;
         let instance = ProxyInstance {
             config: visibility.config(&[s32]),
-            connections: ctx.open(pooled, 2.0 * rps),
+            connections: ctx.open(pooled as f64, 2.0 * rps),
             rps,
             handshakes: ctx.handshakes(ctx.proxied_rps(s32)),
             identities: 1,
@@ -50,7 +50,7 @@ pub fn count(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
 
 /// Connections open cluster-wide with reuse: app → sidecar, sidecar → every callee replica's
 /// sidecar, sidecar → app (a pool per worker).
-pub fn pooled_connections_total(ctx: &Context) -> u64 {
+pub fn pooled_connections_total(ctx: &Context) -> u128 {
     let load = &ctx.load;
     let workers = ctx.scenario.models.envoy.worker_threads as u64;
     ServiceLoad::sum_over_pods(ctx.cluster, |s| {

@@ -4,7 +4,6 @@ use super::visibility::ProxyConfig;
 use crate::cost_model::ProxyCosts;
 use serde::Serialize;
 
-/// One proxy instance (or `count` identical ones) as the model sees it.
 /// What a proxy's work costs in CPU: `vcpu_per_krps` per 1000 requests per second through it
 /// (the CPU that occupies its workers, as the latency simulation has them) plus
 /// `handshake_us` per mTLS handshake.
@@ -14,6 +13,7 @@ pub struct CpuCosts {
     pub handshake_us: f64,
 }
 
+/// One proxy instance (or `count` identical ones) as the model sees it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProxyInstance {
     pub config: ProxyConfig,
@@ -32,7 +32,8 @@ pub struct ProxyInstance {
 }
 
 impl ProxyInstance {
-    pub fn memory_bytes(&self, costs: &ProxyCosts) -> u64 {
+    /// Its memory in bytes, rounded; past what a 64-bit count holds, what made it so.
+    pub fn memory_bytes(&self, costs: &ProxyCosts) -> Result<u64, String> {
         let c = &self.config;
         let bytes = costs.base_bytes
             + c.clusters as f64 * costs.per_cluster_bytes
@@ -40,9 +41,44 @@ impl ProxyInstance {
             + c.tcp_listeners as f64 * costs.per_tcp_listener_bytes
             + c.http_listeners as f64 * costs.per_http_listener_bytes
             + self.connections * costs.per_connection_bytes;
-        bytes.round() as u64
+        whole_count(bytes).ok_or_else(|| {
+            format!(
+                "base_bytes {} + {} clusters × per_cluster_bytes {} + {} endpoints × per_endpoint_bytes {} + {} TCP and {} HTTP listeners × {} and {} + {} connections × per_connection_bytes {} = {bytes:e} bytes",
+                costs.base_bytes,
+                c.clusters,
+                costs.per_cluster_bytes,
+                c.endpoints,
+                costs.per_endpoint_bytes,
+                c.tcp_listeners,
+                c.http_listeners,
+                costs.per_tcp_listener_bytes,
+                costs.per_http_listener_bytes,
+                self.connections.round(),
+                costs.per_connection_bytes
+            )
+        })
     }
 }
+
+/// A figure as a whole count (rounded), if it is finite and fits 64 bits.
+pub fn whole_count(value: f64) -> Option<u64> {
+    // 2^64 as f64 is exact; anything at or past it does not fit.
+    let rounded = value.round();
+    (0.0..18_446_744_073_709_551_616.0)
+        .contains(&rounded)
+        .then_some(rounded as u64)
+}
+
+/// A proxy model's memory parameters, for messages that name them.
+fn parameters(costs: &ProxyCosts) -> String {
+    format!(
+        "base_bytes = {}, per_cluster_bytes = {}, per_endpoint_bytes = {}, per_connection_bytes = {}",
+        costs.base_bytes, costs.per_cluster_bytes, costs.per_endpoint_bytes, costs.per_connection_bytes
+    )
+}
+
+/// What a 64-bit count of bytes holds, for messages.
+pub const COUNT_LIMIT: &str = "18.4 EB, what a 64-bit count holds";
 
 /// Totals for one kind of proxy within an architecture (e.g. uproxy's ztunnels).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -73,6 +109,22 @@ pub struct Tally {
     pub node_cpu: Vec<f64>,
     pub blast: BlastRadius,
     pub datapath_memory_bytes: u64,
+    /// The first figure that passed what a 64-bit count holds, with the inputs that made it:
+    /// the architecture's figures are then an error, never a saturated number.
+    pub overflow: Option<String>,
+    /// Proxies spread round robin over every node (waypoint replicas, `add_round_robin`), as
+    /// a per-node amount every node gets and the starts and ends of the ranges one more
+    /// covers, added up in `finish`: the work follows the groups, not the replicas.
+    spread: Option<Spread>,
+}
+
+#[derive(Debug, Default)]
+struct Spread {
+    memory_everywhere: u128,
+    cpu_everywhere: f64,
+    /// Differences from one node to the next (a range adds at its start, takes at its end).
+    memory_steps: Vec<i128>,
+    cpu_steps: Vec<f64>,
 }
 
 impl Tally {
@@ -83,7 +135,30 @@ impl Tally {
             node_cpu: vec![0.0; nodes],
             blast: BlastRadius::default(),
             datapath_memory_bytes: 0,
+            overflow: None,
+            spread: None,
         }
+    }
+
+    /// Records the first overflow; later ones follow from it.
+    pub fn overflowed(&mut self, message: String) {
+        self.overflow.get_or_insert(message);
+    }
+
+    /// `a × b`, or an overflow recorded with what was being multiplied.
+    fn product(&mut self, a: u64, b: u64, what: impl FnOnce() -> String) -> u64 {
+        a.checked_mul(b).unwrap_or_else(|| {
+            self.overflowed(format!("{} passes {COUNT_LIMIT}", what()));
+            u64::MAX
+        })
+    }
+
+    /// `a + b`, or an overflow recorded with what was being added.
+    fn sum(&mut self, a: u64, b: u64, what: impl FnOnce() -> String) -> u64 {
+        a.checked_add(b).unwrap_or_else(|| {
+            self.overflowed(format!("{} passes {COUNT_LIMIT}", what()));
+            u64::MAX
+        })
     }
 
     /// Starts a group of proxies; `add` then counts into it.
@@ -106,29 +181,144 @@ impl Tally {
         costs: &ProxyCosts,
         cpu: CpuCosts,
     ) {
-        let memory = instance.memory_bytes(costs);
+        let Some((memory, cpu)) = self.add_to_group(group, count, instance, costs, cpu) else {
+            return;
+        };
+        let (role, node_index) = (self.groups[group].role, node as usize);
+        let what = || {
+            format!("the memory of node {node} ({count} {role} proxies of {memory} bytes and more)")
+        };
+        let on_node = self.product(memory, count, what);
+        self.node_memory[node_index] = self.sum(self.node_memory[node_index], on_node, what);
+        self.node_cpu[node_index] += cpu * count as f64;
+    }
+
+    /// Counts `count` identical proxies spread round robin over every node from `first_node`
+    /// (node `(first_node + j) mod nodes` runs the `j`-th), in time independent of `count`.
+    pub fn add_round_robin(
+        &mut self,
+        group: usize,
+        first_node: u32,
+        count: u64,
+        instance: &ProxyInstance,
+        costs: &ProxyCosts,
+        cpu: CpuCosts,
+    ) {
+        let nodes = self.node_memory.len() as u64;
+        if count == 1 {
+            // One proxy is added where it runs, as `add` does.
+            return self.add(group, first_node, 1, instance, costs, cpu);
+        }
+        let Some((memory, cpu)) = self.add_to_group(group, count, instance, costs, cpu) else {
+            return;
+        };
+        let spread = self.spread.get_or_insert_with(|| Spread {
+            memory_steps: vec![0; nodes as usize + 1],
+            cpu_steps: vec![0.0; nodes as usize + 1],
+            ..Spread::default()
+        });
+        // Every node runs `rounds` of them; `rest` consecutive nodes from `first_node` (wrapping
+        // around) one more.
+        let (rounds, rest) = (count / nodes, count % nodes);
+        spread.memory_everywhere += u128::from(memory) * u128::from(rounds);
+        spread.cpu_everywhere += cpu * rounds as f64;
+        let start = first_node as u64 % nodes;
+        let end = start + rest;
+        let mut one_more = |from: u64, to: u64| {
+            spread.memory_steps[from as usize] += i128::from(memory);
+            spread.memory_steps[to as usize] -= i128::from(memory);
+            spread.cpu_steps[from as usize] += cpu;
+            spread.cpu_steps[to as usize] -= cpu;
+        };
+        if end <= nodes {
+            one_more(start, end);
+        } else {
+            one_more(start, nodes);
+            one_more(0, end - nodes);
+        }
+    }
+
+    /// The group's totals and maxima for `count` more of its proxies, and one's memory and
+    /// CPU; `None` after an overflow.
+    fn add_to_group(
+        &mut self,
+        group: usize,
+        count: u64,
+        instance: &ProxyInstance,
+        costs: &ProxyCosts,
+        cpu: CpuCosts,
+    ) -> Option<(u64, f64)> {
+        let (role, component) = (self.groups[group].role, self.groups[group].component);
+        let memory = match instance.memory_bytes(costs) {
+            Ok(memory) => memory,
+            Err(why) => {
+                self.overflowed(format!(
+                    "one {role} proxy's memory passes {COUNT_LIMIT}: {why} ([models.{component}])"
+                ));
+                return None;
+            }
+        };
+        let Some(connections) = whole_count(instance.connections) else {
+            self.overflowed(format!(
+                "the connections one {role} proxy holds ({:e}) pass what a 64-bit count holds",
+                instance.connections
+            ));
+            return None;
+        };
         let cpu = instance.rps / 1000.0 * cpu.vcpu_per_krps
             + instance.handshakes * cpu.handshake_us / 1e6;
+        let total = self.groups[group].memory_bytes_total;
+        let proxies = self.groups[group].count + count;
+        let what = || {
+            format!(
+                "the memory of {proxies} {role} proxies of {memory} bytes each ([models.{component}] {})",
+                parameters(costs)
+            )
+        };
+        let all = self.product(memory, count, what);
+        let total = self.sum(total, all, what);
         let g = &mut self.groups[group];
         g.count += count;
-        g.memory_bytes_total += memory * count;
+        g.memory_bytes_total = total;
         g.memory_bytes_max = g.memory_bytes_max.max(memory);
-        g.connections_max = g.connections_max.max(instance.connections.round() as u64);
+        g.connections_max = g.connections_max.max(connections);
         g.clusters_max = g.clusters_max.max(instance.config.clusters);
         g.endpoints_max = g.endpoints_max.max(instance.config.endpoints);
         g.rps_max = g.rps_max.max(instance.rps);
         g.cpu_cores += cpu * count as f64;
-        self.node_memory[node as usize] += memory * count;
-        self.node_cpu[node as usize] += cpu * count as f64;
         let b = &mut self.blast;
         b.identities_per_proxy_max = b.identities_per_proxy_max.max(instance.identities);
         b.workloads_per_proxy_max = b.workloads_per_proxy_max.max(instance.workloads);
         b.tenants_per_proxy_max = b.tenants_per_proxy_max.max(instance.tenants);
+        (self.overflow.is_none()).then_some((memory, cpu))
     }
 
     /// Kernel-side (eBPF map) memory on a node.
     pub fn add_datapath(&mut self, node: u32, bytes: u64) {
-        self.node_memory[node as usize] += bytes;
-        self.datapath_memory_bytes += bytes;
+        let index = node as usize;
+        self.node_memory[index] = self.sum(self.node_memory[index], bytes, || {
+            format!("the memory of node {node} (its eBPF maps, {bytes} bytes, and its proxies)")
+        });
+        self.datapath_memory_bytes = self.sum(self.datapath_memory_bytes, bytes, || {
+            "the eBPF maps' memory over the cluster ([models.ebpf])".to_string()
+        });
+    }
+
+    /// Adds what `add_round_robin` spread to every node; call once, after counting.
+    pub fn finish(&mut self) {
+        let Some(spread) = self.spread.take() else {
+            return;
+        };
+        let (mut memory, mut cpu) = (0i128, 0.0);
+        for node in 0..self.node_memory.len() {
+            memory += spread.memory_steps[node];
+            cpu += spread.cpu_steps[node];
+            let add = spread.memory_everywhere + memory as u128;
+            let add = u64::try_from(add).unwrap_or(u64::MAX);
+            self.node_memory[node] = self.sum(self.node_memory[node], add, || {
+                format!("the memory of node {node} (the waypoint replicas it runs and more)")
+            });
+            self.node_cpu[node] += spread.cpu_everywhere + cpu;
+        }
     }
 }

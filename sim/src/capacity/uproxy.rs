@@ -69,25 +69,26 @@ fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
     let waypoint_pool =
         mesh.waypoint_replicas as u64 * models.envoy.worker_threads as u64 * ctx.load.k;
     let add = |tally: &mut Tally, node: u32, pods: &[u32]| {
-        let (mut rps, mut pooled, mut proxied) = (0.0, 0u64, 0.0);
+        // Counted in 128 bits: a million waypoint replicas' pools on a million pods pass 64.
+        let (mut rps, mut pooled, mut proxied) = (0.0, 0u128, 0.0);
         for &p in pods {
             let s = ctx.service_of(p);
             rps += ctx.out_rps(s) + ctx.in_rps(s);
             proxied += ctx.proxied_rps(s);
             // Outbound: each app connection arrives and leaves as an HBONE stream.
-            pooled += 2 * ctx.load.app_connections_per_pod[s as usize];
+            pooled += 2 * u128::from(ctx.load.app_connections_per_pod[s as usize]);
             // Inbound: a tunnel and an app connection per pinned connection, or the
             // waypoints' pools when the service is under L7 policy.
-            pooled += 2 * if ctx.cluster.services[s as usize].l7_policy {
+            pooled += 2 * u128::from(if ctx.cluster.services[s as usize].l7_policy {
                 waypoint_pool
             } else {
                 ctx.load.landing_connections(ctx.cluster, p)
-            };
+            });
         }
         let (identities, tenants) = ctx.identities_and_tenants(pods);
         let instance = ProxyInstance {
             config,
-            connections: ctx.open(pooled, 2.0 * rps),
+            connections: ctx.open(pooled as f64, 2.0 * rps),
             rps,
             handshakes: ctx.handshakes(proxied),
             identities,
@@ -150,7 +151,7 @@ fn count_waypoints(ctx: &Context, tally: &mut Tally) {
         let pooled = inbound.div_ceil(replicas) + outbound;
         let instance = ProxyInstance {
             config,
-            connections: ctx.open(pooled, 2.0 * rps),
+            connections: ctx.open(pooled as f64, 2.0 * rps),
             rps,
             // Every request reaches a waypoint from a ztunnel and leaves for another.
             handshakes: ctx.handshakes(rps),
@@ -158,20 +159,18 @@ fn count_waypoints(ctx: &Context, tally: &mut Tally) {
             workloads,
             tenants: namespaces.len() as u64,
         };
-        for j in 0..replicas {
-            let node = waypoint_node(g, j as u32, replicas as u32, nodes as usize);
-            tally.add(
-                group,
-                node,
-                1,
-                &instance,
-                &models.envoy,
-                CpuCosts {
-                    vcpu_per_krps: models.waypoint_vcpu_per_krps,
-                    handshake_us: models.latency.envoy_mtls_handshake_us,
-                },
-            );
-        }
+        // Replica j runs on node (g × replicas + j) mod nodes: round robin from replica 0's.
+        tally.add_round_robin(
+            group,
+            waypoint_node(g, 0, replicas as u32, nodes as usize),
+            replicas,
+            &instance,
+            &models.envoy,
+            CpuCosts {
+                vcpu_per_krps: models.waypoint_vcpu_per_krps,
+                handshake_us: models.latency.envoy_mtls_handshake_us,
+            },
+        );
     }
 }
 
@@ -182,22 +181,23 @@ pub fn waypoint_node(group: usize, replica: u32, replicas: u32, nodes: usize) ->
 
 /// Connections open cluster-wide with reuse: app → ztunnel and the HBONE stream for every
 /// app connection; ztunnel' → app per pinned connection; waypoint → ztunnel' → app pools.
-pub fn pooled_connections_total(ctx: &Context) -> u64 {
+pub fn pooled_connections_total(ctx: &Context) -> u128 {
     let load = &ctx.load;
-    let workers = ctx.scenario.models.envoy.worker_threads as u64;
-    let replicas = ctx.scenario.mesh.waypoint_replicas as u64;
+    let workers = ctx.scenario.models.envoy.worker_threads as u128;
+    let replicas = ctx.scenario.mesh.waypoint_replicas as u128;
+    let k = u128::from(load.k);
     let services = &ctx.cluster.services;
     let outbound = ServiceLoad::sum_over_pods(ctx.cluster, |s| 2 * load.app_connections_per_pod[s]);
-    let pinned: u64 = services
+    let pinned: u128 = services
         .iter()
         .enumerate()
         .filter(|(_, svc)| !svc.l7_policy)
-        .map(|(s, _)| load.caller_pods[s] * load.k)
+        .map(|(s, _)| u128::from(load.caller_pods[s]) * k)
         .sum();
-    let through_waypoints: u64 = services
+    let through_waypoints: u128 = services
         .iter()
         .filter(|svc| svc.l7_policy)
-        .map(|svc| 2 * replicas * svc.replicas as u64 * workers * load.k)
+        .map(|svc| 2 * replicas * svc.replicas as u128 * workers * k)
         .sum();
     outbound + pinned + through_waypoints
 }

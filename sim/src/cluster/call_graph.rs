@@ -54,6 +54,13 @@ impl CallGraph {
         self.graph.edge_count()
     }
 
+    /// Every service after all the services it calls (callees first), or `None` when the
+    /// graph has a cycle. Iterative: a chain of any length needs no deep stack.
+    pub fn callees_first(&self) -> Option<Vec<u32>> {
+        let order = petgraph::algo::toposort(&self.graph, None).ok()?;
+        Some(order.into_iter().rev().map(|n| self.graph[n]).collect())
+    }
+
     /// A cycle, as the list of services along it (first repeated at the end), if there is one.
     pub fn find_cycle(&self) -> Option<Vec<u32>> {
         let start = match petgraph::algo::toposort(&self.graph, None) {
@@ -107,6 +114,15 @@ mod tests {
         let cycle = g.find_cycle().unwrap();
         assert_eq!(cycle.first(), cycle.last());
         assert_eq!(cycle.len(), 4);
+    }
+
+    #[test]
+    fn callees_come_before_their_callers() {
+        let g = CallGraph::new(4, &[(0, 1), (1, 2), (0, 2), (3, 0)]);
+        let order = g.callees_first().unwrap();
+        let at = |s: u32| order.iter().position(|&x| x == s).unwrap();
+        assert!(at(2) < at(1) && at(1) < at(0) && at(0) < at(3));
+        assert_eq!(CallGraph::new(2, &[(0, 1), (1, 0)]).callees_first(), None);
     }
 
     #[test]

@@ -31,6 +31,18 @@ impl ShortForm {
     pub const SERVICES_PER_NAMESPACE: u32 = 30;
     pub const DEFAULT_CALLS_PER_SERVICE: u32 = 3;
     pub const DEFAULT_L7_POLICY_FRACTION: f64 = 0.25;
+
+    /// The calls `generate` makes, without generating them: service `i` calls
+    /// `min(calls_per_service, services - 1 - i)` services.
+    pub fn calls(services: u32, calls_per_service: u32) -> u64 {
+        let (s, k) = (services as u64, calls_per_service as u64);
+        if s == 0 {
+            return 0;
+        }
+        // Services 0 ..= s-1-k call k each; the last k call k-1, k-2, ..., 0.
+        let k = k.min(s - 1);
+        (s - k) * k + k * k.saturating_sub(1) / 2
+    }
 }
 
 /// One generated service, before ports, rates and placement are attached.
@@ -108,6 +120,28 @@ mod tests {
         }
         assert_eq!(services[0].name, "svc-000");
         assert_eq!(namespace_name(3, 10), "ns-3");
+    }
+
+    #[test]
+    fn the_call_count_is_what_the_generator_makes() {
+        for (services, k) in [(1, 0), (1, 5), (2, 1), (10, 3), (10, 9), (10, 50), (300, 3)] {
+            let form = ShortForm {
+                pods: services as u64,
+                services,
+                namespaces: 1,
+                calls_per_service: k,
+                l7_policy_fraction: 0.0,
+            };
+            let made: usize = generate(form, &mut ChaCha8Rng::seed_from_u64(1))
+                .iter()
+                .map(|s| s.calls.len())
+                .sum();
+            assert_eq!(
+                ShortForm::calls(services, k),
+                made as u64,
+                "{services} × {k}"
+            );
+        }
     }
 
     #[test]

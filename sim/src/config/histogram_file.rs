@@ -7,10 +7,11 @@ use meshtwin_diagnostics::{Diagnostic, SourceFile};
 use std::path::Path;
 use std::sync::Arc;
 
+/// The longest latency a row may give: the histograms' ceiling (100 s), in µs.
+const MAX_LATENCY_US: f64 = 1e8;
+
 pub fn load(path: &Path) -> Result<Distribution, Diagnostic> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::file(path, format!("cannot read histogram: {e}")))?;
-    parse(&Arc::new(SourceFile::new(path, text)))
+    parse(&Arc::new(SourceFile::read(path)?))
 }
 
 pub fn parse(source: &Arc<SourceFile>) -> Result<Distribution, Diagnostic> {
@@ -35,6 +36,11 @@ pub fn parse(source: &Arc<SourceFile>) -> Result<Distribution, Diagnostic> {
                         "latency and count must be numbers of 0 or more".into(),
                     ));
                 }
+                if latency > MAX_LATENCY_US {
+                    return Err(error(format!(
+                        "latency {latency} µs is past 100 s ({MAX_LATENCY_US} µs), what the simulation's histograms measure"
+                    )));
+                }
                 if rows
                     .last()
                     .is_some_and(|&(previous, _)| latency <= previous)
@@ -58,7 +64,13 @@ pub fn parse(source: &Arc<SourceFile>) -> Result<Distribution, Diagnostic> {
     if total <= 0.0 {
         return Err(Diagnostic::file(
             source.name(),
-            "the histogram has no counts",
+            "the histogram has no counts (no rows, or every count is 0)",
+        ));
+    }
+    if !total.is_finite() {
+        return Err(Diagnostic::file(
+            source.name(),
+            "the counts add up past what a number holds; scale them down",
         ));
     }
     let mut cumulative = 0.0;
@@ -89,6 +101,15 @@ mod tests {
                 points: vec![(50_000.0, 0.25), (100_000.0, 1.0)]
             }
         );
+    }
+
+    #[test]
+    fn counts_that_add_up_to_infinity_and_latencies_past_the_ceiling_are_refused() {
+        let e = parse("50,1e308\n60,1e308\n").unwrap_err();
+        assert!(e.message().contains("add up past"), "{e}");
+        let e = parse("50,1\n2e8,1\n").unwrap_err();
+        assert_eq!(e.location().map(|l| l.line), Some(2));
+        assert!(e.message().contains("past 100 s"), "{e}");
     }
 
     #[test]

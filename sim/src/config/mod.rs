@@ -4,6 +4,7 @@
 //! built by `crate::cluster::build`). Nothing past this module sees the file's types.
 
 pub mod histogram_file;
+pub mod ranges;
 pub mod raw;
 pub mod resolve;
 

@@ -145,9 +145,18 @@ impl Catalog {
         self.profiles.iter().find(|p| p.name == name)
     }
 
-    /// Every profile override must name a parameter that exists.
+    /// Every parameter has a range and its value is in it; every profile override names a
+    /// parameter that exists, with a value in its range.
     fn check(&self) -> Result<(), Diagnostics> {
         let mut problems = Diagnostics::new();
+        for component in &self.components {
+            let path = PathBuf::from(format!("models/{}.toml", component.name));
+            for (name, param) in &component.params {
+                if let Some(message) = out_of_range(name, param.value) {
+                    problems.push(Diagnostic::file(&path, format!("`{name}`: {message}")));
+                }
+            }
+        }
         for profile in &self.profiles {
             for (component, params) in &profile.overrides {
                 let path = PathBuf::from(format!("models/profiles/{}.toml", profile.name));
@@ -161,7 +170,16 @@ impl Catalog {
                     ));
                     continue;
                 };
-                for param in params.keys() {
+                for (param, &value) in params {
+                    if let Some(message) = out_of_range(param, value) {
+                        problems.push(Diagnostic::file(
+                            &path,
+                            format!(
+                                "profile `{}`: `{component}.{param}`: {message}",
+                                profile.name
+                            ),
+                        ));
+                    }
                     if !c.params.contains_key(param) {
                         problems.push(Diagnostic::file(
                             &path,
@@ -175,6 +193,21 @@ impl Catalog {
             }
         }
         problems.into_result(())
+    }
+}
+
+/// Why `value` cannot be parameter `name`'s, if it cannot.
+fn out_of_range(name: &str, value: f64) -> Option<String> {
+    match super::ranges::of(name) {
+        None => Some(
+            "no range: a parameter's name must end in _bytes, _us, _sigma, _gbps or vcpu_per_krps, or be worker_threads (cost_model/ranges.rs)"
+                .to_string(),
+        ),
+        Some(range) if !range.contains(value) => Some(format!(
+            "{value} is not {} {range}",
+            if range.integer { "an" } else { "a" }
+        )),
+        Some(_) => None,
     }
 }
 

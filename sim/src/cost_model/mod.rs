@@ -2,6 +2,7 @@
 //! after its profile and overrides are applied (`ModelSet`).
 
 pub mod catalog;
+pub mod ranges;
 
 pub use catalog::{Catalog, Param};
 use serde::Serialize;
@@ -40,7 +41,7 @@ pub struct EbpfCosts {
 /// The applications' own work, where the simulation shares cores (`cluster::cores`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct AppCosts {
-    pub cpu_us_per_request: f64,
+    pub request_cpu_us: f64,
 }
 
 /// What the latency simulation draws service and network times from.
@@ -208,7 +209,7 @@ impl ModelSet {
                 per_socket_bytes: get("ebpf", "per_socket_bytes")?,
             },
             app: AppCosts {
-                cpu_us_per_request: get("app", "cpu_us_per_request")?,
+                request_cpu_us: get("app", "request_cpu_us")?,
             },
             latency: LatencyCosts {
                 l7_service_time_mean_us: get("envoy", "l7_service_time_mean_us")?,

@@ -3,20 +3,23 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-/// The percentiles every latency figure is reported with, in microseconds.
+/// The percentiles every latency figure is reported with, in microseconds. A value at or past
+/// the histogram's ceiling (100 s) is `None`: beyond its range, where the histogram no longer
+/// knows it (serialised as `null`); the mean is `None` when any value was.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Percentiles {
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub mean: f64,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub p999: Option<f64>,
+    pub mean: Option<f64>,
 }
 
 impl Percentiles {
-    /// Element-wise difference (what the mesh adds over a baseline), never below zero.
+    /// Element-wise difference (what the mesh adds over a baseline), never below zero; beyond
+    /// the range when either is.
     pub fn minus(&self, baseline: &Percentiles) -> Percentiles {
-        let d = |a: f64, b: f64| round3((a - b).max(0.0));
+        let d = |a: Option<f64>, b: Option<f64>| Some(round3((a? - b?).max(0.0)));
         Percentiles {
             p50: d(self.p50, baseline.p50),
             p90: d(self.p90, baseline.p90),
@@ -24,6 +27,11 @@ impl Percentiles {
             p999: d(self.p999, baseline.p999),
             mean: d(self.mean, baseline.mean),
         }
+    }
+
+    /// `a − b` of two measured sets: none when either measured nothing.
+    pub fn difference(a: Option<&Percentiles>, b: Option<&Percentiles>) -> Option<Percentiles> {
+        Some(a?.minus(b?))
     }
 }
 
@@ -115,20 +123,24 @@ impl LatencyHistogram {
             .expect("histograms share bounds");
     }
 
-    pub fn percentiles(&self) -> Percentiles {
+    /// The percentiles of what was recorded; `None` when nothing was.
+    pub fn percentiles(&self) -> Option<Percentiles> {
         let histogram = &self.histogram;
         if histogram.is_empty() {
-            return Percentiles::default();
+            return None;
         }
-        let us = |ns: u64| round3(ns as f64 / 1000.0);
+        // Values past the highest trackable one were recorded as it (saturating): its bucket
+        // holds "this much or more".
+        let ceiling = histogram.lowest_equivalent(histogram.high());
+        let us = |ns: u64| (ns < ceiling).then(|| round3(ns as f64 / 1000.0));
         // hdrhistogram's quantiles are exact to the bucket; its mean is of bucket midpoints.
-        Percentiles {
+        Some(Percentiles {
             p50: us(histogram.value_at_quantile(0.50)),
             p90: us(histogram.value_at_quantile(0.90)),
             p99: us(histogram.value_at_quantile(0.99)),
             p999: us(histogram.value_at_quantile(0.999)),
-            mean: round3(histogram.mean() / 1000.0),
-        }
+            mean: (histogram.max() < ceiling).then(|| round3(histogram.mean() / 1000.0)),
+        })
     }
 
     /// (latency in µs, fraction of requests at or below it), for CDF plots.
@@ -156,13 +168,32 @@ mod tests {
         for us in 1..=1000u64 {
             h.record_ns(us * 1000);
         }
-        let p = h.percentiles();
-        assert!((p.p50 - 500.0).abs() <= 0.5, "{p:?}");
-        assert!((p.p99 - 990.0).abs() <= 1.0, "{p:?}");
-        assert!((p.mean - 500.5).abs() <= 0.5, "{p:?}");
+        let p = h.percentiles().unwrap();
+        assert!((p.p50.unwrap() - 500.0).abs() <= 0.5, "{p:?}");
+        assert!((p.p99.unwrap() - 990.0).abs() <= 1.0, "{p:?}");
+        assert!((p.mean.unwrap() - 500.5).abs() <= 0.5, "{p:?}");
         let mut sum = h.clone();
         sum.add(&h);
         assert_eq!(sum.count(), 2000);
-        assert_eq!(sum.percentiles(), p);
+        assert_eq!(sum.percentiles(), Some(p));
+    }
+
+    #[test]
+    fn nothing_recorded_has_no_percentiles_and_the_ceiling_is_beyond_range() {
+        assert_eq!(LatencyHistogram::new().percentiles(), None);
+        let mut h = LatencyHistogram::new();
+        for _ in 0..98 {
+            h.record_ns(1_000);
+        }
+        // 100 s is the ceiling; 10^4 s saturates into its bucket.
+        h.record_ns(Bounds::PRECISE.high);
+        h.record_ns(10_000 * Bounds::PRECISE.high);
+        let p = h.percentiles().unwrap();
+        assert_eq!(p.p50, Some(1.0));
+        assert_eq!((p.p99, p.p999, p.mean), (None, None, None));
+        let below = LatencyHistogram::new();
+        let mut below = below;
+        below.record_ns(Bounds::PRECISE.high / 2);
+        assert!(below.percentiles().unwrap().p50.unwrap() > 49_000_000.0);
     }
 }

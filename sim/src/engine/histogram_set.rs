@@ -106,6 +106,16 @@ impl HistogramSet {
         }
     }
 
+    /// What each member of a set with these bounds takes in memory while recording.
+    pub fn bytes_per_member(bounds: Bounds) -> usize {
+        let counters = LatencyHistogram::with_bounds(bounds)
+            .inner()
+            .distinct_values();
+        counters * std::mem::size_of::<u16>()
+            + std::mem::size_of::<u16>()
+            + std::mem::size_of::<Option<LatencyHistogram>>()
+    }
+
     #[inline(always)]
     fn slot(&self, member: usize, ns: u64) -> usize {
         member * self.layout.len + self.layout.index(ns)

@@ -126,6 +126,9 @@ impl Station {
         }
     }
 
+    /// What one idle station takes in memory (its waiting requests come on top).
+    pub const BYTES: usize = std::mem::size_of::<Station>() + std::mem::size_of::<Backlog>();
+
     pub fn workers(&self) -> u32 {
         self.workers
     }

@@ -15,7 +15,7 @@ pub mod result;
 pub mod world;
 
 use crate::config::Scenario;
-use crate::engine::Scheduling;
+use crate::engine::{Percentiles, Scheduling};
 pub use plan::Mesh;
 pub use result::LatencyResult;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,6 +91,18 @@ impl Progress for () {
     fn update(&self, _: usize, _: f64) {}
 }
 
+/// A run held more calls in flight than a run may ([`world::MAX_CALLS_IN_FLIGHT`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "the {run} simulation had {max} calls in flight at {at_s:.3} s simulated and stopped: the offered load far exceeds what the mesh serves and its queues grow without bound \
+     (lower the rates, latency.max_queue or the services' app_time_us, or run the capacity model alone with --no-latency)",
+    max = crate::estimate::approximately(world::MAX_CALLS_IN_FLIGHT as f64)
+)]
+pub struct Overloaded {
+    pub run: String,
+    pub at_s: f64,
+}
+
 /// Runs every job on up to `threads` threads; results in the order of `jobs`, with the
 /// added latencies filled in against the baseline (the first job).
 pub fn run(
@@ -98,9 +110,10 @@ pub fn run(
     jobs: &[Job],
     threads: usize,
     progress: &dyn Progress,
-) -> Vec<LatencyResult> {
+) -> Result<Vec<LatencyResult>, Overloaded> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<LatencyResult>>> = Mutex::new(vec![None; jobs.len()]);
+    type Outcome = Option<Result<LatencyResult, world::Overloaded>>;
+    let results: Mutex<Vec<Outcome>> = Mutex::new(vec![None; jobs.len()]);
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, jobs.len().max(1)) {
             scope.spawn(|| loop {
@@ -116,15 +129,25 @@ pub fn run(
         .into_inner()
         .expect("no thread panicked")
         .into_iter()
-        .map(|r| r.expect("every job ran"))
-        .collect();
+        .zip(jobs)
+        .map(|(r, job)| {
+            r.expect("every job ran").map_err(|o| Overloaded {
+                run: job.label(),
+                at_s: o.at_s,
+            })
+        })
+        .collect::<Result<_, _>>()?;
     if let Some(baseline) = results.first().cloned() {
         for r in &mut results {
-            r.added_latency_us = r.latency_us.minus(&baseline.latency_us);
-            r.added_hop_latency_us = r.hop_latency_us.minus(&baseline.hop_latency_us);
+            r.added_latency_us =
+                Percentiles::difference(r.latency_us.as_ref(), baseline.latency_us.as_ref());
+            r.added_hop_latency_us = Percentiles::difference(
+                r.hop_latency_us.as_ref(),
+                baseline.hop_latency_us.as_ref(),
+            );
         }
     }
-    results
+    Ok(results)
 }
 
 #[cfg(test)]

@@ -6,14 +6,15 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LatencyResult {
-    /// End to end, for requests from outside the mesh, in µs.
-    pub latency_us: Percentiles,
+    /// End to end, for requests from outside the mesh, in µs; `None` (`null`) when no request
+    /// was measured.
+    pub latency_us: Option<Percentiles>,
     /// What the mesh adds: each percentile minus the baseline's (no mesh) same percentile.
-    pub added_latency_us: Percentiles,
+    pub added_latency_us: Option<Percentiles>,
     /// One service-to-service hop (request path plus response path, without the callee's own
     /// work and calls), over every call.
-    pub hop_latency_us: Percentiles,
-    pub added_hop_latency_us: Percentiles,
+    pub hop_latency_us: Option<Percentiles>,
+    pub added_hop_latency_us: Option<Percentiles>,
     /// Requests from outside the mesh started in the measured window.
     pub requests: u64,
     /// Service-to-service calls completed (requests count as one call each).
@@ -56,8 +57,8 @@ pub struct StationKindLatency {
     pub kind: &'static str,
     pub stations: u64,
     pub visits: u64,
-    /// Queueing plus service at one visit, in µs.
-    pub latency_us: Percentiles,
+    /// Queueing plus service at one visit, in µs (`None` without visits).
+    pub latency_us: Option<Percentiles>,
     pub utilisation_max: f64,
     pub utilisation_mean: f64,
     pub dropped: u64,
@@ -69,5 +70,5 @@ pub struct ServiceLatency {
     pub name: String,
     pub calls: u64,
     /// From the caller's send to the response back at the caller, in µs.
-    pub latency_us: Percentiles,
+    pub latency_us: Option<Percentiles>,
 }

@@ -135,6 +135,19 @@ struct Call {
     job: CpuJob,
 }
 
+/// What one call in flight takes in memory (`crate::estimate` counts them).
+pub const CALL_BYTES: usize = std::mem::size_of::<Call>();
+/// The most calls one run holds at once (about 0.9 GB with their events): past it the offered
+/// load far exceeds what the mesh serves, its queues grow without bound, and the run stops
+/// rather than exhaust the machine's memory.
+pub const MAX_CALLS_IN_FLIGHT: usize = 8_000_000;
+
+/// A run stopped with [`MAX_CALLS_IN_FLIGHT`] calls in flight, at this simulated time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Overloaded {
+    pub at_s: f64,
+}
+
 /// What a walk has still to do, innermost last: the explicit stack that stands for the
 /// recursion a walk would otherwise need (an application's calls are walked inside its own
 /// walk, and a chain of thousands of services would overflow the thread's stack).
@@ -302,7 +315,7 @@ impl<'a> World<'a> {
             jitter: JitterTable::lognormal(costs.latency.segment_sigma),
             cpus: cluster.cores.as_ref().map(HostCpus::new),
             station_node: Vec::new(),
-            app_cpu_ns: round_ns(costs.app.cpu_us_per_request * 1000.0),
+            app_cpu_ns: round_ns(costs.app.request_cpu_us * 1000.0),
             end_to_end: HistogramSet::new(1, Bounds::PRECISE),
             hop: HistogramSet::new(1, Bounds::PRECISE),
             per_service: HistogramSet::new(cluster.services.len(), Bounds::COMPACT),
@@ -419,8 +432,9 @@ impl<'a> World<'a> {
         }
     }
 
-    /// Runs to the end: arrivals for warm-up plus duration, then until every request is done.
-    pub fn run(mut self, progress: &dyn Fn(f64)) -> LatencyResult {
+    /// Runs to the end: arrivals for warm-up plus duration, then until every request is done;
+    /// or stops when more calls are in flight than a run may hold.
+    pub fn run(mut self, progress: &dyn Fn(f64)) -> Result<LatencyResult, Overloaded> {
         let started = std::time::Instant::now();
         for (t, source) in self.arrivals.first(&mut self.rng) {
             if t.0 < self.end_ns {
@@ -437,13 +451,18 @@ impl<'a> World<'a> {
                 Event::CoreDone(call) => self.on_core_done(now, call),
                 Event::Done(call) => self.on_done(now, call),
             }
+            if self.calls.len() > MAX_CALLS_IN_FLIGHT {
+                return Err(Overloaded {
+                    at_s: now.as_secs_f64(),
+                });
+            }
             if self.queue.popped().is_multiple_of(PROGRESS_EVERY) {
                 progress((now.0 as f64 / self.end_ns as f64).min(1.0));
             }
         }
         progress(1.0);
         let elapsed = started.elapsed().as_secs_f64();
-        self.finish(elapsed)
+        Ok(self.finish(elapsed))
     }
 
     fn on_arrival(&mut self, now: SimTime, source: u32) {

@@ -2,12 +2,20 @@
 //! JSON schema. Wall time is left out so that the same seed gives the same bytes.
 
 use super::Report;
-use crate::engine::Percentiles;
+use crate::engine::{Bounds, Percentiles};
 
 const HEADER: &str = "name,scoping,scheduling,proxies,memory_bytes_total,memory_bytes_per_node_max,memory_bytes_per_proxy_max,datapath_memory_bytes_total,connections_per_request,socket_buffer_bytes_per_request,connections_open_total,new_connections_per_second,socket_memory_bytes_total,cpu_cores,cpu_cores_per_node_max,identities_per_proxy_max,workloads_per_proxy_max,tenants_per_proxy_max,latency_us_p50,latency_us_p90,latency_us_p99,latency_us_p999,latency_us_mean,added_latency_us_p50,added_latency_us_p90,added_latency_us_p99,added_latency_us_p999,added_latency_us_mean,requests,dropped,timed_out,throughput_rps,saturated,events";
 
-fn percentiles(p: &Percentiles) -> [String; 5] {
-    [p.p50, p.p90, p.p99, p.p999, p.mean].map(|v| format!("{v:.3}"))
+/// Five cells: empty when nothing was measured, `beyond` for a value past the histograms'
+/// range.
+fn percentiles(p: Option<&Percentiles>, beyond: &str) -> [String; 5] {
+    let Some(p) = p else {
+        return Default::default();
+    };
+    [p.p50, p.p90, p.p99, p.p999, p.mean].map(|v| match v {
+        Some(v) => format!("{v:.3}"),
+        None => beyond.to_string(),
+    })
 }
 
 pub fn render(report: &Report) -> String {
@@ -38,8 +46,12 @@ pub fn render(report: &Report) -> String {
         ];
         match &item.latency {
             Some(l) => {
-                row.extend(percentiles(&l.latency_us));
-                row.extend(percentiles(&l.added_latency_us));
+                let ceiling = format!(">{}", Bounds::PRECISE.high / 1000);
+                row.extend(percentiles(l.latency_us.as_ref(), &ceiling));
+                row.extend(percentiles(
+                    l.added_latency_us.as_ref(),
+                    super::table::UNKNOWN_DIFFERENCE,
+                ));
                 row.extend([
                     l.requests.to_string(),
                     l.dropped.to_string(),

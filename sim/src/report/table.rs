@@ -2,7 +2,7 @@
 
 use super::units::{bytes, cores, count, rate};
 use super::{ArchitectureReport, Report};
-use crate::engine::Percentiles;
+use crate::engine::{Bounds, Percentiles};
 
 type Row = (&'static str, fn(&ArchitectureReport) -> String);
 
@@ -65,7 +65,11 @@ fn latency(a: &ArchitectureReport, f: fn(&crate::latency::LatencyResult) -> Stri
     a.latency.as_ref().map_or_else(|| "—".into(), f)
 }
 
-fn us(v: f64) -> String {
+/// A latency in µs; `None` is past the histograms' range.
+pub fn us(v: Option<f64>) -> String {
+    let Some(v) = v else {
+        return format!("> {} s", Bounds::PRECISE.high / 1_000_000_000);
+    };
     if v >= 10_000.0 {
         format!("{:.1} ms", v / 1000.0)
     } else if v >= 1000.0 {
@@ -75,18 +79,44 @@ fn us(v: f64) -> String {
     }
 }
 
-fn pair(p: &Percentiles) -> String {
-    format!("{} / {}", us(p.p50), us(p.p99))
+/// Nothing measured is said so, not shown as 0 µs.
+pub const NOTHING_MEASURED: &str = "no requests measured";
+
+fn pair(p: Option<&Percentiles>) -> String {
+    match p {
+        Some(p) => format!("{} / {}", us(p.p50), us(p.p99)),
+        None => NOTHING_MEASURED.into(),
+    }
 }
 
+/// A difference of latencies: unknown when either was past the histograms' range.
+fn added_pair(p: Option<&Percentiles>) -> String {
+    let us = |v: Option<f64>| v.map_or_else(|| UNKNOWN_DIFFERENCE.to_string(), |v| us(Some(v)));
+    match p {
+        Some(p) => format!("{} / {}", us(p.p50), us(p.p99)),
+        None => NOTHING_MEASURED.into(),
+    }
+}
+
+/// What a difference shows when a latency it needs is past the histograms' range.
+pub const UNKNOWN_DIFFERENCE: &str = "n/a";
+
 const LATENCY_ROWS: [Row; 9] = [
-    ("latency p50 / p99", |a| latency(a, |l| pair(&l.latency_us))),
-    ("latency p99.9", |a| latency(a, |l| us(l.latency_us.p999))),
+    ("latency p50 / p99", |a| {
+        latency(a, |l| pair(l.latency_us.as_ref()))
+    }),
+    ("latency p99.9", |a| {
+        latency(a, |l| {
+            l.latency_us
+                .as_ref()
+                .map_or_else(|| NOTHING_MEASURED.into(), |p| us(p.p999))
+        })
+    }),
     ("added by the mesh p50 / p99", |a| {
-        latency(a, |l| pair(&l.added_latency_us))
+        latency(a, |l| added_pair(l.added_latency_us.as_ref()))
     }),
     ("added per hop p50 / p99", |a| {
-        latency(a, |l| pair(&l.added_hop_latency_us))
+        latency(a, |l| added_pair(l.added_hop_latency_us.as_ref()))
     }),
     ("requests measured", |a| latency(a, |l| count(l.requests))),
     ("throughput", |a| {
@@ -165,10 +195,12 @@ pub fn render(report: &Report) -> String {
     if let (Some(duration), Some(warmup), Some(b)) =
         (s.simulated_seconds, s.warmup_seconds, &report.baseline)
     {
+        let baseline = match &b.latency_us {
+            Some(p) => format!("p50 {} · p99 {}", us(p.p50), us(p.p99)),
+            None => NOTHING_MEASURED.into(),
+        };
         out.push_str(&format!(
-            "latency: {duration} s simulated after {warmup} s warm-up · baseline without mesh: p50 {} · p99 {}\n",
-            us(b.latency_us.p50),
-            us(b.latency_us.p99)
+            "latency: {duration} s simulated after {warmup} s warm-up · baseline without mesh: {baseline}\n"
         ));
     }
     out.push('\n');

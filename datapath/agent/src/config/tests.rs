@@ -1,9 +1,24 @@
 use std::path::Path;
 
+use meshtwin_datapath_common::packet::{IPPROTO_TCP, IPPROTO_UDP};
+
 use super::*;
 
+/// Every problem of `text`, one `file:line:column: message` line each.
+fn problems_of(text: &str) -> Vec<String> {
+    parse(Path::new("node.toml"), text)
+        .unwrap_err()
+        .iter()
+        .map(|d| {
+            let at = d.location().expect("every problem is located");
+            format!("{}:{at}: {}", d.path().display(), d.message())
+        })
+        .collect()
+}
+
+/// The first problem of `text` (a change may cause others further on).
 fn error_of(text: &str) -> String {
-    parse(Path::new("node.toml"), text).unwrap_err().to_string()
+    problems_of(text).into_iter().next().unwrap()
 }
 
 const VALID: &str = r#"
@@ -272,4 +287,101 @@ fn socket_level_errors_are_located_and_say_what_to_do() {
             "{from} -> {to}"
         );
     }
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_one_pass() {
+    let broken = VALID
+        .replace("id = 2", "id = 0")
+        .replace("ports = [8080, 8443]", "ports = [8080, 0]")
+        .replace("vip = \"10.96.0.10\"", "vip = \"10.96.0\"")
+        .replace(
+            "interface = \"eth0\"",
+            "interface = \"an-interface-name-too-long\"",
+        );
+    assert_eq!(
+        problems_of(&broken),
+        [
+            "node.toml:13:6: identity id 0 is reserved for addresses no identity covers; use 1 or more",
+            "node.toml:20:16: port 0 is out of range 1..=65535",
+            "node.toml:29:7: \"10.96.0\" is not an IPv4 address",
+            "node.toml:35:13: \"an-interface-name-too-long\" is not a Linux interface name (1-15 bytes, no '/', ':', spaces or NUL)",
+        ]
+    );
+}
+
+#[test]
+fn names_are_checked_against_the_limits_they_meet() {
+    let longest = "w".repeat(MAX_WORKLOAD_NAME_BYTES);
+    let config = parse(
+        Path::new("node.toml"),
+        &SOCKETS.replace("name = \"client\"", &format!("name = \"{longest}\"")),
+    )
+    .unwrap();
+    assert_eq!(config.workloads[0].name, longest);
+    // The longest name with the longest program and inode number is a whole file name.
+    let pin = meshtwin_datapath_pins::CgroupPin {
+        program: meshtwin_datapath_common::maps::PROGRAM_CONNECT4_PROXY.to_string(),
+        cgroup_inode: u64::MAX,
+        owner: longest.clone(),
+    };
+    assert_eq!(pin.file_name().len(), 255);
+    let too_long = format!("{longest}w");
+    assert!(
+        error_of(&SOCKETS.replace("name = \"client\"", &format!("name = \"{too_long}\"")))
+            .contains(&format!(
+                "workload name is {} bytes; at most {MAX_WORKLOAD_NAME_BYTES}",
+                too_long.len()
+            ))
+    );
+    for (from, to, expected) in [
+        (
+            "name = \"client\"",
+            "name = \"\"",
+            "workload name \"\" must be non-empty",
+        ),
+        (
+            "name = \"client\"",
+            "name = \"a\\u0000b\"",
+            "without '/', '@' or NUL",
+        ),
+        (
+            "name = \"web\"\nvip",
+            "name = \"\"\nvip",
+            "service name is empty",
+        ),
+    ] {
+        assert!(SOCKETS.contains(from), "{from}");
+        let message = error_of(&SOCKETS.replacen(from, to, 1));
+        assert!(message.contains(expected), "{to}: {message}");
+    }
+    assert!(
+        error_of(&VALID.replace("interface = \"eth0\"", "interface = \"\""))
+            .contains("is not a Linux interface name")
+    );
+    assert!(parse(
+        Path::new("node.toml"),
+        &VALID.replace("\"eth0\"", "\"fifteen-bytes-x\"")
+    )
+    .is_ok());
+    assert!(error_of(&VALID.replace("\"eth0\"", "\"sixteen-bytes-xx\"")).contains("1-15 bytes"));
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_located_once() {
+    let dir = std::env::temp_dir().join(format!("meshtwin-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("node.toml");
+    std::fs::write(&path, b"[agent]\nxdp-mode = \"skb\xff\"\n").unwrap();
+    let problems = load(&path).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(problems.len(), 1);
+    let problem = problems.iter().next().unwrap();
+    assert_eq!(
+        problem.location().map(|l| (l.line, l.column)),
+        Some((2, 16))
+    );
+    // Said once: the message is not repeated as the error's own cause.
+    let shown = problems.to_string();
+    assert_eq!(shown.matches("is not UTF-8").count(), 1, "{shown}");
 }

@@ -5,7 +5,8 @@
 use super::Resolver;
 use crate::cluster::build::{self, ClusterSpec, ServiceSpec, ServiceSpecs};
 use crate::cluster::generate::ShortForm;
-use crate::cluster::{CallGraph, Cluster, NodeGroup, Service, MAX_PODS};
+use crate::cluster::{CallGraph, Cluster, NodeGroup, Service, MAX_CALLS, MAX_NODES, MAX_PODS};
+use crate::config::ranges;
 use crate::config::raw::{self, RawScenario, RawService};
 use crate::traffic::{Origin, Traffic};
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ impl Resolver {
         let c = raw.cluster.get_ref();
         let cluster_span = raw.cluster.span();
         let default_max = match &c.max_pods_per_node {
-            Some(v) => self.count(v, "cluster.max_pods_per_node", 1)?,
+            Some(v) => self.integer32(v, &ranges::MAX_PODS_PER_NODE_KEY)?,
             None => NodeGroup::DEFAULT_MAX_PODS,
         };
         let node_groups = self.node_groups(c, cluster_span.clone(), default_max)?;
@@ -39,10 +40,7 @@ impl Resolver {
 
         let pods = services.pods();
         if pods > MAX_PODS {
-            self.error(
-                cluster_span,
-                format!("the cluster has {pods} pods; meshtwin models at most {MAX_PODS}"),
-            );
+            self.error(cluster_span, too_many_pods(pods));
             return None;
         }
         if pods > capacity {
@@ -137,7 +135,7 @@ impl Resolver {
     ) -> Option<Vec<NodeGroup>> {
         match (&c.nodes, c.node_group.is_empty()) {
             (Some(nodes), true) => {
-                let count = self.count(nodes, "cluster.nodes", 1)?;
+                let count = self.integer32(nodes, &ranges::NODES)?;
                 Some(vec![NodeGroup {
                     name: "nodes".into(),
                     count,
@@ -157,9 +155,12 @@ impl Resolver {
                         continue;
                     }
                     first_seen.insert(name, self.source.location(g_ref.name.span().start).line);
-                    let count = self.count(&g_ref.count, "node_group.count", 1);
-                    let max_pods =
-                        self.count_or(&g_ref.max_pods, "node_group.max_pods", 1, default_max);
+                    let count = self.integer32(&g_ref.count, &ranges::NODE_GROUP_COUNT);
+                    let max_pods = self.integer32_or(
+                        &g_ref.max_pods,
+                        &ranges::NODE_GROUP_MAX_PODS,
+                        default_max,
+                    );
                     if let (Some(count), Some(max_pods)) = (count, max_pods) {
                         groups.push(NodeGroup {
                             name: name.to_string(),
@@ -169,8 +170,15 @@ impl Resolver {
                     }
                 }
                 let total: u64 = groups.iter().map(|g| g.count as u64).sum();
-                if total > u32::MAX as u64 {
-                    self.error(cluster_span, "too many nodes");
+                if total > MAX_NODES {
+                    self.error(
+                        cluster_span,
+                        format!(
+                            "the node groups have {} nodes; the model holds every node one by one, and a million ({}) is the largest cluster it supports",
+                            ranges::with_separators(total as f64),
+                            ranges::with_separators(MAX_NODES as f64)
+                        ),
+                    );
                     return None;
                 }
                 Some(groups)
@@ -208,7 +216,7 @@ impl Resolver {
             self.error(raw.cluster.span(), format!("the short form needs both cluster.pods_per_node and cluster.services; cluster.{missing} is missing"));
             return None;
         };
-        let pods_per_node = self.count(ppn, "cluster.pods_per_node", 1)?;
+        let pods_per_node = self.integer32(ppn, &ranges::PODS_PER_NODE)?;
         if let Some(small) = groups.iter().find(|g| g.max_pods < pods_per_node) {
             self.error(
                 ppn.span(),
@@ -221,14 +229,14 @@ impl Resolver {
         }
         let node_count: u64 = groups.iter().map(|g| g.count as u64).sum();
         let pods = node_count * pods_per_node as u64;
-        let services = self.count(svc, "cluster.services", 1)?;
+        let services = self.integer32(svc, &ranges::SERVICES)?;
         if services as u64 > pods {
             self.error(svc.span(), format!("{services} services need at least one pod each, but the cluster has {pods} pods"));
             return None;
         }
         let namespaces = match &c.namespaces {
             Some(v) => {
-                let n = self.count(v, "cluster.namespaces", 1)?;
+                let n = self.integer32(v, &ranges::NAMESPACES)?;
                 if n > services {
                     self.error(
                         v.span(),
@@ -243,27 +251,32 @@ impl Resolver {
             None => services.div_ceil(ShortForm::SERVICES_PER_NAMESPACE),
         };
         let calls_per_service = match &c.calls_per_service {
-            Some(v) => self.count(v, "cluster.calls_per_service", 0)?,
+            Some(v) => self.integer32(v, &ranges::CALLS_PER_SERVICE)?,
             None => ShortForm::DEFAULT_CALLS_PER_SERVICE,
         };
         let l7_policy_fraction = match &c.l7_policy_fraction {
-            Some(v) if (0.0..=1.0).contains(v.get_ref()) => *v.get_ref(),
-            Some(v) => {
-                self.error(
-                    v.span(),
-                    format!(
-                        "cluster.l7_policy_fraction must be between 0 and 1, not {}",
-                        v.get_ref()
-                    ),
-                );
-                return None;
-            }
+            Some(v) => self.number(v, &ranges::L7_POLICY_FRACTION)?,
             None => ShortForm::DEFAULT_L7_POLICY_FRACTION,
         };
         if pods > MAX_PODS {
+            self.error(ppn.span(), too_many_pods(pods));
+            return None;
+        }
+        let calls = ShortForm::calls(services, calls_per_service);
+        if calls > MAX_CALLS {
+            let span = c
+                .calls_per_service
+                .as_ref()
+                .map_or(svc.span(), |v| v.span());
             self.error(
-                raw.cluster.span(),
-                format!("the cluster has {pods} pods; meshtwin models at most {MAX_PODS}"),
+                span,
+                format!(
+                    "{} services each calling up to {} of the later ones make {} calls; the model holds every call, at most {}",
+                    ranges::with_separators(services as f64),
+                    ranges::with_separators(calls_per_service as f64),
+                    ranges::with_separators(calls as f64),
+                    ranges::with_separators(MAX_CALLS as f64)
+                ),
             );
             return None;
         }
@@ -326,11 +339,18 @@ impl Resolver {
                 .service_account
                 .as_ref()
                 .map_or(name, |sa| sa.get_ref().as_str());
-            let replicas = self.count(&s.replicas, "replicas", 1);
+            let replicas = self.integer32(&s.replicas, &ranges::REPLICAS);
             let (http_ports, tcp_ports) = self.ports(s);
-            let rps = self.positive_or(&s.rps_per_pod, "rps_per_pod", traffic.rps_per_pod);
-            let app_time_us =
-                self.non_negative_or(&s.app_time_us, "app_time_us", traffic.app_time_us);
+            let rps = self.number_or(
+                &s.rps_per_pod,
+                &ranges::SERVICE_RPS_PER_POD,
+                traffic.rps_per_pod,
+            );
+            let app_time_us = self.number_or(
+                &s.app_time_us,
+                &ranges::SERVICE_APP_TIME_US,
+                traffic.app_time_us,
+            );
             if let (Some(namespace), Some(replicas), Some(rps_per_pod), Some(app_time_us)) =
                 (namespace, replicas, rps, app_time_us)
             {
@@ -355,9 +375,18 @@ impl Resolver {
             }
         }
         if pods > MAX_PODS {
+            self.error(raw.cluster.span(), too_many_pods(pods));
+            return None;
+        }
+        let listed_calls: usize = raw.services.iter().map(|s| s.calls.len()).sum();
+        if listed_calls as u64 > MAX_CALLS {
             self.error(
                 raw.cluster.span(),
-                format!("the services have {pods} pods; meshtwin models at most {MAX_PODS}"),
+                format!(
+                    "the services list {} calls; the model holds every call, at most {}",
+                    ranges::with_separators(listed_calls as f64),
+                    ranges::with_separators(MAX_CALLS as f64)
+                ),
             );
             return None;
         }
@@ -428,12 +457,15 @@ impl Resolver {
 
     fn ports(&mut self, s: &RawService) -> (Vec<u16>, Vec<u16>) {
         let mut all: Vec<u16> = Vec::new();
-        let mut check = |resolver: &mut Self, list: &Option<Vec<Spanned<i64>>>| -> Vec<u16> {
+        let mut check = |resolver: &mut Self,
+                         list: &Option<Vec<Spanned<i64>>>,
+                         key: &ranges::Key|
+         -> Vec<u16> {
             let mut out = Vec::new();
             for p in list.iter().flatten() {
                 let v = *p.get_ref();
-                if !(1..=65535).contains(&v) {
-                    resolver.error(p.span(), format!("port {v} is not between 1 and 65535"));
+                if let Some(message) = key.problem(v as f64) {
+                    resolver.error(p.span(), message);
                 } else if all.contains(&(v as u16)) {
                     resolver.error(p.span(), format!("port {v} is listed twice"));
                 } else {
@@ -443,8 +475,8 @@ impl Resolver {
             }
             out
         };
-        let http = check(self, &s.http_ports);
-        let tcp = check(self, &s.tcp_ports);
+        let http = check(self, &s.http_ports, &ranges::HTTP_PORTS);
+        let tcp = check(self, &s.tcp_ports, &ranges::TCP_PORTS);
         if s.http_ports.is_none() && s.tcp_ports.is_none() {
             return (vec![Service::DEFAULT_HTTP_PORT], vec![]);
         }
@@ -456,6 +488,14 @@ impl Resolver {
         }
         (http, tcp)
     }
+}
+
+fn too_many_pods(pods: u64) -> String {
+    format!(
+        "the cluster has {} pods; the model holds every pod one by one, and {} is the most it supports",
+        ranges::with_separators(pods as f64),
+        ranges::with_separators(MAX_PODS as f64)
+    )
 }
 
 /// A call from one service to another, with the span of the callee's name.

@@ -2,6 +2,7 @@
 
 use super::Resolver;
 use crate::cluster::build::CoreSpec;
+use crate::config::ranges;
 use crate::config::raw::RawCluster;
 
 impl Resolver {
@@ -9,15 +10,13 @@ impl Resolver {
     pub(super) fn cores(&mut self, c: &RawCluster) -> Option<CoreSpec> {
         match (&c.cores_per_node, &c.hosts) {
             (None, None) => Some(CoreSpec::Unlimited),
-            (Some(cores), None) => Some(CoreSpec::PerNode(self.count(
-                cores,
-                "cluster.cores_per_node",
-                1,
-            )?)),
+            (Some(cores), None) => Some(CoreSpec::PerNode(
+                self.integer32(cores, &ranges::CORES_PER_NODE)?,
+            )),
             (None, Some(hosts)) => {
                 let h = hosts.get_ref();
-                let count = self.count(&h.count, "cluster.hosts.count", 1);
-                let cores = self.count(&h.cores, "cluster.hosts.cores", 1);
+                let count = self.integer32(&h.count, &ranges::HOSTS_COUNT);
+                let cores = self.integer32(&h.cores, &ranges::HOSTS_CORES);
                 Some(CoreSpec::Shared {
                     hosts: count?,
                     cores: cores?,

@@ -7,7 +7,9 @@ mod cluster;
 mod cores;
 mod models;
 mod options;
+mod workload;
 
+use super::ranges::{self, Key};
 use super::raw::RawScenario;
 use super::Scenario;
 use crate::cost_model::{Catalog, ParamValues};
@@ -17,10 +19,36 @@ use std::path::Path;
 use std::sync::Arc;
 use toml::Spanned;
 
+/// How a scenario will be run, which decides what it is checked against.
 pub struct LoadOptions<'a> {
     /// Overrides the file's `seed`.
     pub seed: Option<u64>,
     pub catalog: &'a Catalog,
+    /// Overrides `latency.duration_s` (`--duration`).
+    pub duration_s: Option<f64>,
+    /// The latency simulation will run if the file enables it (no `--no-latency`): its work
+    /// and memory are checked against the budget (`crate::estimate`).
+    pub simulate: bool,
+    /// Simulations at once.
+    pub threads: usize,
+}
+
+impl<'a> LoadOptions<'a> {
+    /// The file's own settings, the simulation on, a thread per core.
+    pub fn new(catalog: &'a Catalog) -> Self {
+        LoadOptions {
+            seed: None,
+            catalog,
+            duration_s: None,
+            simulate: true,
+            threads: default_threads(),
+        }
+    }
+}
+
+/// Simulations at once when `--threads` does not say: one per core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Reads and resolves a scenario file.
@@ -47,10 +75,13 @@ fn resolve(
         source,
         problems: Diagnostics::new(),
     };
-    let resolved = resolver.scenario(raw, options);
+    let resolved = resolver.scenario(&raw, options);
     match resolved {
-        Some(scenario) => resolver.problems.into_result(scenario),
-        None => Err(resolver.problems),
+        Some((scenario, values)) if resolver.problems.is_empty() => {
+            resolver.workload(&raw, &scenario, options);
+            resolver.problems.into_result((scenario, values))
+        }
+        _ => Err(resolver.problems),
     }
 }
 
@@ -76,103 +107,77 @@ impl Resolver {
         self.source.name()
     }
 
-    /// An integer that must be at least `min` and fit in u32.
-    fn count(&mut self, value: &Spanned<i64>, what: &str, min: i64) -> Option<u32> {
+    /// An integer in its key's range; out of range, a located error that names the range.
+    fn integer(&mut self, value: &Spanned<i64>, key: &Key) -> Option<u64> {
         let v = *value.get_ref();
-        if v < min {
-            self.error(
-                value.span(),
-                format!("{what} must be at least {min}, not {v}"),
-            );
-            None
-        } else if v > u32::MAX as i64 {
-            self.error(value.span(), format!("{what} is too large ({v})"));
-            None
-        } else {
-            Some(v as u32)
+        match key.problem(v as f64) {
+            // The ranges' bounds are exact in f64 and at least 0.
+            None => Some(v as u64),
+            Some(message) => {
+                self.error(value.span(), message);
+                None
+            }
         }
     }
 
-    fn positive_or(
-        &mut self,
-        value: &Option<Spanned<f64>>,
-        what: &str,
-        default: f64,
-    ) -> Option<f64> {
-        match value {
-            Some(v) => self.positive(v, what),
-            None => Some(default),
-        }
+    /// An integer in its key's range that fits 32 bits (every such range does).
+    fn integer32(&mut self, value: &Spanned<i64>, key: &Key) -> Option<u32> {
+        debug_assert!(key.range.max <= u32::MAX as f64, "{}", key.path);
+        self.integer(value, key).map(|v| v as u32)
     }
 
-    fn non_negative_or(
-        &mut self,
-        value: &Option<Spanned<f64>>,
-        what: &str,
-        default: f64,
-    ) -> Option<f64> {
-        match value {
-            Some(v) => self.non_negative(v, what),
-            None => Some(default),
-        }
-    }
-
-    fn count_or(
+    fn integer32_or(
         &mut self,
         value: &Option<Spanned<i64>>,
-        what: &str,
-        min: i64,
+        key: &Key,
         default: u32,
     ) -> Option<u32> {
         match value {
-            Some(v) => self.count(v, what, min),
+            Some(v) => self.integer32(v, key),
             None => Some(default),
         }
     }
 
-    fn non_negative(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {
+    /// A number in its key's range.
+    fn number(&mut self, value: &Spanned<f64>, key: &Key) -> Option<f64> {
         let v = *value.get_ref();
-        if v.is_finite() && v >= 0.0 {
-            Some(v)
-        } else {
-            self.error(value.span(), format!("{what} must be 0 or more, not {v}"));
-            None
+        match key.problem(v) {
+            None => Some(v),
+            Some(message) => {
+                self.error(value.span(), message);
+                None
+            }
         }
     }
 
-    fn positive(&mut self, value: &Spanned<f64>, what: &str) -> Option<f64> {
-        let v = *value.get_ref();
-        if v.is_finite() && v > 0.0 {
-            Some(v)
-        } else {
-            self.error(
-                value.span(),
-                format!("{what} must be a positive number, not {v}"),
-            );
-            None
+    fn number_or(&mut self, value: &Option<Spanned<f64>>, key: &Key, default: f64) -> Option<f64> {
+        match value {
+            Some(v) => self.number(v, key),
+            None => Some(default),
         }
     }
 
     fn scenario(
         &mut self,
-        raw: RawScenario,
+        raw: &RawScenario,
         options: &LoadOptions,
     ) -> Option<(Scenario, ParamValues)> {
         let seed = match (options.seed, &raw.seed) {
             (Some(seed), _) => seed,
-            (None, Some(s)) if *s.get_ref() >= 0 => *s.get_ref() as u64,
-            (None, Some(s)) => {
-                self.error(s.span(), "seed must be 0 or more");
-                Scenario::DEFAULT_SEED
-            }
+            (None, Some(s)) => self
+                .integer(s, &ranges::SEED)
+                .unwrap_or(Scenario::DEFAULT_SEED),
             (None, None) => Scenario::DEFAULT_SEED,
         };
         let traffic = self.traffic(&raw.traffic);
         let mesh = self.mesh(&raw.mesh);
         let models = self.models(&raw.models, options.catalog);
-        let latency = self.latency(&raw.latency);
-        let cluster = self.cluster(&raw, seed, traffic.as_ref());
-        let name = raw.name.unwrap_or_else(|| {
+        let mut latency = self.latency(&raw.latency);
+        if let (Some(latency), Some(duration_s)) = (&mut latency, options.duration_s) {
+            latency.duration_s = duration_s;
+        }
+        let cluster = self.cluster(raw, seed, traffic.as_ref());
+        let name = raw.name.clone().unwrap_or_else(|| {
             self.file()
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())

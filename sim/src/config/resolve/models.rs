@@ -2,7 +2,7 @@
 
 use super::Resolver;
 use crate::config::raw;
-use crate::cost_model::{Catalog, ModelSet, ParamValues};
+use crate::cost_model::{ranges, Catalog, ModelSet, ParamValues};
 use crate::latency::options::LatencyOptions;
 
 impl Resolver {
@@ -107,10 +107,15 @@ impl Resolver {
                     continue;
                 };
                 let v = *value.get_ref();
-                if !v.is_finite() || v < 0.0 {
+                let range =
+                    ranges::of(name.get_ref()).expect("the catalog gives every parameter a range");
+                if !range.contains(v) {
                     let message = format!(
-                        "models.{component}.{} must be 0 or more, not {v}",
-                        name.get_ref()
+                        "models.{component}.{} must be {} {range} ({}), not {}",
+                        name.get_ref(),
+                        if range.integer { "an" } else { "a" },
+                        slot.unit,
+                        crate::value_range::shown(v)
                     );
                     self.error(value.span(), message);
                     ok = false;

@@ -3,49 +3,50 @@
 
 use super::Resolver;
 use crate::config::histogram_file;
+use crate::config::ranges;
 use crate::config::raw;
 use crate::engine::{Distribution, Scheduling};
 use crate::latency::options::LatencyOptions;
 use crate::mesh::{Architecture, MeshOptions, Scoping};
 use crate::traffic::Traffic;
+use meshtwin_diagnostics::SourceFile;
 use std::path::Path;
 use toml::Spanned;
 
 impl Resolver {
     pub(super) fn traffic(&mut self, raw: &raw::RawTraffic) -> Option<Traffic> {
-        let rps_per_pod = self.positive_or(
+        let rps_per_pod = self.number_or(
             &raw.rps_per_pod,
-            "traffic.rps_per_pod",
+            &ranges::RPS_PER_POD,
             Traffic::DEFAULT_RPS_PER_POD,
         );
         let payload_bytes = match &raw.payload_bytes {
-            Some(v) => self.count(v, "traffic.payload_bytes", 1).map(u64::from),
+            Some(v) => self.integer(v, &ranges::PAYLOAD_BYTES),
             None => Some(Traffic::DEFAULT_PAYLOAD_BYTES),
         };
-        let connections_per_upstream = self.count_or(
+        let connections_per_upstream = self.integer32_or(
             &raw.connections_per_upstream,
-            "traffic.connections_per_upstream",
-            1,
+            &ranges::CONNECTIONS_PER_UPSTREAM,
             Traffic::DEFAULT_CONNECTIONS_PER_UPSTREAM,
         );
-        let connection_lifetime_ms = self.positive_or(
+        let connection_lifetime_ms = self.number_or(
             &raw.connection_lifetime_ms,
-            "traffic.connection_lifetime_ms",
+            &ranges::CONNECTION_LIFETIME_MS,
             Traffic::DEFAULT_CONNECTION_LIFETIME_MS,
         );
-        let burst_on_ms = self.positive_or(
+        let burst_on_ms = self.number_or(
             &raw.burst_on_ms,
-            "traffic.burst_on_ms",
+            &ranges::BURST_ON_MS,
             Traffic::DEFAULT_BURST_ON_MS,
         );
-        let burst_off_ms = self.non_negative_or(
+        let burst_off_ms = self.number_or(
             &raw.burst_off_ms,
-            "traffic.burst_off_ms",
+            &ranges::BURST_OFF_MS,
             Traffic::DEFAULT_BURST_OFF_MS,
         );
-        let app_time_us = self.non_negative_or(
+        let app_time_us = self.number_or(
             &raw.app_time_us,
-            "traffic.app_time_us",
+            &ranges::APP_TIME_US,
             Traffic::DEFAULT_APP_TIME_US,
         );
         Some(Traffic {
@@ -69,25 +70,24 @@ impl Resolver {
     }
 
     pub(super) fn latency(&mut self, raw: &raw::RawLatency) -> Option<LatencyOptions> {
-        let duration_s = self.positive_or(
+        let duration_s = self.number_or(
             &raw.duration_s,
-            "latency.duration_s",
+            &ranges::DURATION_S,
             LatencyOptions::DEFAULT_DURATION_S,
         );
-        let warmup_s = self.non_negative_or(
+        let warmup_s = self.number_or(
             &raw.warmup_s,
-            "latency.warmup_s",
+            &ranges::WARMUP_S,
             LatencyOptions::DEFAULT_WARMUP_S,
         );
-        let timeout_ms = self.positive_or(
+        let timeout_ms = self.number_or(
             &raw.timeout_ms,
-            "latency.timeout_ms",
+            &ranges::TIMEOUT_MS,
             LatencyOptions::DEFAULT_TIMEOUT_MS,
         );
-        let max_queue = self.count_or(
+        let max_queue = self.integer32_or(
             &raw.max_queue,
-            "latency.max_queue",
-            1,
+            &ranges::MAX_QUEUE,
             LatencyOptions::DEFAULT_MAX_QUEUE,
         );
         let schedulings = match &raw.scheduling {
@@ -108,8 +108,10 @@ impl Resolver {
                 }
             },
         };
-        let envoy_histogram = self.histogram(raw.envoy_histogram.as_ref());
-        let ztunnel_histogram = self.histogram(raw.ztunnel_histogram.as_ref());
+        let envoy_histogram =
+            self.histogram(raw.envoy_histogram.as_ref(), "latency.envoy_histogram");
+        let ztunnel_histogram =
+            self.histogram(raw.ztunnel_histogram.as_ref(), "latency.ztunnel_histogram");
         Some(LatencyOptions {
             enabled: raw.enabled.unwrap_or(LatencyOptions::DEFAULT_ENABLED),
             duration_s: duration_s?,
@@ -123,9 +125,15 @@ impl Resolver {
         })
     }
 
-    /// A histogram file named in the scenario, relative to the scenario's directory.
+    /// A histogram file named in the scenario, relative to the scenario's directory. Its
+    /// problems name both files: the histogram's line (or the histogram as a whole) and the
+    /// cluster file's key that names it.
     #[allow(clippy::option_option)]
-    fn histogram(&mut self, name: Option<&Spanned<String>>) -> Option<Option<Distribution>> {
+    fn histogram(
+        &mut self,
+        name: Option<&Spanned<String>>,
+        key: &str,
+    ) -> Option<Option<Distribution>> {
         let Some(name) = name else { return Some(None) };
         let path = self
             .file()
@@ -135,14 +143,27 @@ impl Resolver {
         if !path.is_file() {
             self.error(
                 name.span(),
-                format!("histogram file {} does not exist", path.display()),
+                format!("{key}: histogram file {} does not exist", path.display()),
             );
             return None;
         }
-        match histogram_file::load(&path) {
+        let named_here = format!("{key} names this histogram");
+        let loaded = SourceFile::read(&path)
+            .and_then(|source| histogram_file::parse(&std::sync::Arc::new(source)));
+        match loaded {
             Ok(d) => Some(Some(d)),
+            // A row of the histogram: there, with a note at the key.
+            Err(d) if d.location().is_some() => {
+                self.problems
+                    .push(d.with_note_at(&self.source, name.span(), named_here));
+                None
+            }
+            // The histogram as a whole: at the key, naming the histogram.
             Err(d) => {
-                self.problems.push(d);
+                self.error(
+                    name.span(),
+                    format!("{key}: {}: {}", d.path().display(), d.message()),
+                );
                 None
             }
         }
@@ -176,10 +197,9 @@ impl Resolver {
                 }
             },
         };
-        let waypoint_replicas = self.count_or(
+        let waypoint_replicas = self.integer32_or(
             &raw.uproxy.waypoint_replicas,
-            "mesh.uproxy.waypoint_replicas",
-            1,
+            &ranges::WAYPOINT_REPLICAS,
             MeshOptions::DEFAULT_WAYPOINT_REPLICAS,
         );
         Some(MeshOptions {

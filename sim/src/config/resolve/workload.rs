@@ -1,0 +1,108 @@
+//! The run a checked scenario asks for, against the budget (`crate::estimate`): values each in
+//! range can still ask for too much together (a call graph in which one request fans out into
+//! millions of calls, many pods at a high rate for a long time). Each problem is located at
+//! the key most to blame, and says the figures and what to change.
+
+use super::{LoadOptions, Resolver};
+use crate::config::raw::RawScenario;
+use crate::config::Scenario;
+use crate::estimate::{
+    self, approximately, MAX_CALLS_PER_REQUEST, MAX_EVENTS_PER_RUN, MEMORY_BUDGET_BYTES,
+};
+use crate::latency;
+
+impl Resolver {
+    pub(super) fn workload(
+        &mut self,
+        raw: &RawScenario,
+        scenario: &Scenario,
+        options: &LoadOptions,
+    ) {
+        let capacity = estimate::capacity(scenario);
+        if !(options.simulate && scenario.latency.enabled) {
+            return;
+        }
+        if let Some(calls) = estimate::calls_per_request(scenario) {
+            // Written so that NaN, which no comparison holds for, is refused too.
+            let within = calls.mean <= MAX_CALLS_PER_REQUEST;
+            if !within {
+                let name = &scenario.cluster.services[calls.service as usize].name;
+                // The entry service as written, or the short form's count of calls.
+                let span = raw
+                    .services
+                    .get(calls.service as usize)
+                    .map(|s| s.name.span())
+                    .or_else(|| {
+                        let c = raw.cluster.get_ref();
+                        c.calls_per_service
+                            .as_ref()
+                            .or(c.services.as_ref())
+                            .map(|v| v.span())
+                    })
+                    .unwrap_or_else(|| raw.cluster.span());
+                self.error(
+                    span,
+                    format!(
+                        "one request to `{name}` makes about {} calls; the simulation allows {} per request (a request's calls can be in flight at once). \
+                         A service calls each callee (its load ÷ its callers' pods) ÷ the caller's rps_per_pod times per request: \
+                         make the callers' rps_per_pod closer to their callees' loads, or run the capacity model alone (--no-latency)",
+                        approximately(calls.mean),
+                        approximately(MAX_CALLS_PER_REQUEST)
+                    ),
+                );
+                return;
+            }
+        }
+        let jobs = latency::jobs(scenario);
+        let run = estimate::latency(scenario, &jobs, options.threads);
+        let within = run.events_busiest_run <= MAX_EVENTS_PER_RUN;
+        if !within {
+            let latency = &raw.latency;
+            let traffic = &raw.traffic;
+            let span = latency
+                .duration_s
+                .as_ref()
+                .map(|d| d.span())
+                .or_else(|| traffic.rps_per_pod.as_ref().map(|r| r.span()))
+                .unwrap_or_else(|| raw.cluster.span());
+            self.error(
+                span,
+                format!(
+                    "the {} simulation would process about {} events ({} s simulated at {} calls per second); one run may process at most {} (about {} at {} events per second): \
+                     shorten latency.duration_s or latency.warmup_s (or --duration), lower the rates, or run the capacity model alone (--no-latency)",
+                    run.busiest_run.label(),
+                    approximately(run.events_busiest_run),
+                    scenario.latency.warmup_s + scenario.latency.duration_s,
+                    approximately(
+                        scenario
+                            .cluster
+                            .services
+                            .iter()
+                            .map(|s| s.rps_per_pod * s.replicas as f64)
+                            .sum::<f64>()
+                    ),
+                    approximately(MAX_EVENTS_PER_RUN),
+                    estimate::duration(MAX_EVENTS_PER_RUN / estimate::EVENTS_PER_SECOND),
+                    approximately(estimate::EVENTS_PER_SECOND),
+                ),
+            );
+            return;
+        }
+        let memory = capacity.memory_bytes + run.memory_bytes;
+        let within = memory <= MEMORY_BUDGET_BYTES;
+        if !within {
+            self.error(
+                raw.cluster.span(),
+                format!(
+                    "the model and {} simulations at once would need about {} ({} calls in flight per run at the offered load, {} of it for the cluster); meshtwin stays within {}: \
+                     run fewer simulations at once (--threads 1), lower the rates or the services' app_time_us, or run the capacity model alone (--no-latency)",
+                    run.parallel,
+                    estimate::bytes(memory),
+                    approximately(run.calls_in_flight),
+                    estimate::bytes(capacity.memory_bytes),
+                    estimate::bytes(MEMORY_BUDGET_BYTES)
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The range of every model parameter, from what its name says it is (`*_bytes`, `*_us`,
+//! `*_sigma`, ...): the same rule for the models' own files, their profiles and a cluster
+//! file's `[models.*]` overrides. A parameter whose name fits no rule has no range, and the
+//! catalog refuses it (a test checks every shipped one has a range).
+
+use crate::value_range::ValueRange;
+
+/// Bytes of one thing (a proxy's base, a cluster, a connection): up to a terabyte, so that
+/// totals over millions of them stay within a 64-bit count (the capacity model checks them).
+pub const BYTES: ValueRange = ValueRange::numbers(0.0, 1e12);
+/// A time in µs: up to 100 s, the latency histograms' ceiling.
+pub const MICROSECONDS: ValueRange = ValueRange::numbers(0.0, 1e8);
+/// The shape of a log-normal: past 3 the mean rests on draws millions of times it.
+pub const SIGMA: ValueRange = ValueRange::numbers(0.0, 3.0);
+/// Worker threads of a proxy: whole threads, at least one.
+pub const THREADS: ValueRange = ValueRange::integers(1, 1024);
+/// vCPU per 1000 requests per second.
+pub const CPU_PER_KRPS: ValueRange = ValueRange::numbers(0.0, 1000.0);
+/// A link's speed: from a megabit to a petabit per second (a slower wire would hold one
+/// request's payload for hours).
+pub const GBPS: ValueRange = ValueRange::numbers(0.001, 1e6);
+
+/// The range of parameter `name`, by what its name says it is.
+pub fn of(name: &str) -> Option<ValueRange> {
+    if name.ends_with("_bytes") {
+        Some(BYTES)
+    } else if name.ends_with("_us") {
+        Some(MICROSECONDS)
+    } else if name.ends_with("_sigma") {
+        Some(SIGMA)
+    } else if name == "worker_threads" {
+        Some(THREADS)
+    } else if name.ends_with("vcpu_per_krps") {
+        Some(CPU_PER_KRPS)
+    } else if name.ends_with("_gbps") {
+        Some(GBPS)
+    } else {
+        None
+    }
+}
