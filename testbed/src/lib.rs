@@ -19,12 +19,16 @@
 //! - [`traffic`]: echo, request/response, name and raw HTTP clients and servers;
 //! - [`http_server`]: the HTTP/1.1 workload server (hyper);
 //! - [`binaries`]: where the workspace's programs are;
-//! - [`bench`]: the datapath benchmark.
+//! - [`bench`]: the datapath benchmark;
+//! - [`load`]: the open-loop HTTP load generator;
+//! - [`affinity`]: pinning threads and processes to CPUs.
 
+pub mod affinity;
 pub mod bench;
 pub mod binaries;
 pub mod cgroup;
 pub mod http_server;
+pub mod load;
 pub mod netlink;
 pub mod netns;
 pub mod topology;

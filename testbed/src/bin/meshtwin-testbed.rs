@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use meshtwin_testbed::bench;
+use meshtwin_testbed::{bench, load};
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +43,55 @@ enum Command {
         #[arg(long, default_value = "target/bench-datapath.json")]
         json: PathBuf,
     },
+    /// Open-loop HTTP/1.1 load against one address; prints a summary, and JSON to --json or
+    /// standard output. Latency is measured from each request's intended send time.
+    Load(LoadArgs),
+}
+
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// The address to send requests to.
+    #[arg(long)]
+    connect: std::net::SocketAddr,
+    /// Run inside this network namespace (/run/netns/NAME, /proc/PID/ns/net, ...).
+    #[arg(long)]
+    netns: Option<PathBuf>,
+    /// Requests per second.
+    #[arg(long)]
+    rate: f64,
+    #[arg(long, value_enum, default_value_t = load::Arrivals::Poisson)]
+    arrivals: load::Arrivals,
+    /// Keep-alive connections.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// A new connection per request instead of keep-alive connections.
+    #[arg(long)]
+    new_connection: bool,
+    #[arg(long, default_value = "/")]
+    path: String,
+    /// POST this many bytes per request (0: GET).
+    #[arg(long, default_value_t = 0)]
+    body_bytes: usize,
+    #[arg(long, default_value_t = 1.0)]
+    warmup_secs: f64,
+    #[arg(long, default_value_t = 5.0)]
+    duration_secs: f64,
+    /// How long to wait for answers after the last request.
+    #[arg(long, default_value_t = 2.0)]
+    drain_secs: f64,
+    /// The CPU the generator runs on (the mesh's processes are on CPU 0 by default).
+    #[arg(long, default_value_t = 1, conflicts_with = "unpinned")]
+    cpu: usize,
+    #[arg(long)]
+    unpinned: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Poll instead of sleeping when the next request is due within this many µs.
+    #[arg(long, default_value_t = 0)]
+    spin_us: u64,
+    /// Write the JSON report here instead of standard output.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -71,5 +120,51 @@ fn run(cli: Cli) -> Result<()> {
             cpu: (!unpinned).then_some(cpu),
             json,
         }),
+        Command::Load(args) => run_load(args),
     }
+}
+
+fn run_load(args: LoadArgs) -> Result<()> {
+    let spec = load::LoadSpec {
+        targets: vec![load::Target {
+            address: args.connect,
+            netns: args.netns,
+            share: 1.0,
+            host: None,
+        }],
+        arrivals: args.arrivals,
+        connections: args.connections,
+        new_connection_per_request: args.new_connection,
+        path: args.path,
+        body_bytes: args.body_bytes,
+        warmup: Duration::from_secs_f64(args.warmup_secs),
+        duration: Duration::from_secs_f64(args.duration_secs),
+        drain: Duration::from_secs_f64(args.drain_secs),
+        cpu: (!args.unpinned).then_some(args.cpu),
+        seed: args.seed,
+        spin: Duration::from_micros(args.spin_us),
+        ..load::LoadSpec::new(args.connect, args.rate)
+    };
+    let report = load::run(&spec)?;
+    let l = &report.latency_us;
+    eprintln!(
+        "{:.0} rps offered, {:.0} delivered, {} errors of {}; latency µs p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} mean {:.1}; send lag p99 {:.1} µs; generator {:.2} µs CPU per request",
+        report.offered_rps,
+        report.throughput_rps,
+        report.errors.total(),
+        report.scheduled,
+        l.p50_us,
+        l.p90_us,
+        l.p99_us,
+        l.p999_us,
+        l.mean_us,
+        report.send_lag_us.p99_us,
+        report.generator_cpu_us_per_request
+    );
+    let text = serde_json::to_string_pretty(&report)?;
+    match args.json {
+        Some(path) => std::fs::write(&path, text + "\n")?,
+        None => println!("{text}"),
+    }
+    Ok(())
 }
