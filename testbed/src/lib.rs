@@ -21,6 +21,7 @@
 //! - [`binaries`]: where the workspace's programs are;
 //! - [`bench`]: the datapath benchmark;
 //! - [`load`]: the open-loop HTTP load generator;
+//! - [`measure`]: CPU time and peak memory of processes over a window;
 //! - [`affinity`]: pinning threads and processes to CPUs.
 
 pub mod affinity;
@@ -29,6 +30,7 @@ pub mod binaries;
 pub mod cgroup;
 pub mod http_server;
 pub mod load;
+pub mod measure;
 pub mod netlink;
 pub mod netns;
 pub mod topology;
