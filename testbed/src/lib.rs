@@ -22,10 +22,12 @@
 //! - [`bench`]: the datapath benchmark;
 //! - [`load`]: the open-loop HTTP load generator;
 //! - [`measure`]: CPU time and peak memory of processes over a window;
-//! - [`affinity`]: pinning threads and processes to CPUs.
+//! - [`affinity`]: pinning threads and processes to CPUs;
+//! - [`calibrate`]: each component measured alone, written as a models profile.
 
 pub mod affinity;
 pub mod bench;
+pub mod calibrate;
 pub mod binaries;
 pub mod cgroup;
 pub mod http_server;

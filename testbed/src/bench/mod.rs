@@ -15,7 +15,7 @@
 //! of `connect()` to the node proxy directly and through connect4, for the per-connection cost.
 //! Prints a table, the one-way costs the simulator's kernel model takes, and writes JSON.
 
-mod processes;
+pub(crate) mod processes;
 mod report;
 
 use std::{

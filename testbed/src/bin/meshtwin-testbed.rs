@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use meshtwin_testbed::{bench, load};
+use meshtwin_testbed::{bench, calibrate, load};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +46,39 @@ enum Command {
     /// Open-loop HTTP/1.1 load against one address; prints a summary, and JSON to --json or
     /// standard output. Latency is measured from each request's intended send time.
     Load(LoadArgs),
+    /// Measure each component of the testbed's mesh alone (root): HAProxy by payload size, the
+    /// node proxy and the kernel hops (the datapath benchmark), the workload server; write a
+    /// models profile whose every value names the measurement it came from.
+    Calibrate {
+        /// Request payloads in bytes (0: GET).
+        #[arg(long, value_delimiter = ',', default_value = "0,1024,16384")]
+        payloads: Vec<usize>,
+        /// The payload whose figures the profile takes.
+        #[arg(long, default_value_t = 1024)]
+        profile_payload: usize,
+        /// The light load, requests per second.
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 1.0)]
+        warmup_secs: f64,
+        #[arg(long, default_value_t = 5.0)]
+        duration_secs: f64,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        #[arg(long, default_value_t = 0)]
+        mesh_cpu: usize,
+        #[arg(long, default_value_t = 1)]
+        load_cpu: usize,
+        #[arg(long, default_value_t = 1)]
+        haproxy_threads: usize,
+        /// Seconds per path of the datapath benchmark (0: skip it).
+        #[arg(long, default_value_t = 5.0)]
+        bench_secs: f64,
+        #[arg(long, default_value = "target/calibration/testbed.toml")]
+        profile: PathBuf,
+        #[arg(long, default_value = "target/calibration/calibrate.json")]
+        json: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -121,6 +154,40 @@ fn run(cli: Cli) -> Result<()> {
             json,
         }),
         Command::Load(args) => run_load(args),
+        Command::Calibrate {
+            payloads,
+            profile_payload,
+            rate,
+            warmup_secs,
+            duration_secs,
+            repeats,
+            mesh_cpu,
+            load_cpu,
+            haproxy_threads,
+            bench_secs,
+            profile,
+            json,
+        } => {
+            let calibration = calibrate::run(&calibrate::Options {
+                payloads,
+                profile_payload,
+                rate,
+                warmup: Duration::from_secs_f64(warmup_secs),
+                duration: Duration::from_secs_f64(duration_secs),
+                repeats,
+                mesh_cpu,
+                load_cpu,
+                haproxy_threads,
+                bench_duration: (bench_secs > 0.0).then(|| Duration::from_secs_f64(bench_secs)),
+                profile: profile.clone(),
+                json: json.clone(),
+            })?;
+            for v in &calibration.values {
+                println!("{}.{} = {}", v.component, v.name, v.value);
+            }
+            println!("profile: {}\nJSON: {}", profile.display(), json.display());
+            Ok(())
+        }
     }
 }
 

@@ -370,6 +370,7 @@ impl<'a> Engine<'a> {
             seed: spec.seed,
             scheduled: self.scheduled,
             completed: self.completed,
+            answered: self.answered,
             errors: self.errors,
             throughput_rps: self.delivered_in_window as f64 / spec.duration.as_secs_f64(),
             latency_us: Percentiles::of_ns(&self.latency),

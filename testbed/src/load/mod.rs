@@ -24,7 +24,7 @@ mod report;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-pub use arrivals::Arrivals;
+pub use arrivals::{Arrivals, SplitMix64};
 pub use report::{Errors, LoadReport, Percentiles};
 
 /// One service the load goes to.

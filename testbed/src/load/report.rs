@@ -71,6 +71,9 @@ pub struct LoadReport {
     pub scheduled: u64,
     /// Of those, answered with 2xx.
     pub completed: u64,
+    /// Every answer of the run, warm-up and drain included (what the servers' CPU time over
+    /// the whole run is divided by).
+    pub answered: u64,
     pub errors: Errors,
     /// 2xx answers that arrived during the measured window, per second: what the system
     /// delivered, which falls below the offered rate once it cannot keep up.

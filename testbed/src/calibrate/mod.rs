@@ -1,0 +1,285 @@
+//! `meshtwin-testbed calibrate`: each component of the mesh measured alone on this machine,
+//! written as a models profile whose every value's `source` is the command that measured it.
+//!
+//! ```text
+//! client pod ──load (CPU 1)──▶ server pod: HAProxy :15006 ──▶ workload server :8080   (CPU 0)
+//!                         └──────────────────────────────────▶ workload server :8080  (direct)
+//! ```
+//!
+//! - **L7 proxy** (HAProxy in HTTP mode, the testbed's sidecar and per-node proxy, standing in
+//!   for Envoy): at a light load, by payload size, the latency added against the direct path,
+//!   and its CPU time per request. The part on the request's critical path (the simulator's
+//!   `l7_service_time_mean_us`) is the added mean less the extra loopback leg each way
+//!   (2 × `kernel.stack_us`); its shape σ comes from the added p50 and p99.
+//! - **L4 node proxy** (the project's, the testbed's `uproxy`) and the **kernel hops**: the
+//!   datapath benchmark (`meshtwin-testbed bench`), whose paths give `stack_us`,
+//!   `veth_crossing_us`, `sockmap_us`, the redirects, the node proxy's added round trip and
+//!   CPU per round trip.
+//! - **The workload server**: its CPU time per request on the direct path.
+
+mod haproxy;
+pub mod profile;
+pub mod shape;
+
+pub use haproxy::{config_text as haproxy_config, require as require_haproxy, Haproxy, HAPROXY};
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _, Result};
+use serde::Serialize;
+
+use crate::{
+    affinity, bench,
+    bench::processes::start,
+    binaries,
+    load::{self, LoadReport, LoadSpec, Target},
+    measure::process::{cpu_ns, memory_bytes},
+    topology::Node,
+};
+use profile::{CalibratedValue, Machine};
+
+/// What `meshtwin-testbed calibrate` measures and where it writes.
+pub struct Options {
+    /// Request payloads (0: GET; more: POST of that many bytes, echoed back).
+    pub payloads: Vec<usize>,
+    /// The payload whose figures become the profile's values.
+    pub profile_payload: usize,
+    /// The light load the proxies are measured at, requests per second.
+    pub rate: f64,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub repeats: usize,
+    /// The CPU the mesh's processes (proxy, server) run on.
+    pub mesh_cpu: usize,
+    /// The CPU the load generator runs on.
+    pub load_cpu: usize,
+    pub haproxy_threads: usize,
+    /// Seconds per path of the datapath benchmark; none: skip it (the profile then keeps the
+    /// kernel's and the node proxy's defaults).
+    pub bench_duration: Option<Duration>,
+    pub profile: PathBuf,
+    pub json: PathBuf,
+}
+
+/// The L7 proxy at one payload size: the median runs (by mean latency) direct and through it.
+#[derive(Debug, Serialize)]
+pub struct ProxyRow {
+    pub payload_bytes: usize,
+    pub direct: LoadReport,
+    pub proxied: LoadReport,
+    pub added_mean_us: f64,
+    pub added_p50_us: f64,
+    pub added_p99_us: f64,
+    /// The added mean less the extra loopback leg each way: the proxy's critical path.
+    pub service_time_mean_us: f64,
+    pub service_time_sigma: Option<f64>,
+    pub proxy_cpu_us_per_request: f64,
+    pub server_cpu_us_per_request: f64,
+}
+
+/// Everything `calibrate` measured.
+#[derive(Debug, Serialize)]
+pub struct Calibration {
+    pub machine: Machine,
+    pub haproxy_version: String,
+    pub haproxy_threads: usize,
+    pub rate: f64,
+    pub repeats: usize,
+    pub mesh_cpu: usize,
+    pub load_cpu: usize,
+    pub rows: Vec<ProxyRow>,
+    pub haproxy_peak_rss_bytes: u64,
+    pub server_peak_rss_bytes: u64,
+    /// The datapath benchmark's JSON, as it wrote it.
+    pub bench: Option<serde_json::Value>,
+    pub values: Vec<CalibratedValue>,
+}
+
+const CLIENT_HOST: u8 = 2;
+const SERVER_HOST: u8 = 3;
+const SERVER_PORT: u16 = 8080;
+const PROXY_PORT: u16 = 15006;
+
+pub fn run(options: &Options) -> Result<Calibration> {
+    // SAFETY: geteuid only returns a number.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("calibrate must run as root (it makes network namespaces and runs the datapath benchmark)");
+    }
+    haproxy::require()?;
+    if options.rate <= 0.0 || options.repeats == 0 || options.payloads.is_empty() {
+        bail!("calibrate needs a positive rate, at least one repeat and one payload");
+    }
+    if !options.payloads.contains(&options.profile_payload) {
+        bail!(
+            "the profile's payload ({} B) is not among the measured payloads {:?}",
+            options.profile_payload,
+            options.payloads
+        );
+    }
+    let machine = Machine::here();
+    let traffic = binaries::TRAFFIC.path()?;
+
+    // The kernel hops and the node proxy first: the benchmark builds and removes its own node.
+    let bench = match options.bench_duration {
+        Some(duration) => {
+            let json = options.json.with_file_name("calibrate-bench.json");
+            let bench_options = bench::Options {
+                duration,
+                size: options.profile_payload.max(1),
+                runs: options.repeats,
+                cpu: Some(options.mesh_cpu),
+                json: json.clone(),
+            };
+            // On a thread of its own: the benchmark pins the thread it runs on.
+            std::thread::scope(|s| s.spawn(|| bench::run(&bench_options)).join())
+                .map_err(|_| anyhow::anyhow!("the datapath benchmark panicked"))??;
+            let text = std::fs::read_to_string(&json)
+                .with_context(|| format!("cannot read {}", json.display()))?;
+            Some(serde_json::from_str::<serde_json::Value>(&text)?)
+        }
+        None => None,
+    };
+
+    let mut node = Node::new();
+    node.add_pod("client", CLIENT_HOST);
+    node.add_pod("server", SERVER_HOST);
+    let server_ip = Ipv4Addr::new(10, 77, 0, SERVER_HOST);
+    let server_ns = &node.pod("server").ns;
+    let mut server = server_ns.command(traffic.to_str().context("utf-8 path")?);
+    server.args(["http-server", "--listen", &format!("0.0.0.0:{SERVER_PORT}")]);
+    affinity::pin_command(&mut server, &[options.mesh_cpu]);
+    let server = start(server, "listening")?;
+    let haproxy = Haproxy::start(
+        server_ns,
+        "calibrate",
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, PROXY_PORT)),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, SERVER_PORT)),
+        options.haproxy_threads,
+        &[options.mesh_cpu],
+    )?;
+
+    let stack_us = bench
+        .as_ref()
+        .and_then(|b| b["per_leg_us"]["loopback_one_way_us"].as_f64());
+    let client_ns = node.pod("client").ns.path();
+    let mut rows = Vec::new();
+    for &payload in &options.payloads {
+        let spec = |port: u16, seed: u64| LoadSpec {
+            targets: vec![Target {
+                address: SocketAddr::from((server_ip, port)),
+                netns: Some(client_ns.clone()),
+                share: 1.0,
+                host: None,
+            }],
+            path: if payload == 0 { "/status/200" } else { "/echo" }.to_string(),
+            body_bytes: payload,
+            connections: 4,
+            warmup: options.warmup,
+            duration: options.duration,
+            cpu: Some(options.load_cpu),
+            seed,
+            ..LoadSpec::new(SocketAddr::from((server_ip, port)), options.rate)
+        };
+        let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+        let (mut server_ns_used, mut server_answers) = (0u64, 0u64);
+        let (mut proxy_ns_used, mut proxy_answers) = (0u64, 0u64);
+        // Interleaved, so that a change of the machine's speed touches both alike.
+        for repeat in 0..options.repeats {
+            let seed = 1 + repeat as u64;
+            let before = cpu_ns(server.pid())?;
+            let report = load::run(&spec(SERVER_PORT, seed))?;
+            server_ns_used += cpu_ns(server.pid())? - before;
+            server_answers += report.answered;
+            direct.push(report);
+            let before = cpu_ns(haproxy.pid())?;
+            let report = load::run(&spec(PROXY_PORT, seed))?;
+            proxy_ns_used += cpu_ns(haproxy.pid())? - before;
+            proxy_answers += report.answered;
+            proxied.push(report);
+        }
+        for report in direct.iter().chain(&proxied) {
+            if report.errors.total() > 0 || report.completed == 0 {
+                bail!(
+                    "calibration at {payload} B had errors or no answers: {:?}",
+                    report.errors
+                );
+            }
+        }
+        let direct = median_by_mean(direct);
+        let proxied = median_by_mean(proxied);
+        let added = |f: fn(&LoadReport) -> f64| f(&proxied) - f(&direct);
+        let added_mean_us = added(|r| r.latency_us.mean_us);
+        let added_p50_us = added(|r| r.latency_us.p50_us);
+        let added_p99_us = added(|r| r.latency_us.p99_us);
+        let row = ProxyRow {
+            payload_bytes: payload,
+            added_mean_us,
+            added_p50_us,
+            added_p99_us,
+            service_time_mean_us: added_mean_us - 2.0 * stack_us.unwrap_or(0.0),
+            service_time_sigma: shape::sigma_one(added_p50_us, added_p99_us),
+            proxy_cpu_us_per_request: proxy_ns_used as f64 / 1000.0 / proxy_answers.max(1) as f64,
+            server_cpu_us_per_request: server_ns_used as f64
+                / 1000.0
+                / server_answers.max(1) as f64,
+            direct,
+            proxied,
+        };
+        eprintln!(
+            "L7 proxy, {payload} B: added mean {:.1} µs (p50 {:.1}, p99 {:.1}), HAProxy {:.1} µs CPU per request, server {:.1} µs",
+            row.added_mean_us,
+            row.added_p50_us,
+            row.added_p99_us,
+            row.proxy_cpu_us_per_request,
+            row.server_cpu_us_per_request
+        );
+        rows.push(row);
+    }
+    let haproxy_peak_rss_bytes = memory_bytes(haproxy.pid())?.0;
+    let server_peak_rss_bytes = memory_bytes(server.pid())?.0;
+    let haproxy_version = std::process::Command::new(HAPROXY)
+        .arg("-v")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|text| text.lines().next().map(str::to_string))
+        .unwrap_or_default();
+    let mut calibration = Calibration {
+        machine,
+        haproxy_version,
+        haproxy_threads: options.haproxy_threads,
+        rate: options.rate,
+        repeats: options.repeats,
+        mesh_cpu: options.mesh_cpu,
+        load_cpu: options.load_cpu,
+        rows,
+        haproxy_peak_rss_bytes,
+        server_peak_rss_bytes,
+        bench,
+        values: Vec::new(),
+    };
+    calibration.values = profile::values(&calibration, options);
+    drop(haproxy);
+    drop(server);
+    for path in [&options.profile, &options.json] {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    std::fs::write(&options.profile, profile::render(&calibration))
+        .with_context(|| format!("cannot write {}", options.profile.display()))?;
+    std::fs::write(
+        &options.json,
+        serde_json::to_string_pretty(&calibration)? + "\n",
+    )?;
+    Ok(calibration)
+}
+
+fn median_by_mean(mut runs: Vec<LoadReport>) -> LoadReport {
+    runs.sort_by(|a, b| a.latency_us.mean_us.total_cmp(&b.latency_us.mean_us));
+    runs.swap_remove(runs.len() / 2)
+}

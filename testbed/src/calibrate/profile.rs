@@ -1,0 +1,325 @@
+//! The models profile `calibrate` writes: every value with the command and measurement it came
+//! from (`{ value = V, source = "..." }`, which `sim` reads as the value's own source).
+
+use serde::Serialize;
+
+use super::{shape, Calibration, Options};
+
+/// Where a calibration ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    pub kernel: String,
+    pub cpus: usize,
+    pub cpu_model: String,
+    /// UTC, YYYY-MM-DD.
+    pub date: String,
+    pub load_average: String,
+}
+
+impl Machine {
+    pub fn here() -> Self {
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        Self {
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+            cpus: crate::affinity::online_cpus(),
+            cpu_model: read("/proc/cpuinfo")
+                .lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
+                .unwrap_or_default(),
+            date: today(),
+            load_average: read("/proc/loadavg").trim().to_string(),
+        }
+    }
+}
+
+/// Today's date (UTC) from the system clock, without a date library.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Howard Hinnant's civil_from_days.
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// One value of the profile.
+#[derive(Clone, Debug, Serialize)]
+pub struct CalibratedValue {
+    pub component: &'static str,
+    pub name: &'static str,
+    pub value: f64,
+    pub source: String,
+}
+
+/// The profile's values from what was measured.
+pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
+    let m = &c.machine;
+    let here = format!(
+        "measured by `meshtwin-testbed calibrate` on {} (Linux {}, {} CPUs, {}; mesh on CPU {}, load generator on CPU {})",
+        m.date, m.kernel, m.cpus, m.cpu_model, c.mesh_cpu, c.load_cpu
+    );
+    let mut out = Vec::new();
+    let mut push = |component, name, value: f64, what: String| {
+        if value.is_finite() {
+            out.push(CalibratedValue {
+                component,
+                name,
+                value: (value * 1000.0).round() / 1000.0,
+                source: format!("{here}: {what}"),
+            });
+        }
+    };
+    let light = format!(
+        "{} rps Poisson over 4 keep-alive connections, median of {} runs of {} s",
+        c.rate,
+        c.repeats,
+        options.duration.as_secs_f64()
+    );
+    if let Some(row) = c
+        .rows
+        .iter()
+        .find(|r| r.payload_bytes == options.profile_payload)
+    {
+        let payload = format!("{} B request", row.payload_bytes);
+        push(
+            "envoy",
+            "l7_service_time_mean_us",
+            row.service_time_mean_us.max(1.0),
+            format!(
+                "{}, HAProxy in HTTP mode as an inbound proxy in the server's pod, {payload}, {light}: mean latency through it minus direct ({:.1} µs) less one loopback leg each way (2 × kernel.stack_us)",
+                c.haproxy_version, row.added_mean_us
+            ),
+        );
+        if let Some(sigma) = row.service_time_sigma {
+            push(
+                "envoy",
+                "l7_service_time_sigma",
+                sigma,
+                format!(
+                    "log-normal shape from the latency HAProxy adds at p50 ({:.1} µs) and p99 ({:.1} µs), {payload}, {light}: ln(p99/p50) / 2.326",
+                    row.added_p50_us, row.added_p99_us
+                ),
+            );
+        }
+        push(
+            "envoy",
+            "vcpu_per_krps",
+            row.proxy_cpu_us_per_request / 1000.0,
+            format!(
+                "HAProxy's CPU time (every thread's schedstat) over the runs through it, per answered request ({:.1} µs), {payload}, {light}",
+                row.proxy_cpu_us_per_request
+            ),
+        );
+        push(
+            "envoy",
+            "waypoint_vcpu_per_krps",
+            row.proxy_cpu_us_per_request / 1000.0,
+            "the testbed's waypoint is the same HAProxy: its CPU per request as vcpu_per_krps"
+                .to_string(),
+        );
+        push(
+            "app",
+            "cpu_us_per_request",
+            row.server_cpu_us_per_request,
+            format!(
+                "the workload server's (hyper, meshtwin-traffic http-server) CPU time per answered request on the direct path, {payload}, {light}"
+            ),
+        );
+    }
+    push(
+        "envoy",
+        "base_bytes",
+        c.haproxy_peak_rss_bytes as f64,
+        "HAProxy's peak resident memory (VmHWM) after the calibration runs".to_string(),
+    );
+    push(
+        "envoy",
+        "worker_threads",
+        c.haproxy_threads as f64,
+        format!(
+            "the testbed's HAProxy configuration: nbthread {}",
+            c.haproxy_threads
+        ),
+    );
+    if let Some(bench) = &c.bench {
+        let leg = |key: &str| bench["per_leg_us"][key].as_f64();
+        let path = |key: &str, field: &str| {
+            bench["paths"]
+                .as_array()
+                .and_then(|paths| paths.iter().find(|p| p["key"] == key))
+                .and_then(|p| p["median"][field].as_f64())
+        };
+        let proxy_cpu = |key: &str| {
+            bench["paths"]
+                .as_array()
+                .and_then(|paths| paths.iter().find(|p| p["key"] == key))
+                .and_then(|p| p["proxy_cpu_us_per_round_trip"].as_f64())
+        };
+        let bench_how = format!(
+            "the datapath benchmark inside calibrate (`meshtwin-testbed bench --size {} --runs {}`, every process on CPU {})",
+            bench["size_bytes"], bench["runs"], c.mesh_cpu
+        );
+        let stack = leg("loopback_one_way_us");
+        if let Some(v) = stack {
+            push(
+                "kernel",
+                "stack_us",
+                v,
+                format!("{bench_how}: loopback round trip mean, halved"),
+            );
+        }
+        if let Some(v) = leg("veth_crossing_us") {
+            push(
+                "kernel",
+                "veth_crossing_us",
+                v.max(0.0),
+                format!("{bench_how}: pod-to-pod minus loopback round trip, over four crossings ({v:.2} µs; 0 when negative, below the noise)"),
+            );
+            push(
+                "kernel",
+                "wire_us",
+                v.max(0.0),
+                format!("the testbed's nodes are network namespaces joined by a veth pair, so the wire between them is one more veth crossing; {bench_how}"),
+            );
+        }
+        if let Some(v) = leg("sockmap_one_way_us") {
+            push(
+                "kernel",
+                "sockmap_us",
+                v,
+                format!("{bench_how}: pod-to-pod round trip with the sockmap bypass, halved"),
+            );
+        }
+        if let Some(v) = leg("iptables_redirect_extra_us") {
+            push(
+                "kernel",
+                "iptables_redirect_us",
+                v.max(0.0),
+                format!("{bench_how}: iptables REDIRECT minus connect4 to the node proxy, halved ({v:.2} µs; 0 when negative)"),
+            );
+        }
+        if let Some(v) = leg("connect4_per_connection_us") {
+            push(
+                "kernel",
+                "connect_redirect_us",
+                v.max(0.0),
+                format!("{bench_how}: connect() through connect4 minus directly ({v:.2} µs; 0 when negative)"),
+            );
+        }
+        if let (Some(p50), Some(p99)) = (path("a", "p50_us"), path("a", "p99_us")) {
+            if let Some(sigma) = shape::sigma_two_legs(p50, p99) {
+                push(
+                    "kernel",
+                    "segment_sigma",
+                    sigma,
+                    format!("{bench_how}: the plain pod-to-pod round trip's p99/p50 ({p99:.1}/{p50:.1}) as the sum of two i.i.d. log-normal legs"),
+                );
+            }
+        }
+        if let (Some(d), Some(a), Some(stack)) =
+            (path("d", "mean_us"), path("a", "mean_us"), stack)
+        {
+            push(
+                "ztunnel",
+                "l4_service_time_mean_us",
+                (d - a - 2.0 * stack).max(1.0),
+                format!("{bench_how}: the project's node proxy (reached by connect4) minus the plain pod-to-pod round trip ({:.1} µs, means) less its second leg (2 × kernel.stack_us)", d - a),
+            );
+        }
+        if let (Some(d50), Some(a50), Some(d99), Some(a99)) = (
+            path("d", "p50_us"),
+            path("a", "p50_us"),
+            path("d", "p99_us"),
+            path("a", "p99_us"),
+        ) {
+            if let Some(sigma) = shape::sigma_one(d50 - a50, d99 - a99) {
+                push(
+                    "ztunnel",
+                    "l4_service_time_sigma",
+                    sigma,
+                    format!("{bench_how}: log-normal shape of what the node proxy adds at p50 ({:.1} µs) and p99 ({:.1} µs)", d50 - a50, d99 - a99),
+                );
+            }
+        }
+        if let Some(us) = proxy_cpu("d") {
+            push(
+                "ztunnel",
+                "vcpu_per_krps",
+                us / 1000.0,
+                format!("{bench_how}: the node proxy's CPU time per round trip through connect4 ({us:.1} µs)"),
+            );
+        }
+    }
+    out
+}
+
+/// The profile file's text.
+pub fn render(c: &Calibration) -> String {
+    let quote = |s: &str| serde_json::to_string(s).expect("a string serialises");
+    let m = &c.machine;
+    let mut text = format!(
+        "# Written by `meshtwin-testbed calibrate` on {date}: each component of the testbed's mesh\n\
+         # measured alone on this machine. Reproduce with `sudo target/release/meshtwin-testbed calibrate`.\n\
+         # L7 proxy (HAProxy) by payload, {rate} rps: bytes, added mean / p50 / p99 µs, HAProxy CPU µs per request, server CPU µs per request\n",
+        date = m.date,
+        rate = c.rate
+    );
+    for r in &c.rows {
+        text.push_str(&format!(
+            "#   {:>6} B  {:>7.1} {:>7.1} {:>7.1}  {:>6.1}  {:>6.1}\n",
+            r.payload_bytes,
+            r.added_mean_us,
+            r.added_p50_us,
+            r.added_p99_us,
+            r.proxy_cpu_us_per_request,
+            r.server_cpu_us_per_request
+        ));
+    }
+    text.push_str(&format!(
+        "description = {}\nsource = {}\n",
+        quote(&format!(
+            "this machine's testbed ({} CPUs, Linux {}), measured {}",
+            m.cpus, m.kernel, m.date
+        )),
+        quote("meshtwin-testbed calibrate (each value names its measurement)")
+    ));
+    let mut components: Vec<&str> = c.values.iter().map(|v| v.component).collect();
+    components.dedup();
+    let mut seen = Vec::new();
+    for component in components {
+        if seen.contains(&component) {
+            continue;
+        }
+        seen.push(component);
+        text.push_str(&format!("\n[{component}]\n"));
+        for v in c.values.iter().filter(|v| v.component == component) {
+            text.push_str(&format!(
+                "{} = {{ value = {}, source = {} }}\n",
+                v.name,
+                v.value,
+                quote(&v.source)
+            ));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn today_is_a_plausible_date() {
+        let date = super::today();
+        assert_eq!(date.len(), 10);
+        let year: u32 = date[..4].parse().unwrap();
+        assert!(year >= 2024, "{date}");
+    }
+}
