@@ -10,6 +10,8 @@
 //!            (the `meshtwin-traffic` binary)
 //! programs   the agent, traffic tool and node proxy        binaries
 //! bench      same-node request/response through five paths (`meshtwin-testbed bench`)
+//! mesh       a whole mesh from a cluster.toml: nodes, pods,   mesh (`meshtwin-testbed up`)
+//!            workloads, one of five data planes
 //! ```
 //!
 //! - [`netns`]: network namespaces held by a file descriptor, with links, addresses and routes;
@@ -19,12 +21,14 @@
 //! - [`traffic`]: echo, request/response, name and raw HTTP clients and servers;
 //! - [`http_server`]: the HTTP/1.1 workload server (hyper);
 //! - [`binaries`]: where the workspace's programs are;
-//! - [`bench`]: the datapath benchmark.
+//! - [`bench`]: the datapath benchmark;
+//! - [`mesh`]: a real small mesh built from a cluster.toml (issue 13's testbed; docs/testbed.md).
 
 pub mod bench;
 pub mod binaries;
 pub mod cgroup;
 pub mod http_server;
+pub mod mesh;
 pub mod netlink;
 pub mod netns;
 pub mod topology;
