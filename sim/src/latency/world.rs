@@ -587,7 +587,7 @@ impl<'a> World<'a> {
 
     /// How many times to call `callee` this time.
     fn count(&mut self, callee: Callee) -> u32 {
-        callee.whole + u32::from(self.rng.gen::<f64>() < callee.fraction)
+        callee.count(self.rng.gen::<f64>())
     }
 
     fn next_sequential_call(&mut self, id: u32, t: u64) -> bool {

@@ -1,17 +1,18 @@
-//! `meshtwin-testbed`: what runs on a whole testbed rather than in one pod. Today the datapath
-//! benchmark (`meshtwin_testbed::bench`); the traffic inside pods is `meshtwin-traffic`.
+//! `meshtwin-testbed`: what runs on a whole testbed rather than in one pod: the datapath
+//! benchmark (`meshtwin_testbed::bench`) and the mesh testbed's `up` and `down`
+//! (`meshtwin_testbed::mesh`, docs/testbed.md); the traffic inside pods is `meshtwin-traffic`.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use meshtwin_testbed::{bench, calibrate, load};
+use meshtwin_testbed::{bench, calibrate, load, mesh};
 
 #[derive(Parser)]
 #[command(
     name = "meshtwin-testbed",
     version,
-    about = "A meshtwin node with pods on this machine (network namespaces and cgroups), and the datapath benchmark"
+    about = "meshtwin's testbed on this machine: a mesh built from a cluster.toml (up, down) and the datapath benchmark"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -20,6 +21,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Builds the mesh of a cluster.toml (root), prints its entries and processes, and keeps
+    /// it up until SIGINT or SIGTERM, then removes it.
+    Up {
+        /// The cluster file (the simulator's format, docs/config.md).
+        file: PathBuf,
+        /// The data plane: sidecar, per-node, uproxy, ebpf, or baseline (no mesh).
+        #[arg(long, default_value = "baseline")]
+        architecture: String,
+        /// CPUs the mesh's processes are pinned to, comma-separated.
+        #[arg(long, default_value = "0", value_delimiter = ',')]
+        mesh_cpus: Vec<usize>,
+        /// Names everything the run creates (default: mt<pid>).
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Removes what a run left (after a kill): its processes, cgroups, BPF pins, namespaces
+    /// and run directory, found by prefix. Without --prefix, every run found.
+    Down {
+        #[arg(long)]
+        prefix: Option<String>,
+    },
     /// The datapath benchmark (root): same-node request/response through five paths.
     Bench {
         /// Seconds measured per path (after a second of warm-up).
@@ -139,6 +161,13 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Up {
+            file,
+            architecture,
+            mesh_cpus,
+            prefix,
+        } => up(&file, &architecture, mesh_cpus, prefix),
+        Command::Down { prefix } => down(prefix),
         Command::Bench {
             duration_secs,
             size,
@@ -234,4 +263,155 @@ fn run_load(args: LoadArgs) -> Result<()> {
         None => println!("{text}"),
     }
     Ok(())
+}
+fn architecture(name: &str) -> Result<Option<sim::mesh::Architecture>> {
+    if name == "baseline" {
+        return Ok(None);
+    }
+    sim::mesh::Architecture::ALL
+        .into_iter()
+        .find(|a| a.name() == name)
+        .map(Some)
+        .ok_or_else(|| {
+            let names: Vec<&str> = sim::mesh::Architecture::ALL
+                .iter()
+                .map(|a| a.name())
+                .collect();
+            anyhow::anyhow!(
+                "unknown architecture {name:?}: use baseline or one of {}",
+                names.join(", ")
+            )
+        })
+}
+
+fn up(
+    file: &std::path::Path,
+    architecture_name: &str,
+    mesh_cpus: Vec<usize>,
+    prefix: Option<String>,
+) -> Result<()> {
+    let catalog = sim::cost_model::Catalog::embedded();
+    let (scenario, _) = sim::config::load(
+        file,
+        &sim::config::LoadOptions {
+            seed: None,
+            catalog: &catalog,
+        },
+    )
+    .map_err(|diagnostics| anyhow::anyhow!("{diagnostics}"))?;
+    let mut options = mesh::MeshOptions::new(architecture(architecture_name)?);
+    options.mesh_cpus = mesh_cpus;
+    if let Some(prefix) = prefix {
+        options.prefix = prefix;
+    }
+    let running = mesh::up(&scenario, &options)?;
+    println!(
+        "mesh {} is up: {} ({} nodes, {} pods), run directory {}",
+        running.prefix(),
+        architecture_name,
+        running.plan().nodes.len(),
+        running.plan().pods.len(),
+        running.run_dir().display()
+    );
+    println!(
+        "entries (from {}):",
+        running
+            .entries()
+            .first()
+            .map_or("-".into(), |e| e.netns.display().to_string())
+    );
+    for entry in running.entries() {
+        println!(
+            "  {:<20} {:<21} {:>8.1} rps ({:.0}%)  {}",
+            entry.service,
+            entry.address.to_string(),
+            entry.rps,
+            entry.rate_share * 100.0,
+            entry.path
+        );
+    }
+    println!("processes (pinned to CPUs {:?}):", options.mesh_cpus);
+    for process in running.processes() {
+        println!(
+            "  {:>7}  {:<10} {:<16} node {:<3} {}",
+            process.pid,
+            process.kind.name(),
+            process.name,
+            process.node.map_or("-".into(), |n| n.to_string()),
+            process.cgroup.display()
+        );
+    }
+    println!("Ctrl-C (SIGINT) or SIGTERM removes it.");
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    // The signal handler removes the mesh and exits; until then, keep it up.
+    loop {
+        std::thread::park();
+    }
+}
+
+fn down(prefix: Option<String>) -> Result<()> {
+    let prefixes = match prefix {
+        Some(prefix) => vec![prefix],
+        None => runs_found(),
+    };
+    if prefixes.is_empty() {
+        println!("no mesh testbed found");
+    }
+    for prefix in prefixes {
+        let removed = mesh::cleanup::down(&prefix)?;
+        if removed.is_empty() {
+            println!("{prefix}: nothing to remove");
+            continue;
+        }
+        println!(
+            "{prefix}: removed {} cgroup tree(s), {} BPF pin directory(ies), {} namespace(s){}",
+            removed.cgroups.len(),
+            removed.bpffs_dirs.len(),
+            removed.namespaces.len(),
+            removed
+                .run_dir
+                .map_or(String::new(), |d| format!(", {}", d.display()))
+        );
+    }
+    Ok(())
+}
+
+/// Prefixes of runs that left a run directory (`/tmp/meshtwin-<prefix>` with its marker) or a router
+/// namespace (`/run/netns/<prefix>-router`).
+fn runs_found() -> Vec<String> {
+    let mut found = Vec::new();
+    let scan = |dir: &std::path::Path,
+                parse: &dyn Fn(&str) -> Option<String>,
+                found: &mut Vec<String>| {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.filter_map(Result::ok) {
+                if let Some(prefix) = parse(&entry.file_name().to_string_lossy()) {
+                    if mesh::options::check_prefix(&prefix).is_ok() && !found.contains(&prefix) {
+                        found.push(prefix);
+                    }
+                }
+            }
+        }
+    };
+    scan(
+        &std::env::temp_dir(),
+        &|name| {
+            name.strip_prefix("meshtwin-")
+                .filter(|prefix| {
+                    mesh::cleanup::run_dir(prefix)
+                        .join(mesh::cleanup::RUN_MARKER)
+                        .exists()
+                })
+                .map(str::to_owned)
+        },
+        &mut found,
+    );
+    scan(
+        std::path::Path::new(meshtwin_testbed::netns::NAMED_NETNS_DIR),
+        &|name| name.strip_suffix("-router").map(str::to_owned),
+        &mut found,
+    );
+    found.sort();
+    found
 }

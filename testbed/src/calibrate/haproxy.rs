@@ -58,7 +58,9 @@ impl Haproxy {
             if let Some(ended) = haproxy.process.ended() {
                 bail!("haproxy ended at start ({ended})");
             }
-            if ns.run(|| std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok()) {
+            if ns.run(|| {
+                std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok()
+            }) {
                 return Ok(haproxy);
             }
             if Instant::now() > deadline {

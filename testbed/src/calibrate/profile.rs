@@ -225,8 +225,7 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
                 );
             }
         }
-        if let (Some(d), Some(a), Some(stack)) =
-            (path("d", "mean_us"), path("a", "mean_us"), stack)
+        if let (Some(d), Some(a), Some(stack)) = (path("d", "mean_us"), path("a", "mean_us"), stack)
         {
             push(
                 "ztunnel",
