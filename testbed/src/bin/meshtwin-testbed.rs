@@ -91,11 +91,16 @@ enum Command {
         mesh_cpu: usize,
         #[arg(long, default_value_t = 1)]
         load_cpu: usize,
+        /// HAProxy's nbthread (the simulator's envoy.worker_threads, which the mesh's HAProxy
+        /// takes from the models).
         #[arg(long, default_value_t = 1)]
-        haproxy_threads: usize,
+        haproxy_threads: u32,
         /// Seconds per path of the datapath benchmark (0: skip it).
         #[arg(long, default_value_t = 5.0)]
         bench_secs: f64,
+        /// Take the datapath benchmark's figures from this JSON (its --json) instead.
+        #[arg(long)]
+        bench_json: Option<PathBuf>,
         #[arg(long, default_value = "target/calibration/testbed.toml")]
         profile: PathBuf,
         #[arg(long, default_value = "target/calibration/calibrate.json")]
@@ -194,6 +199,7 @@ fn run(cli: Cli) -> Result<()> {
             load_cpu,
             haproxy_threads,
             bench_secs,
+            bench_json,
             profile,
             json,
         } => {
@@ -208,6 +214,7 @@ fn run(cli: Cli) -> Result<()> {
                 load_cpu,
                 haproxy_threads,
                 bench_duration: (bench_secs > 0.0).then(|| Duration::from_secs_f64(bench_secs)),
+                bench_json,
                 profile: profile.clone(),
                 json: json.clone(),
             })?;

@@ -1,108 +1,147 @@
-//! HAProxy in HTTP mode, the testbed's L7 proxy (Envoy is not packaged in Debian): a config
-//! file and a foreground process, removed and stopped when dropped.
+//! The processes a calibration measures, started alone in a pod's namespace and pinned: HAProxy
+//! with the mesh's own configuration (`mesh::dataplane::haproxy::Config`, so what is measured
+//! is what the sidecars run) and the mesh's workload server (`meshtwin-workload`).
 
 use std::{
-    net::SocketAddr,
+    net::{SocketAddr, SocketAddrV4},
     path::{Path, PathBuf},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::{affinity, bench::processes::Running, netns::Netns};
-
-pub const HAPROXY: &str = "/usr/sbin/haproxy";
+use crate::{
+    affinity,
+    bench::processes::Running,
+    binaries,
+    mesh::{
+        dataplane::haproxy::{Backend, Config, Frontend},
+        options::{DEFAULT_HAPROXY, DEFAULT_PROXY_USER},
+        WorkloadSpec,
+    },
+    netns::Netns,
+};
 
 /// Fails with what to do when HAProxy is not installed.
 pub fn require() -> Result<()> {
-    if !Path::new(HAPROXY).exists() {
-        bail!("{HAPROXY} not found: the testbed's L7 proxy is Debian's haproxy (apt-get install haproxy, or .ci/setup)");
+    if !Path::new(DEFAULT_HAPROXY).exists() {
+        bail!("{DEFAULT_HAPROXY} not found: the testbed's L7 proxy is Debian's haproxy (apt-get install haproxy, or .ci/setup)");
     }
     Ok(())
 }
 
-/// A running HAProxy: one frontend forwarding to one server, HTTP mode, keep-alive on both
-/// sides (`http-reuse always`: connections to the server are pooled, as Envoy pools them).
-pub struct Haproxy {
+/// A process with a file it was started with, both gone when dropped.
+pub struct Started {
     process: Running,
-    config: PathBuf,
+    file: PathBuf,
 }
 
-impl Haproxy {
-    /// Starts HAProxy in `ns` on `cpus` with `threads` threads, listening on `listen` and
-    /// forwarding to `server`; returns once `listen` accepts connections.
-    pub fn start(
-        ns: &Netns,
-        name: &str,
-        listen: SocketAddr,
-        server: SocketAddr,
-        threads: usize,
-        cpus: &[usize],
-    ) -> Result<Self> {
-        require()?;
-        let config = std::env::temp_dir().join(format!(
-            "meshtwin-haproxy-{}-{name}.cfg",
-            std::process::id()
-        ));
-        std::fs::write(&config, config_text(listen, server, threads))
-            .with_context(|| format!("cannot write {}", config.display()))?;
-        let mut command = ns.command(HAPROXY);
-        command.arg("-f").arg(&config).arg("-db");
-        affinity::pin_command(&mut command, cpus);
-        let mut haproxy = Self {
-            process: Running::spawn(command)?,
-            config,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(ended) = haproxy.process.ended() {
-                bail!("haproxy ended at start ({ended})");
-            }
-            if ns.run(|| {
-                std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok()
-            }) {
-                return Ok(haproxy);
-            }
-            if Instant::now() > deadline {
-                bail!("haproxy does not accept connections on {listen} after 10 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
+impl Started {
     pub fn pid(&self) -> u32 {
         self.process.pid()
     }
 }
 
-impl Drop for Haproxy {
+impl Drop for Started {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.config);
+        let _ = std::fs::remove_file(&self.file);
     }
 }
 
-pub fn config_text(listen: SocketAddr, server: SocketAddr, threads: usize) -> String {
-    format!(
-        "# written by meshtwin-testbed: one HTTP frontend, one server
-global
-    nbthread {threads}
-    maxconn 20000
+/// Starts `command` (its `file` removed afterwards) and waits until `listen` accepts
+/// connections in `ns`.
+fn start(
+    ns: &Netns,
+    mut command: Command,
+    file: PathBuf,
+    listen: SocketAddr,
+    cpus: &[usize],
+) -> Result<Started> {
+    affinity::pin_command(&mut command, cpus);
+    let what = format!("{:?}", command.get_program());
+    let mut started = Started {
+        process: Running::spawn(command)?,
+        file,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(ended) = started.process.ended() {
+            bail!("{what} ended at start ({ended})");
+        }
+        let up = ns.run(|| {
+            std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok()
+        });
+        if up {
+            return Ok(started);
+        }
+        if Instant::now() > deadline {
+            bail!("{what} does not accept connections on {listen} after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    timeout http-keep-alive 60s
+/// HAProxy in `ns`: HTTP on `port`, forwarding to `server`, with `threads` threads.
+pub fn haproxy(
+    ns: &Netns,
+    port: u16,
+    server: SocketAddrV4,
+    threads: u32,
+    cpus: &[usize],
+) -> Result<Started> {
+    require()?;
+    let config = Config {
+        threads,
+        user: DEFAULT_PROXY_USER.to_string(),
+        frontends: vec![Frontend {
+            name: "inbound".into(),
+            bind: "0.0.0.0".into(),
+            port,
+            routes: vec![("app".into(), None)],
+        }],
+        backends: vec![Backend {
+            name: "app".into(),
+            servers: vec![server],
+        }],
+    };
+    let path = std::env::temp_dir().join(format!("meshtwin-calibrate-{}.cfg", std::process::id()));
+    std::fs::write(&path, config.render())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut command = ns.command(DEFAULT_HAPROXY);
+    command.arg("-db").arg("-f").arg(&path);
+    start(
+        ns,
+        command,
+        path,
+        SocketAddr::from((*server.ip(), port)),
+        cpus,
+    )
+}
 
-frontend inbound
-    bind {listen}
-    default_backend app
-
-backend app
-    server app {server}
-"
+/// The mesh's workload server in `ns`: no calls, no app time, answering `payload_bytes`.
+pub fn workload(ns: &Netns, port: u16, payload_bytes: u64, cpus: &[usize]) -> Result<Started> {
+    let spec = WorkloadSpec {
+        service: "calibrate".into(),
+        port,
+        app_time_us: 0.0,
+        call_mode: sim::traffic::CallMode::Sequential,
+        calls: Vec::new(),
+        payload_bytes,
+        payload: sim::traffic::PayloadKind::Fixed,
+        connection_reuse: true,
+        connections_per_upstream: 1,
+        seed: 1,
+    };
+    let path = std::env::temp_dir().join(format!("meshtwin-calibrate-{}.json", std::process::id()));
+    std::fs::write(&path, serde_json::to_string(&spec)?)?;
+    let mut command = ns.command(binaries::WORKLOAD.path()?.to_str().context("utf-8 path")?);
+    command.arg("--spec").arg(&path);
+    start(
+        ns,
+        command,
+        path,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        cpus,
     )
 }

@@ -21,10 +21,10 @@ mod haproxy;
 pub mod profile;
 pub mod shape;
 
-pub use haproxy::{config_text as haproxy_config, require as require_haproxy, Haproxy, HAPROXY};
+pub use haproxy::require as require_haproxy;
 
 use std::{
-    net::{Ipv4Addr, SocketAddr},
+    net::{Ipv4Addr, SocketAddr, SocketAddrV4},
     path::PathBuf,
     time::Duration,
 };
@@ -33,9 +33,7 @@ use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
 use crate::{
-    affinity, bench,
-    bench::processes::start,
-    binaries,
+    bench,
     load::{self, LoadReport, LoadSpec, Target},
     measure::process::{cpu_ns, memory_bytes},
     topology::Node,
@@ -57,10 +55,13 @@ pub struct Options {
     pub mesh_cpu: usize,
     /// The CPU the load generator runs on.
     pub load_cpu: usize,
-    pub haproxy_threads: usize,
+    pub haproxy_threads: u32,
     /// Seconds per path of the datapath benchmark; none: skip it (the profile then keeps the
     /// kernel's and the node proxy's defaults).
     pub bench_duration: Option<Duration>,
+    /// Read the datapath benchmark's results from this JSON (`meshtwin-testbed bench --json`)
+    /// instead of running it.
+    pub bench_json: Option<PathBuf>,
     pub profile: PathBuf,
     pub json: PathBuf,
 }
@@ -86,7 +87,7 @@ pub struct ProxyRow {
 pub struct Calibration {
     pub machine: Machine,
     pub haproxy_version: String,
-    pub haproxy_threads: usize,
+    pub haproxy_threads: u32,
     pub rate: f64,
     pub repeats: usize,
     pub mesh_cpu: usize,
@@ -121,11 +122,15 @@ pub fn run(options: &Options) -> Result<Calibration> {
         );
     }
     let machine = Machine::here();
-    let traffic = binaries::TRAFFIC.path()?;
 
     // The kernel hops and the node proxy first: the benchmark builds and removes its own node.
-    let bench = match options.bench_duration {
-        Some(duration) => {
+    let bench = match (&options.bench_json, options.bench_duration) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(serde_json::from_str::<serde_json::Value>(&text)?)
+        }
+        (None, Some(duration)) => {
             let json = options.json.with_file_name("calibrate-bench.json");
             let bench_options = bench::Options {
                 duration,
@@ -141,7 +146,7 @@ pub fn run(options: &Options) -> Result<Calibration> {
                 .with_context(|| format!("cannot read {}", json.display()))?;
             Some(serde_json::from_str::<serde_json::Value>(&text)?)
         }
-        None => None,
+        (None, None) => None,
     };
 
     let mut node = Node::new();
@@ -149,18 +154,15 @@ pub fn run(options: &Options) -> Result<Calibration> {
     node.add_pod("server", SERVER_HOST);
     let server_ip = Ipv4Addr::new(10, 77, 0, SERVER_HOST);
     let server_ns = &node.pod("server").ns;
-    let mut server = server_ns.command(traffic.to_str().context("utf-8 path")?);
-    server.args(["http-server", "--listen", &format!("0.0.0.0:{SERVER_PORT}")]);
-    affinity::pin_command(&mut server, &[options.mesh_cpu]);
-    let server = start(server, "listening")?;
-    let haproxy = Haproxy::start(
+    let mesh_cpus = [options.mesh_cpu];
+    let haproxy = haproxy::haproxy(
         server_ns,
-        "calibrate",
-        SocketAddr::from((Ipv4Addr::UNSPECIFIED, PROXY_PORT)),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, SERVER_PORT)),
+        PROXY_PORT,
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, SERVER_PORT),
         options.haproxy_threads,
-        &[options.mesh_cpu],
+        &mesh_cpus,
     )?;
+    let mut server_peak_rss_bytes = 0;
 
     let stack_us = bench
         .as_ref()
@@ -168,6 +170,8 @@ pub fn run(options: &Options) -> Result<Calibration> {
     let client_ns = node.pod("client").ns.path();
     let mut rows = Vec::new();
     for &payload in &options.payloads {
+        // The workload server answers with the payload's size, so one per payload.
+        let server = haproxy::workload(server_ns, SERVER_PORT, payload as u64, &mesh_cpus)?;
         let spec = |port: u16, seed: u64| LoadSpec {
             targets: vec![Target {
                 address: SocketAddr::from((server_ip, port)),
@@ -175,7 +179,7 @@ pub fn run(options: &Options) -> Result<Calibration> {
                 share: 1.0,
                 host: None,
             }],
-            path: if payload == 0 { "/status/200" } else { "/echo" }.to_string(),
+            path: "/".to_string(),
             body_bytes: payload,
             connections: 4,
             warmup: options.warmup,
@@ -238,10 +242,10 @@ pub fn run(options: &Options) -> Result<Calibration> {
             row.server_cpu_us_per_request
         );
         rows.push(row);
+        server_peak_rss_bytes = server_peak_rss_bytes.max(memory_bytes(server.pid())?.0);
     }
     let haproxy_peak_rss_bytes = memory_bytes(haproxy.pid())?.0;
-    let server_peak_rss_bytes = memory_bytes(server.pid())?.0;
-    let haproxy_version = std::process::Command::new(HAPROXY)
+    let haproxy_version = std::process::Command::new(crate::mesh::options::DEFAULT_HAPROXY)
         .arg("-v")
         .output()
         .ok()
@@ -264,7 +268,6 @@ pub fn run(options: &Options) -> Result<Calibration> {
     };
     calibration.values = profile::values(&calibration, options);
     drop(haproxy);
-    drop(server);
     for path in [&options.profile, &options.json] {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;

@@ -95,7 +95,7 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
             "l7_service_time_mean_us",
             row.service_time_mean_us.max(1.0),
             format!(
-                "{}, HAProxy in HTTP mode as an inbound proxy in the server's pod, {payload}, {light}: mean latency through it minus direct ({:.1} µs) less one loopback leg each way (2 × kernel.stack_us)",
+                "{}, HAProxy in HTTP mode with the mesh's configuration, as an inbound proxy in the server's pod, {payload}, {light}: mean latency through it minus direct ({:.1} µs) less one loopback leg each way (2 × kernel.stack_us)",
                 c.haproxy_version, row.added_mean_us
             ),
         );
@@ -131,7 +131,7 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
             "cpu_us_per_request",
             row.server_cpu_us_per_request,
             format!(
-                "the workload server's (hyper, meshtwin-traffic http-server) CPU time per answered request on the direct path, {payload}, {light}"
+                "the mesh's workload server's (meshtwin-workload, hyper; no calls, no app time) CPU time per answered request on the direct path, {payload}, {light}"
             ),
         );
     }
