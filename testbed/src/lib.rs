@@ -26,6 +26,7 @@
 //! - [`measure`]: CPU time and peak memory of processes over a window;
 //! - [`affinity`]: pinning threads and processes to CPUs;
 //! - [`calibrate`]: each component measured alone, written as a models profile;
+//! - [`validate`]: the simulator's predictions against the real mesh (`meshtwin-testbed validate`);
 //! - [`mesh`]: a real small mesh built from a cluster.toml (issue 13's testbed; docs/testbed.md).
 
 pub mod affinity;
@@ -41,3 +42,4 @@ pub mod netlink;
 pub mod netns;
 pub mod topology;
 pub mod traffic;
+pub mod validate;

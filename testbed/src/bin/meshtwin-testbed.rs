@@ -6,7 +6,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use meshtwin_testbed::{bench, calibrate, load, mesh};
+use meshtwin_testbed::{bench, calibrate, load, mesh, validate};
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +68,9 @@ enum Command {
     /// Open-loop HTTP/1.1 load against one address; prints a summary, and JSON to --json or
     /// standard output. Latency is measured from each request's intended send time.
     Load(LoadArgs),
+    /// Build the file's mesh per architecture (root), drive and measure it, run the simulator
+    /// on the same file with the calibrated profile, and print predicted | measured | error.
+    Validate(ValidateArgs),
     /// Measure each component of the testbed's mesh alone (root): HAProxy by payload size, the
     /// node proxy and the kernel hops (the datapath benchmark), the workload server; write a
     /// models profile whose every value names the measurement it came from.
@@ -106,6 +109,61 @@ enum Command {
         #[arg(long, default_value = "target/calibration/calibrate.json")]
         json: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// The cluster file (sim/scenarios/validation-*.toml).
+    file: PathBuf,
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "baseline,sidecar,per-node,uproxy,ebpf"
+    )]
+    architectures: Vec<String>,
+    /// Load levels as fractions of the lowest measured saturation.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.4,0.8", conflicts_with_all = ["rates", "file_rate"])]
+    levels: Vec<f64>,
+    /// Load levels as total requests per second instead (no saturation search unless asked).
+    #[arg(long, value_delimiter = ',')]
+    rates: Option<Vec<f64>>,
+    /// One level: the file's own rate (seed 003's fixed benchmark).
+    #[arg(long)]
+    file_rate: bool,
+    /// Search the saturation even with --rates or --file-rate.
+    #[arg(long)]
+    saturation: bool,
+    #[arg(long, default_value_t = 250.0)]
+    saturation_start: f64,
+    #[arg(long, default_value_t = 32000.0)]
+    saturation_cap: f64,
+    /// Measured seconds of each saturation probe.
+    #[arg(long, default_value_t = 3.0)]
+    probe_secs: f64,
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    #[arg(long, default_value_t = 1.0)]
+    warmup_secs: f64,
+    #[arg(long, default_value_t = 5.0)]
+    duration_secs: f64,
+    /// The calibrated profile (`meshtwin-testbed calibrate`); by default
+    /// target/calibration/testbed.toml when it exists, else the models as shipped.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    mesh_cpus: Vec<usize>,
+    #[arg(long, default_value_t = 1)]
+    load_cpu: usize,
+    /// Keep-alive connections per entry service.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// A sustained run's p99 stays under this (the saturation's definition).
+    #[arg(long, default_value_t = 100.0)]
+    p99_bound_ms: f64,
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[arg(long)]
+    svg: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -188,6 +246,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
         }),
         Command::Load(args) => run_load(args),
+        Command::Validate(args) => run_validate(args),
         Command::Calibrate {
             payloads,
             profile_payload,
@@ -225,6 +284,66 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn run_validate(args: ValidateArgs) -> Result<()> {
+    let architectures = args
+        .architectures
+        .iter()
+        .map(|name| validate::Arch::parse(name))
+        .collect::<Result<Vec<_>>>()?;
+    let levels = if args.file_rate {
+        validate::Levels::File
+    } else if let Some(rates) = args.rates {
+        validate::Levels::Rates(rates)
+    } else {
+        validate::Levels::OfSaturation(args.levels)
+    };
+    let saturation = args.saturation || matches!(levels, validate::Levels::OfSaturation(_));
+    let stem = args
+        .file
+        .file_stem()
+        .map_or("validation".into(), |s| s.to_string_lossy().into_owned());
+    let default_profile = PathBuf::from("target/calibration/testbed.toml");
+    let profile = args
+        .profile
+        .or_else(|| default_profile.exists().then_some(default_profile));
+    if profile.is_none() {
+        eprintln!("no calibrated profile (run `meshtwin-testbed calibrate`): the simulator runs with the models as shipped");
+    }
+    let json = args
+        .json
+        .unwrap_or_else(|| PathBuf::from(format!("target/validation/{stem}.json")));
+    let svg = args
+        .svg
+        .unwrap_or_else(|| PathBuf::from(format!("target/validation/{stem}.svg")));
+    let report = validate::run(&validate::Options {
+        file: args.file,
+        architectures,
+        levels,
+        saturation,
+        saturation_start: args.saturation_start,
+        saturation_cap: args.saturation_cap,
+        probe_duration: Duration::from_secs_f64(args.probe_secs),
+        repeats: args.repeats,
+        drive: validate::testbed_run::Drive {
+            mesh_cpus: args.mesh_cpus,
+            load_cpu: args.load_cpu,
+            connections: args.connections,
+            warmup: Duration::from_secs_f64(args.warmup_secs),
+            duration: Duration::from_secs_f64(args.duration_secs),
+        },
+        profile,
+        p99_bound_ms: args.p99_bound_ms,
+        json: json.clone(),
+        svg: svg.clone(),
+    })?;
+    print!("{}", validate::report::render(&report));
+    println!("JSON: {}\nSVG: {}", json.display(), svg.display());
+    if !report.failed.is_empty() {
+        anyhow::bail!("{} architecture(s) did not run", report.failed.len());
+    }
+    Ok(())
 }
 
 fn run_load(args: LoadArgs) -> Result<()> {

@@ -1,12 +1,12 @@
 //! The models profile `calibrate` writes: every value with the command and measurement it came
 //! from (`{ value = V, source = "..." }`, which `sim` reads as the value's own source).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{shape, Calibration, Options};
 
 /// Where a calibration ran.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Machine {
     pub kernel: String,
     pub cpus: usize,
