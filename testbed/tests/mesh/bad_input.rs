@@ -89,18 +89,21 @@ fn a_cluster_too_large_is_refused_with_the_limit() {
     ) else {
         return;
     };
-    let text = support::ONE_NODE_TWO_PODS.replace(
-        "name = \"back\"\nreplicas = 1",
-        "name = \"back\"\nreplicas = 60",
-    );
-    assert!(text.contains("replicas = 60"));
+    // Three nodes hold the 301 pods as far as the simulator is concerned (110 pods each).
+    let text = support::ONE_NODE_TWO_PODS
+        .replace(
+            "name = \"back\"\nreplicas = 1",
+            "name = \"back\"\nreplicas = 300",
+        )
+        .replace("nodes = 1", "nodes = 3");
+    assert!(text.contains("replicas = 300"));
     let options = support::options(None, "ttl");
     let error = refused(
         &options,
         &text,
-        &["too large", "pod count is 61", "limit is 48"],
+        &["too large", "pod count is 301", "limit is 256"],
     );
-    assert!(matches!(error, MeshError::TooLarge { count: 61, .. }));
+    assert!(matches!(error, MeshError::TooLarge { count: 301, .. }));
     gate.pass();
 }
 
