@@ -26,6 +26,8 @@
 //! port = 80
 //! protocol = "tcp"
 //! backends = ["10.77.0.3:8080", "10.77.0.4:8080"]
+//! proxy-port = 15080                   # optional: connect4 sends it to this port of the node
+//!                                      # proxy, not [node-proxy] port (a listener per service)
 //!
 //! [[attach]]
 //! interface = "eth0"
@@ -201,6 +203,9 @@ struct RawService {
     protocol: Spanned<String>,
     #[serde(default)]
     backends: Vec<Spanned<String>>,
+    /// The node proxy's port for this service: connect4 sends it there instead of
+    /// `[node-proxy] port` (for a proxy with a listener per service).
+    proxy_port: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -290,6 +295,8 @@ pub struct Service {
     pub key: ServiceKey,
     /// In config order: backend `i` is slot `i`.
     pub backends: Vec<Backend>,
+    /// Where connect4 sends it on the node proxy's address, if not `[node-proxy] port`.
+    pub proxy_port: Option<u16>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -796,10 +803,15 @@ impl Resolver<'_> {
                 backends.push(backend_value);
             }
             backend_total += backends.len();
+            let proxy_port = match &service.proxy_port {
+                Some(port) => Some(parse_port(*port.get_ref()).map_err(|m| l.at(port, m))?),
+                None => None,
+            };
             services.push(Service {
                 name: name.clone(),
                 key,
                 backends,
+                proxy_port,
             });
         }
         if services.len() > MAX_SERVICES as usize {

@@ -39,7 +39,7 @@ pub fn check(scenario: &Scenario, options: &MeshOptions) -> Result<(), MeshError
         require_program(
             "haproxy",
             &options.haproxy,
-            "install Debian's haproxy package (.ci/setup does)",
+            "install it with apt-get install haproxy (.ci/setup does)",
         )?;
         if uid_of(&options.proxy_user).is_none() {
             return Err(MeshError::MissingUser {
@@ -52,7 +52,7 @@ pub fn check(scenario: &Scenario, options: &MeshOptions) -> Result<(), MeshError
         require_program(
             "iptables-restore",
             &options.iptables_restore,
-            "install Debian's iptables package (.ci/setup does)",
+            "install it with apt-get install iptables (.ci/setup does)",
         )?;
     }
     if architecture == Some(Architecture::Sidecar) {

@@ -51,14 +51,29 @@ impl NodeConfig {
     }
 
     pub fn service(&mut self, name: &str, vip: SocketAddrV4, backends: &[SocketAddrV4]) {
+        self.service_with_proxy_port(name, vip, backends, None);
+    }
+
+    /// A service that connect4 sends to `proxy_port` of the node proxy's address.
+    pub fn service_with_proxy_port(
+        &mut self,
+        name: &str,
+        vip: SocketAddrV4,
+        backends: &[SocketAddrV4],
+        proxy_port: Option<u16>,
+    ) {
         let backends: Vec<String> = backends.iter().map(|b| format!("\"{b}\"")).collect();
         let _ = writeln!(
             self.text,
-            "[[service]]\nname = \"{name}\"\nvip = \"{}\"\nport = {}\nprotocol = \"tcp\"\nbackends = [{}]\n",
+            "[[service]]\nname = \"{name}\"\nvip = \"{}\"\nport = {}\nprotocol = \"tcp\"\nbackends = [{}]",
             vip.ip(),
             vip.port(),
             backends.join(", ")
         );
+        if let Some(port) = proxy_port {
+            let _ = writeln!(self.text, "proxy-port = {port}");
+        }
+        self.text.push('\n');
     }
 
     pub fn attach(&mut self, interface: &str, netns: Option<&std::path::Path>, program: &str) {

@@ -1,21 +1,24 @@
 //! `per-node`: one HAProxy per node, shared by the node's pods, with a listener per service
-//! (`<node uplink>:20000+s`, balancing over the service's pods). A pod's connections to a VIP
-//! reach its own node's HAProxy through an iptables DNAT in the pod's namespace (`OUTPUT -d
-//! VIP --dport P -j DNAT --to <uplink>:20000+s`). The issue asks for the agent's connect4
-//! redirect here: it sends every service to one proxy port today, and HAProxy cannot read the
-//! agent's original-destination map, so until connect4 can send each service to its own
-//! port the redirect is netfilter's (docs/testbed.md says so). Outside requests for a service
-//! go to the node of its first pod, whose HAProxy takes them (`PREROUTING -i up -d VIP
-//! -j REDIRECT`).
+//! (`<node uplink>:20000+s`, balancing over the service's pods), reached by the agent's
+//! connect4 redirect: each node's agent has `[node-proxy]` at the uplink, every service a
+//! `proxy-port` (20000+s) and every pod `redirect = true`, so a pod's `connect()` to a VIP goes
+//! to its node's HAProxy listener for that service before any packet exists. (HAProxy cannot
+//! read the agent's original-destination map, hence a port per service: `PROXY_PORTS`.)
+//! Outside requests for a service go to the node of its first pod, whose HAProxy takes them
+//! (`PREROUTING -i up -d VIP -j REDIRECT` to the service's listener).
 
 use std::net::SocketAddrV4;
 
 use super::{
+    agent::{self, NodeConfig},
     haproxy::{self, Backend, Config, Frontend, Role},
     iptables::{self, NatRules},
     Build,
 };
 use crate::mesh::{network::UPLINK, processes::ProcessKind, Entry, MeshError};
+
+/// `[node-proxy] port`: every service has a port of its own, so nothing is sent here.
+const COMMON_PORT: u16 = 15001;
 
 /// The node proxy's listener for service `s`.
 pub fn service_port(service: usize) -> u16 {
@@ -48,32 +51,28 @@ pub fn build(build: &mut Build) -> Result<Vec<Entry>, MeshError> {
                 servers: plan.backends(service.index),
             });
         }
+        // Where connect4 sends what a pod dials: every service to its listener.
+        let dir = agent::bpffs_dir(build.prefix, &format!("n{}", node.index));
+        let mut agent_config = NodeConfig::new(&dir);
+        for service in &plan.services {
+            agent_config.service_with_proxy_port(
+                &agent::agent_name(&service.name, service.index),
+                service.vip_address(),
+                &plan.backends(service.index),
+                Some(service_port(service.index)),
+            );
+        }
+        agent_config.node_proxy(SocketAddrV4::new(node.uplink, COMMON_PORT));
         for &pod in &node.pods {
             let pod_plan = &plan.pods[pod];
-            let mut rules = NatRules::default();
-            for call in &plan.services[pod_plan.service].spec.calls {
-                let callee = plan
-                    .services
-                    .iter()
-                    .find(|s| s.name == call.service)
-                    .expect("a callee is a service");
-                let proxy = SocketAddrV4::new(node.uplink, service_port(callee.index));
-                rules.add(
-                    "OUTPUT",
-                    format!(
-                        "-p tcp -d {} --dport {} -j DNAT --to-destination {proxy}",
-                        callee.vip, callee.port
-                    ),
-                );
-            }
-            if !rules.is_empty() {
-                iptables::apply(
-                    build,
-                    build.network.pod_ns(plan, pod),
-                    &format!("pod {}", pod_plan.name),
-                    &rules,
-                )?;
-            }
+            agent_config.workload(
+                &pod_plan.name,
+                &build.workload_cgroup(pod),
+                pod_plan.ip,
+                false,
+                true,
+                &[],
+            );
         }
         let network = build.network;
         haproxy::start(
@@ -87,6 +86,13 @@ pub fn build(build: &mut Build) -> Result<Vec<Entry>, MeshError> {
             },
             &network.nodes[node.index].ns,
             &config,
+        )?;
+        agent::start(
+            build,
+            &format!("n{}", node.index),
+            Some(node.index),
+            &network.nodes[node.index].ns,
+            &agent_config,
         )?;
     }
     entry_redirects(build, service_port)?;

@@ -11,14 +11,19 @@
 //!   every connection to the application meets the pod's HAProxy first, which forwards to
 //!   the application on 127.0.0.1.
 //!
-//! `interception = "ebpf"` (connect4 instead of the outbound REDIRECT) is refused until the
-//! agent's connect4 can send each service to its own proxy port.
+//! With `interception = "ebpf"` the outbound REDIRECT gives way to the agent's connect4: each
+//! node's agent has `[node-proxy]` at 127.0.0.1 (every pod's own loopback), every service a
+//! `proxy-port` (20000+s) and every pod `redirect = true`, so the application's `connect()` to
+//! a VIP goes straight to its HAProxy's listener for that service (`PROXY_PORTS`: HAProxy
+//! cannot read the agent's original-destination map). HAProxy runs in a cgroup of its own,
+//! which connect4 leaves alone. Inbound stays an iptables REDIRECT.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use sim::mesh::Interception;
 
 use super::{
+    agent::{self, NodeConfig},
     haproxy::{self, Backend, Config, Frontend, Role},
     iptables::{self, NatRules},
     Build,
@@ -44,12 +49,7 @@ pub fn uid_of(user: &str) -> Option<u32> {
 }
 
 pub fn build(build: &mut Build) -> Result<Vec<Entry>, MeshError> {
-    if build.scenario.mesh.interception == Interception::Ebpf {
-        return Err(MeshError::Unsupported {
-            architecture: "sidecar with interception = \"ebpf\"".into(),
-            reason: "the agent's connect4 sends every service to one proxy port, and HAProxy cannot read the agent's original-destination map; use interception = \"iptables\"",
-        });
-    }
+    let connect4 = build.scenario.mesh.interception == Interception::Ebpf;
     let uid = uid_of(&build.options.proxy_user).ok_or_else(|| MeshError::MissingUser {
         user: build.options.proxy_user.clone(),
         hint: "Debian's haproxy package creates it (apt-get install haproxy)",
@@ -85,13 +85,23 @@ pub fn build(build: &mut Build) -> Result<Vec<Entry>, MeshError> {
                 .find(|s| s.name == call.service)
                 .expect("a callee is a service of the plan");
             let backend = format!("to-{}", callee.index);
-            outbound.routes.push((
-                backend.clone(),
-                Some(format!(
-                    "{{ dst {} }} {{ dst_port {} }}",
-                    callee.vip, callee.port
-                )),
-            ));
+            if connect4 {
+                // A listener per callee, where connect4 sends it.
+                config.frontends.push(Frontend {
+                    name: format!("outbound-{}", callee.index),
+                    bind: "127.0.0.1".into(),
+                    port: connect4_port(callee.index),
+                    routes: vec![(backend.clone(), None)],
+                });
+            } else {
+                outbound.routes.push((
+                    backend.clone(),
+                    Some(format!(
+                        "{{ dst {} }} {{ dst_port {} }}",
+                        callee.vip, callee.port
+                    )),
+                ));
+            }
             config.backends.push(Backend {
                 name: backend,
                 servers: plan.backends(callee.index),
@@ -102,13 +112,15 @@ pub fn build(build: &mut Build) -> Result<Vec<Entry>, MeshError> {
         }
         let netns = build.network.pod_ns(plan, pod.index);
         let mut rules = NatRules::default();
-        rules.add(
-            "OUTPUT",
+        if !connect4 {
+            rules.add(
+                "OUTPUT",
             format!(
                 "-p tcp -d {}/{} -m owner ! --uid-owner {uid} -j REDIRECT --to-ports {OUTBOUND_PORT}",
-                VIP_NET.0, VIP_NET.1
-            ),
-        );
+                    VIP_NET.0, VIP_NET.1
+                ),
+            );
+        }
         rules.add(
             "PREROUTING",
             format!(
@@ -130,6 +142,56 @@ pub fn build(build: &mut Build) -> Result<Vec<Entry>, MeshError> {
             &config,
         )?;
     }
+    if connect4 {
+        connect4_agents(build)?;
+    }
     build.router_load_balancer()?;
     Ok(build.vip_entries("router TC LB → pod → its sidecar (iptables REDIRECT) → app"))
+}
+
+/// The sidecar's outbound listener for service `s` under connect4.
+pub fn connect4_port(service: usize) -> u16 {
+    20_000 + service as u16
+}
+
+/// Each node's agent, sending its pods' connections to a VIP to their own sidecar's listener
+/// for the service.
+fn connect4_agents(build: &mut Build) -> Result<(), MeshError> {
+    let plan = build.plan;
+    for node in &plan.nodes {
+        if node.pods.is_empty() {
+            continue;
+        }
+        let mut config =
+            NodeConfig::new(&agent::bpffs_dir(build.prefix, &format!("n{}", node.index)));
+        for service in &plan.services {
+            config.service_with_proxy_port(
+                &agent::agent_name(&service.name, service.index),
+                service.vip_address(),
+                &plan.backends(service.index),
+                Some(connect4_port(service.index)),
+            );
+        }
+        config.node_proxy(SocketAddrV4::new(Ipv4Addr::LOCALHOST, OUTBOUND_PORT));
+        for &pod in &node.pods {
+            let pod_plan = &plan.pods[pod];
+            config.workload(
+                &pod_plan.name,
+                &build.workload_cgroup(pod),
+                pod_plan.ip,
+                false,
+                true,
+                &[],
+            );
+        }
+        let network = build.network;
+        agent::start(
+            build,
+            &format!("n{}", node.index),
+            Some(node.index),
+            &network.nodes[node.index].ns,
+            &config,
+        )?;
+    }
+    Ok(())
 }
