@@ -93,10 +93,10 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
         push(
             "envoy",
             "l7_service_time_mean_us",
-            row.service_time_mean_us.max(1.0),
+            row.service_time_mean_us,
             format!(
-                "{}, HAProxy in HTTP mode with the mesh's configuration, as an inbound proxy in the server's pod, {payload}, {light}: mean latency through it minus direct ({:.1} µs) less one loopback leg each way (2 × kernel.stack_us)",
-                c.haproxy_version, row.added_mean_us
+                "{}, HAProxy in HTTP mode with the mesh's configuration, as an inbound proxy in the server's pod, {payload}, {light}: the latency it adds (through it minus direct, medians over pairs of runs: p50 {:.1} µs, p90 {:.1} µs) less one loopback leg each way (the benchmark's loopback round trip p50), taken as a log-normal's p50 and p90; its mean",
+                c.haproxy_version, row.added_p50_us, row.added_p90_us
             ),
         );
         if let Some(sigma) = row.service_time_sigma {
@@ -105,8 +105,8 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
                 "l7_service_time_sigma",
                 sigma,
                 format!(
-                    "log-normal shape from the latency HAProxy adds at p50 ({:.1} µs) and p99 ({:.1} µs), {payload}, {light}: ln(p99/p50) / 2.326",
-                    row.added_p50_us, row.added_p99_us
+                    "log-normal shape of the same: ln(p90/p50) / 1.2816 of the added latency less the loopback round trip (p50 {:.1} µs, p90 {:.1} µs), {payload}, {light}",
+                    row.added_p50_us, row.added_p90_us
                 ),
             );
         }
@@ -115,8 +115,8 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
             "vcpu_per_krps",
             row.proxy_cpu_us_per_request / 1000.0,
             format!(
-                "HAProxy's CPU time (every thread's schedstat) over the runs through it, per answered request ({:.1} µs), {payload}, {light}",
-                row.proxy_cpu_us_per_request
+                "HAProxy's CPU time (every thread's schedstat) over the runs through it, per answered request ({:.1} µs), {payload}, {light} (at {:.0} rps: {:.1} µs)",
+                row.proxy_cpu_us_per_request, row.higher_load_rps, row.proxy_cpu_us_per_request_at_higher_load
             ),
         );
         push(
@@ -152,12 +152,7 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
     );
     if let Some(bench) = &c.bench {
         let leg = |key: &str| bench["per_leg_us"][key].as_f64();
-        let path = |key: &str, field: &str| {
-            bench["paths"]
-                .as_array()
-                .and_then(|paths| paths.iter().find(|p| p["key"] == key))
-                .and_then(|p| p["median"][field].as_f64())
-        };
+        let path = |key: &str, field: &str| super::bench_path(bench, key, field);
         let proxy_cpu = |key: &str| {
             bench["paths"]
                 .as_array()
@@ -187,8 +182,8 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
             push(
                 "kernel",
                 "wire_us",
-                v.max(0.0),
-                format!("the testbed's nodes are network namespaces joined by a veth pair, so the wire between them is one more veth crossing; {bench_how}"),
+                2.0 * v.max(0.0),
+                format!("the testbed's nodes are network namespaces routed through a router namespace (docs/testbed.md), so the wire between two nodes is two more veth crossings and a forwarding: 2 × veth_crossing_us; {bench_how}"),
             );
         }
         if let Some(v) = leg("sockmap_one_way_us") {
@@ -225,27 +220,33 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
                 );
             }
         }
-        if let (Some(d), Some(a), Some(stack)) = (path("d", "mean_us"), path("a", "mean_us"), stack)
-        {
-            push(
-                "ztunnel",
-                "l4_service_time_mean_us",
-                (d - a - 2.0 * stack).max(1.0),
-                format!("{bench_how}: the project's node proxy (reached by connect4) minus the plain pod-to-pod round trip ({:.1} µs, means) less its second leg (2 × kernel.stack_us)", d - a),
-            );
-        }
-        if let (Some(d50), Some(a50), Some(d99), Some(a99)) = (
+        // The node proxy's critical path from medians, as for the L7 proxy: the connect4 path
+        // minus the plain one, less the second leg (a loopback round trip's p50); the shape
+        // from the p99s likewise (one CPU, a tight loop: the benchmark's tails are its own).
+        if let (Some(d50), Some(a50), Some(l50), Some(d99), Some(a99), Some(l99)) = (
             path("d", "p50_us"),
             path("a", "p50_us"),
+            path("0", "p50_us"),
             path("d", "p99_us"),
             path("a", "p99_us"),
+            path("0", "p99_us"),
         ) {
-            if let Some(sigma) = shape::sigma_one(d50 - a50, d99 - a99) {
+            let median = d50 - a50 - l50;
+            let sigma = shape::sigma_one(median, d99 - a99 - l99);
+            if median > 0.0 {
+                push(
+                    "ztunnel",
+                    "l4_service_time_mean_us",
+                    median * (sigma.unwrap_or(0.0).powi(2) / 2.0).exp(),
+                    format!("{bench_how}: the project's node proxy reached by connect4 minus the plain pod-to-pod round trip, less a loopback round trip (p50s: {d50:.1} − {a50:.1} − {l50:.1} µs), as a log-normal's median; its mean"),
+                );
+            }
+            if let Some(sigma) = sigma {
                 push(
                     "ztunnel",
                     "l4_service_time_sigma",
                     sigma,
-                    format!("{bench_how}: log-normal shape of what the node proxy adds at p50 ({:.1} µs) and p99 ({:.1} µs)", d50 - a50, d99 - a99),
+                    format!("{bench_how}: the same difference at p99 ({d99:.1} − {a99:.1} − {l99:.1} µs) over p50: ln(p99/p50) / 2.326"),
                 );
             }
         }
@@ -268,18 +269,20 @@ pub fn render(c: &Calibration) -> String {
     let mut text = format!(
         "# Written by `meshtwin-testbed calibrate` on {date}: each component of the testbed's mesh\n\
          # measured alone on this machine. Reproduce with `sudo target/release/meshtwin-testbed calibrate`.\n\
-         # L7 proxy (HAProxy) by payload, {rate} rps: bytes, added mean / p50 / p99 µs, HAProxy CPU µs per request, server CPU µs per request\n",
+         # L7 proxy (HAProxy) by payload, {rate} rps: bytes; added p50 / p90 / p99 / mean µs; HAProxy CPU µs per request, and at 4× the rate; server CPU µs per request\n",
         date = m.date,
         rate = c.rate
     );
     for r in &c.rows {
         text.push_str(&format!(
-            "#   {:>6} B  {:>7.1} {:>7.1} {:>7.1}  {:>6.1}  {:>6.1}\n",
+            "#   {:>6} B  {:>7.1} {:>7.1} {:>7.1} {:>7.1}  {:>6.1} {:>6.1}  {:>6.1}\n",
             r.payload_bytes,
-            r.added_mean_us,
             r.added_p50_us,
+            r.added_p90_us,
             r.added_p99_us,
+            r.added_mean_us,
             r.proxy_cpu_us_per_request,
+            r.proxy_cpu_us_per_request_at_higher_load,
             r.server_cpu_us_per_request
         ));
     }

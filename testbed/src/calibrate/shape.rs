@@ -7,12 +7,19 @@
 
 use crate::load::SplitMix64;
 
-/// The standard normal's 99th percentile.
+/// The standard normal's 99th and 90th percentiles.
 const Z99: f64 = 2.326_347_874;
+const Z90: f64 = 1.281_551_566;
 
 /// σ of one log-normal stage with these quantiles; `None` when they do not make one.
 pub fn sigma_one(p50: f64, p99: f64) -> Option<f64> {
     (p50 > 0.0 && p99 > p50).then(|| (p99 / p50).ln() / Z99)
+}
+
+/// σ of one log-normal stage from its p50 and p90: less sensitive to a noisy machine's rare
+/// stalls than the p99.
+pub fn sigma_from_p90(p50: f64, p90: f64) -> Option<f64> {
+    (p50 > 0.0 && p90 > p50).then(|| (p90 / p50).ln() / Z90)
 }
 
 /// p99/p50 of the sum of two i.i.d. log-normals of shape `sigma` (Monte Carlo, fixed seed).
@@ -58,6 +65,8 @@ mod tests {
         let ratio = (Z99 * sigma).exp();
         assert!((sigma_one(10.0, 10.0 * ratio).unwrap() - sigma).abs() < 1e-9);
         assert_eq!(sigma_one(10.0, 5.0), None);
+        let p90 = 10.0 * (Z90 * sigma).exp();
+        assert!((sigma_from_p90(10.0, p90).unwrap() - sigma).abs() < 1e-9);
     }
 
     /// models/kernel.toml: two legs of shape 0.5 give p99/p50 = 2.36 (measured 2.34).
