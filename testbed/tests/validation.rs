@@ -44,6 +44,7 @@ fn a_reduced_validation_runs_and_reports_every_figure() {
         p99_bound_ms: 100.0,
         json: out.join("chain.json"),
         svg: out.join("chain.svg"),
+        measured: None,
     };
     let report = validate::run(&options).expect("the reduced validation runs");
     println!("{}", validate::report::render(&report));
@@ -94,6 +95,18 @@ fn a_reduced_validation_runs_and_reports_every_figure() {
     assert_eq!(written.points.len(), 4);
     let svg = std::fs::read_to_string(&options.svg).unwrap();
     assert!(svg.contains("sidecar") && svg.contains("ebpf"));
+
+    // The simulator alone again on these measurements: the same points, predicted anew.
+    let again = validate::run(&validate::Options {
+        measured: Some(written),
+        json: out.join("again.json"),
+        svg: out.join("again.svg"),
+        ..options.clone()
+    })
+    .expect("predicting again from the measurements");
+    assert_eq!(again.points.len(), 4);
+    assert_eq!(again.points[0].measured, report.points[0].measured);
+    assert!(again.points.iter().all(|p| p.predicted.p50_us > 0.0));
     std::fs::remove_dir_all(&out).unwrap();
     gate.pass();
 }

@@ -164,6 +164,10 @@ struct ValidateArgs {
     json: Option<PathBuf>,
     #[arg(long)]
     svg: Option<PathBuf>,
+    /// Measure nothing: take the measurements of this earlier report (its JSON) and run only
+    /// the simulator, with today's models and --profile (no root needed).
+    #[arg(long)]
+    measured: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -317,7 +321,19 @@ fn run_validate(args: ValidateArgs) -> Result<()> {
     let svg = args
         .svg
         .unwrap_or_else(|| PathBuf::from(format!("target/validation/{stem}.svg")));
+    let measured = match &args.measured {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let report = validate::run(&validate::Options {
+        measured,
         file: args.file,
         architectures,
         levels,

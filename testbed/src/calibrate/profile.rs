@@ -90,13 +90,20 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
         .find(|r| r.payload_bytes == options.profile_payload)
     {
         let payload = format!("{} B request", row.payload_bytes);
+        let shape = match row.service_time_sigma {
+            Some(sigma) => format!("a log-normal of shape {sigma:.3} (from the added p75, {:.1} µs)", row.added_p75_us),
+            None => format!(
+                "no plausible shape (the added p75, {:.1} µs, is the machine's stalls): the median itself",
+                row.added_p75_us
+            ),
+        };
         push(
             "envoy",
             "l7_service_time_mean_us",
             row.service_time_mean_us,
             format!(
-                "{}, HAProxy in HTTP mode with the mesh's configuration, as an inbound proxy in the server's pod, {payload}, {light}: the latency it adds (through it minus direct, medians over pairs of runs: p50 {:.1} µs, p90 {:.1} µs) less one loopback leg each way (the benchmark's loopback round trip p50), taken as a log-normal's p50 and p90; its mean",
-                c.haproxy_version, row.added_p50_us, row.added_p90_us
+                "{}, HAProxy in HTTP mode with the mesh's configuration, as an inbound proxy in the server's pod, {payload}, {light}: the latency it adds at p50 (through it minus direct, median over pairs of runs: {:.1} µs) less one loopback leg each way (the benchmark's loopback round trip p50) as the median of {shape}; its mean",
+                c.haproxy_version, row.added_p50_us
             ),
         );
         if let Some(sigma) = row.service_time_sigma {
@@ -105,8 +112,8 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
                 "l7_service_time_sigma",
                 sigma,
                 format!(
-                    "log-normal shape of the same: ln(p90/p50) / 1.2816 of the added latency less the loopback round trip (p50 {:.1} µs, p90 {:.1} µs), {payload}, {light}",
-                    row.added_p50_us, row.added_p90_us
+                    "log-normal shape of the same: ln(p75/p50) / 0.6745 of the added latency less the loopback round trip (p50 {:.1} µs, p75 {:.1} µs), {payload}, {light}",
+                    row.added_p50_us, row.added_p75_us
                 ),
             );
         }
@@ -232,7 +239,8 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
             path("0", "p99_us"),
         ) {
             let median = d50 - a50 - l50;
-            let sigma = shape::sigma_one(median, d99 - a99 - l99);
+            let sigma = shape::sigma_one(median, d99 - a99 - l99)
+                .filter(|s| *s <= shape::MAX_PLAUSIBLE_SIGMA);
             if median > 0.0 {
                 push(
                     "ztunnel",
@@ -269,15 +277,16 @@ pub fn render(c: &Calibration) -> String {
     let mut text = format!(
         "# Written by `meshtwin-testbed calibrate` on {date}: each component of the testbed's mesh\n\
          # measured alone on this machine. Reproduce with `sudo target/release/meshtwin-testbed calibrate`.\n\
-         # L7 proxy (HAProxy) by payload, {rate} rps: bytes; added p50 / p90 / p99 / mean µs; HAProxy CPU µs per request, and at 4× the rate; server CPU µs per request\n",
+         # L7 proxy (HAProxy) by payload, {rate} rps: bytes; added p50 / p75 / p90 / p99 / mean µs; HAProxy CPU µs per request, and at 4× the rate; server CPU µs per request\n",
         date = m.date,
         rate = c.rate
     );
     for r in &c.rows {
         text.push_str(&format!(
-            "#   {:>6} B  {:>7.1} {:>7.1} {:>7.1} {:>7.1}  {:>6.1} {:>6.1}  {:>6.1}\n",
+            "#   {:>6} B  {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1}  {:>6.1} {:>6.1}  {:>6.1}\n",
             r.payload_bytes,
             r.added_p50_us,
+            r.added_p75_us,
             r.added_p90_us,
             r.added_p99_us,
             r.added_mean_us,
@@ -317,11 +326,57 @@ pub fn render(c: &Calibration) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// What calibrate writes is a profile the simulator loads, every value with its own source.
+    #[test]
+    fn the_written_profile_loads_in_the_simulator_with_a_source_per_value() {
+        let calibration = Calibration {
+            machine: Machine::here(),
+            haproxy_version: "HAProxy version 2.6".into(),
+            haproxy_threads: 1,
+            rate: 500.0,
+            repeats: 3,
+            mesh_cpu: 0,
+            load_cpu: 1,
+            rows: Vec::new(),
+            haproxy_peak_rss_bytes: 15_000_000,
+            server_peak_rss_bytes: 5_000_000,
+            bench: None,
+            values: vec![
+                CalibratedValue {
+                    component: "envoy",
+                    name: "base_bytes",
+                    value: 15_000_000.0,
+                    source: "HAProxy's \"peak\" RSS".into(),
+                },
+                CalibratedValue {
+                    component: "kernel",
+                    name: "stack_us",
+                    value: 6.387,
+                    source: "the benchmark".into(),
+                },
+            ],
+        };
+        let path =
+            std::env::temp_dir().join(format!("meshtwin-calibrated-{}.toml", std::process::id()));
+        std::fs::write(&path, render(&calibration)).unwrap();
+        let profile = sim::cost_model::Profile::from_file(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let envoy = &profile.overrides["envoy"]["base_bytes"];
+        assert_eq!(envoy.value(), 15e6);
+        assert_eq!(envoy.source(), Some("HAProxy's \"peak\" RSS"));
+        assert_eq!(profile.overrides["kernel"]["stack_us"].value(), 6.387);
+        let mut catalog = sim::cost_model::Catalog::embedded();
+        catalog.add_profile(profile).unwrap();
+    }
+
     #[test]
     fn today_is_a_plausible_date() {
         let date = super::today();
         assert_eq!(date.len(), 10);
         let year: u32 = date[..4].parse().unwrap();
         assert!(year >= 2024, "{date}");
+        assert!(!Machine::here().kernel.is_empty());
     }
 }

@@ -10,6 +10,11 @@ use crate::load::SplitMix64;
 /// The standard normal's 99th and 90th percentiles.
 const Z99: f64 = 2.326_347_874;
 const Z90: f64 = 1.281_551_566;
+const Z75: f64 = 0.674_489_750;
+
+/// Above this a fitted shape is not taken: a log-normal that wide says the fit saw the
+/// machine's stalls, not the component (the models' shapes are 0.5–0.6).
+pub const MAX_PLAUSIBLE_SIGMA: f64 = 1.2;
 
 /// σ of one log-normal stage with these quantiles; `None` when they do not make one.
 pub fn sigma_one(p50: f64, p99: f64) -> Option<f64> {
@@ -20,6 +25,12 @@ pub fn sigma_one(p50: f64, p99: f64) -> Option<f64> {
 /// stalls than the p99.
 pub fn sigma_from_p90(p50: f64, p90: f64) -> Option<f64> {
     (p50 > 0.0 && p90 > p50).then(|| (p90 / p50).ln() / Z90)
+}
+
+/// σ of one log-normal stage from its p50 and p75: the body of the distribution, which the
+/// stalls of a machine under 98% CPU pressure (which reach even the p90) leave alone.
+pub fn sigma_from_p75(p50: f64, p75: f64) -> Option<f64> {
+    (p50 > 0.0 && p75 > p50).then(|| (p75 / p50).ln() / Z75)
 }
 
 /// p99/p50 of the sum of two i.i.d. log-normals of shape `sigma` (Monte Carlo, fixed seed).
@@ -67,6 +78,8 @@ mod tests {
         assert_eq!(sigma_one(10.0, 5.0), None);
         let p90 = 10.0 * (Z90 * sigma).exp();
         assert!((sigma_from_p90(10.0, p90).unwrap() - sigma).abs() < 1e-9);
+        let p75 = 10.0 * (Z75 * sigma).exp();
+        assert!((sigma_from_p75(10.0, p75).unwrap() - sigma).abs() < 1e-9);
     }
 
     /// models/kernel.toml: two legs of shape 0.5 give p99/p50 = 2.36 (measured 2.34).

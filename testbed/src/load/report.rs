@@ -10,6 +10,9 @@ use super::Arrivals;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub p50_us: f64,
+    /// Absent in reports written before it was added.
+    #[serde(default)]
+    pub p75_us: f64,
     pub p90_us: f64,
     pub p99_us: f64,
     pub p999_us: f64,
@@ -26,6 +29,7 @@ impl Percentiles {
         let us = |ns: u64| ns as f64 / 1000.0;
         Self {
             p50_us: us(histogram.value_at_quantile(0.50)),
+            p75_us: us(histogram.value_at_quantile(0.75)),
             p90_us: us(histogram.value_at_quantile(0.90)),
             p99_us: us(histogram.value_at_quantile(0.99)),
             p999_us: us(histogram.value_at_quantile(0.999)),

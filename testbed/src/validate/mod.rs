@@ -88,11 +88,15 @@ pub struct Options {
     pub p99_bound_ms: f64,
     pub json: PathBuf,
     pub svg: PathBuf,
+    /// Take the measurements from this earlier report (its JSON) instead of measuring: only
+    /// the simulator runs, with today's models and `profile`. What a model change is judged
+    /// by without a quiet machine at hand.
+    pub measured: Option<Report>,
 }
 
 pub fn run(options: &Options) -> Result<Report> {
     // SAFETY: geteuid only returns a number.
-    if unsafe { libc::geteuid() } != 0 {
+    if options.measured.is_none() && unsafe { libc::geteuid() } != 0 {
         bail!("validate must run as root: it builds a mesh of network namespaces, cgroups, iptables rules and eBPF programs");
     }
     if options.architectures.is_empty() || options.repeats == 0 {
@@ -118,6 +122,9 @@ pub fn run(options: &Options) -> Result<Report> {
 
     // 1. The measured saturation of each architecture.
     let mut measured_saturation: Vec<(Arch, Saturation)> = Vec::new();
+    if let Some(earlier) = &options.measured {
+        return repredict(earlier, options, simulator, start_state);
+    }
     if options.saturation {
         for &arch in &options.architectures {
             let result = testbed_run::up(&scenario, arch, drive).and_then(|mesh| {
@@ -270,12 +277,87 @@ pub fn run(options: &Options) -> Result<Report> {
         saturation: saturation_rows,
         failed,
     };
+    write(&report, options)?;
+    Ok(report)
+}
+
+/// The simulator again on an earlier report's measurements (see [`Options::measured`]).
+fn repredict(
+    earlier: &Report,
+    options: &Options,
+    mut simulator: Simulator,
+    start_state: report::MachineState,
+) -> Result<Report> {
+    let bound_us = earlier.p99_bound_ms * 1000.0;
+    let mut levels: Vec<(String, f64)> = Vec::new();
+    for p in &earlier.points {
+        if !levels.iter().any(|(l, _)| *l == p.level) {
+            levels.push((p.level.clone(), p.rate));
+        }
+    }
+    let mut points = Vec::new();
+    for (label, rate) in &levels {
+        let at: Vec<&Point> = earlier
+            .points
+            .iter()
+            .filter(|p| p.level == *label)
+            .collect();
+        let archs = at
+            .iter()
+            .map(|p| Arch::parse(&p.architecture))
+            .collect::<Result<Vec<_>>>()?;
+        let predictions = simulator.predict(*rate, &archs)?;
+        for (p, prediction) in at.into_iter().zip(predictions) {
+            points.push(Point::new(
+                &p.architecture,
+                label.clone(),
+                *rate,
+                p.repeats.clone(),
+                prediction,
+            ));
+        }
+    }
+    simulator.set_window(1.0, options.probe_duration.as_secs_f64());
+    let mut saturation_rows = Vec::new();
+    for row in &earlier.saturation {
+        let arch = Arch::parse(&row.architecture)?;
+        let predicted =
+            saturation::search(options.saturation_start, options.saturation_cap, |rate| {
+                simulator.probe(arch, rate, bound_us)
+            })?;
+        let error = row
+            .measured
+            .rate
+            .zip(predicted.rate)
+            .and_then(|(m, p)| report::error(p, m));
+        saturation_rows.push(SaturationRow {
+            architecture: row.architecture.clone(),
+            measured: row.measured.clone(),
+            predicted,
+            error,
+        });
+    }
+    let report = Report {
+        profile: options.profile.as_ref().map(|p| p.display().to_string()),
+        simulator_ignored: simulator.ignored.clone(),
+        simulator_lacks: simulator.lacking.clone(),
+        order: report::order_checks(&points),
+        points,
+        saturation: saturation_rows,
+        machine_at_end: report::MachineState::now(),
+        machine_at_start: start_state,
+        ..earlier.clone()
+    };
+    write(&report, options)?;
+    Ok(report)
+}
+
+fn write(report: &Report, options: &Options) -> Result<()> {
     for path in [&options.json, &options.svg] {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
     }
-    std::fs::write(&options.json, serde_json::to_string_pretty(&report)? + "\n")?;
-    plot::latency_against_load(&report, &options.svg)?;
-    Ok(report)
+    std::fs::write(&options.json, serde_json::to_string_pretty(report)? + "\n")?;
+    plot::latency_against_load(report, &options.svg)
 }
