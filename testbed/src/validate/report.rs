@@ -20,6 +20,10 @@ pub struct Measured {
     pub proxy_memory_bytes_max: u64,
     /// Every process of the mesh (workloads and agents too).
     pub mesh_cpu_cores: f64,
+    /// How late the load generator sent its requests (p99 of its send lag): when the machine
+    /// does not give it its CPU, this grows and every latency above carries it.
+    #[serde(default)]
+    pub generator_lag_p99_us: f64,
     /// (max − min) / median over the repeats, in %.
     pub spread_pct: Spread,
 }
@@ -75,6 +79,7 @@ impl Measured {
             proxy_memory_bytes: median(take(&|r| r.proxy_memory_bytes().0 as f64)) as u64,
             proxy_memory_bytes_max: median(take(&|r| r.proxy_memory_bytes().1 as f64)) as u64,
             mesh_cpu_cores: median(take(&|r| r.mesh_cpu_cores())),
+            generator_lag_p99_us: median(take(&|r| r.load.send_lag_us.p99_us)),
             spread_pct: Spread {
                 p50: spread(&p50),
                 p90: spread(&p90),
@@ -348,8 +353,8 @@ pub fn render(report: &Report) -> String {
             d.proxy_memory_bytes as f64 / 1e6, m.proxy_memory_bytes as f64 / 1e6, pct(e.proxy_memory),
         ));
         out.push_str(&format!(
-            "{:<10} {:<16} {:>8} │ spread between repeats: p50 {:.0}%, p90 {:.0}%, p99 {:.0}%, throughput {:.0}%, proxy CPU {:.0}%; errors {:.2}%; mesh CPU {:.2} cores\n",
-            "", "", "", m.spread_pct.p50, m.spread_pct.p90, m.spread_pct.p99, m.spread_pct.throughput, m.spread_pct.proxy_cpu, m.error_fraction * 100.0, m.mesh_cpu_cores
+            "{:<10} {:<16} {:>8} │ spread between repeats: p50 {:.0}%, p90 {:.0}%, p99 {:.0}%, throughput {:.0}%, proxy CPU {:.0}%; errors {:.2}%; mesh CPU {:.2} cores; load generator late by {:.0} µs at p99\n",
+            "", "", "", m.spread_pct.p50, m.spread_pct.p90, m.spread_pct.p99, m.spread_pct.throughput, m.spread_pct.proxy_cpu, m.error_fraction * 100.0, m.mesh_cpu_cores, m.generator_lag_p99_us
         ));
     }
     for s in &report.saturation {
