@@ -43,3 +43,14 @@ bench-engine:
 bench-datapath *ARGS:
     cargo build --release -p meshtwin-agent -p meshtwin-node-proxy -p meshtwin-testbed
     target/release/meshtwin-testbed bench --duration-secs 5 --runs 3 {{ARGS}}
+
+# The mesh testbed (root, docs/testbed.md): `just mesh-up FILE sidecar` builds the mesh of a
+# cluster.toml with that data plane (baseline, sidecar, per-node, uproxy, ebpf) and keeps it up
+# until Ctrl-C; `just mesh-down` removes what a killed run left.
+mesh-up FILE ARCHITECTURE="baseline" *ARGS:
+    cargo build --release -p meshtwin-testbed -p meshtwin-agent -p meshtwin-node-proxy
+    target/release/meshtwin-testbed up {{FILE}} --architecture {{ARCHITECTURE}} {{ARGS}}
+
+mesh-down *ARGS:
+    cargo build --release -p meshtwin-testbed -p meshtwin-agent
+    target/release/meshtwin-testbed down {{ARGS}}
