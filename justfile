@@ -53,3 +53,14 @@ validate *ARGS:
     test -f target/calibration/testbed.toml || target/release/meshtwin-testbed calibrate
     for f in chain fanout-sequential fanout-parallel; do target/release/meshtwin-testbed validate sim/scenarios/validation-$f.toml {{ARGS}}; done
     target/release/meshtwin-testbed validate sim/scenarios/validation-seed003.toml --file-rate --architectures baseline,ebpf,sidecar {{ARGS}}
+
+# The mesh testbed (root, docs/testbed.md): `just mesh-up FILE sidecar` builds the mesh of a
+# cluster.toml with that data plane (baseline, sidecar, per-node, uproxy, ebpf) and keeps it up
+# until Ctrl-C; `just mesh-down` removes what a killed run left.
+mesh-up FILE ARCHITECTURE="baseline" *ARGS:
+    cargo build --release -p meshtwin-testbed -p meshtwin-agent -p meshtwin-node-proxy
+    target/release/meshtwin-testbed up {{FILE}} --architecture {{ARCHITECTURE}} {{ARGS}}
+
+mesh-down *ARGS:
+    cargo build --release -p meshtwin-testbed -p meshtwin-agent
+    target/release/meshtwin-testbed down {{ARGS}}

@@ -37,6 +37,10 @@
 //!
 //! Every mesh process (workloads, proxies, agents) is pinned to [`MeshOptions::mesh_cpus`]
 //! (CPU 0 by default); run the load generator on the others.
+//!
+//! Several meshes may run at once, each with its own prefix (the default, `mt<pid>`, allows
+//! one per process). `up` installs a SIGINT/SIGTERM handler that removes the running meshes
+//! and exits with 128 + the signal. A service serves on its first port only.
 
 pub mod cleanup;
 pub mod dataplane;

@@ -5,13 +5,16 @@
 use std::path::Path;
 
 use meshtwin_datapath_pins::mounts::is_on_bpffs;
-use sim::{config::Scenario, mesh::Architecture};
+use sim::{
+    config::Scenario,
+    mesh::{Architecture, Interception},
+};
 
 use crate::binaries;
 
 use super::{
     cleanup::{self, BPFFS_ROOT},
-    dataplane::sidecar::{uid_of, INBOUND_PORT, OUTBOUND_PORT},
+    dataplane::sidecar::{connect4_port, uid_of, INBOUND_PORT, OUTBOUND_PORT},
     limits,
     plan::{service_port, MAX_PODS_PER_NODE},
     MeshError, MeshOptions,
@@ -58,9 +61,15 @@ pub fn check(scenario: &Scenario, options: &MeshOptions) -> Result<(), MeshError
     if architecture == Some(Architecture::Sidecar) {
         for service in &scenario.cluster.services {
             let port = service_port(service);
+            let connect4_ports = connect4_port(0)..connect4_port(scenario.cluster.services.len());
             let by = match port {
                 OUTBOUND_PORT => "the sidecar's outbound listener in every pod",
                 INBOUND_PORT => "the sidecar's inbound listener in every pod",
+                _ if scenario.mesh.interception == Interception::Ebpf
+                    && connect4_ports.contains(&port) =>
+                {
+                    "the sidecar's listeners per service (20000 + service index) under interception = \"ebpf\""
+                }
                 _ => continue,
             };
             return Err(MeshError::PortTaken {

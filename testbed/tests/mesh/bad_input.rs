@@ -82,6 +82,27 @@ fn a_port_the_sidecar_takes_is_refused() {
 }
 
 #[test]
+fn a_port_the_connect4_sidecar_takes_is_refused() {
+    let Some(gate) = gate::require("a_port_the_connect4_sidecar_takes_is_refused", &[TC_CLSACT])
+    else {
+        return;
+    };
+    // Service 1's own listener in every sidecar is 20001 under connect4 interception.
+    let text = format!(
+        "{}\n[mesh]\ninterception = \"ebpf\"\n",
+        support::ONE_NODE_TWO_PODS.replace(
+            "name = \"back\"\nreplicas = 1",
+            "name = \"back\"\nreplicas = 1\nhttp_ports = [20001]",
+        )
+    );
+    assert!(text.contains("20001"));
+    let options = support::options(Some(Architecture::Sidecar), "tpc");
+    let error = refused(&options, &text, &["port 20001", "listeners per service"]);
+    assert!(matches!(error, MeshError::PortTaken { port: 20001, .. }));
+    gate.pass();
+}
+
+#[test]
 fn a_cluster_too_large_is_refused_with_the_limit() {
     let Some(gate) = gate::require(
         "a_cluster_too_large_is_refused_with_the_limit",

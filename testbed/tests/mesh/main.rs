@@ -4,6 +4,7 @@
 //! on root and the kernel features the data planes use (skipped with the reason otherwise).
 
 mod bad_input;
+mod lifecycle;
 mod load;
 mod serves;
 mod support;

@@ -56,9 +56,14 @@ pub fn options(architecture: Option<Architecture>, tag: &str) -> MeshOptions {
 
 /// `(link ids, program ids)` of every agent of a running mesh, from `meshtwin-agent status`.
 pub fn bpf_objects(running: &RunningMesh) -> (Vec<u32>, Vec<u32>) {
+    bpf_objects_of(running.prefix())
+}
+
+/// `(link ids, program ids)` of every agent of the run `prefix`.
+pub fn bpf_objects_of(prefix: &str) -> (Vec<u32>, Vec<u32>) {
     let agent = meshtwin_testbed::binaries::AGENT.path().expect("the agent");
     let (mut links, mut programs) = (Vec::new(), Vec::new());
-    for dir in cleanup::leftovers(running.prefix()).bpffs_dirs {
+    for dir in cleanup::leftovers(prefix).bpffs_dirs {
         let output = std::process::Command::new(&agent)
             .arg("status")
             .arg("--bpffs-dir")

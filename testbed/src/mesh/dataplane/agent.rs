@@ -109,7 +109,6 @@ impl NodeConfig {
         );
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub fn workload(
         &mut self,
         name: &str,

@@ -41,7 +41,7 @@ impl Config {
         let mut text = String::new();
         let _ = writeln!(
             text,
-            "# written by meshtwin-testbed\nglobal\n    nbthread {}\n    user {}\n    group {}\n    maxconn 4000\n\ndefaults\n    mode http\n    option http-keep-alive\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n    timeout http-keep-alive 60s\n",
+            "# written by meshtwin-testbed\nglobal\n    nbthread {}\n    user {}\n    group {}\n    maxconn 4000\n    # Warnings and errors only (a server down, a proxy error): per-request logs would cost\n    # the CPU the testbed measures.\n    log stderr format raw local0 warning\n\ndefaults\n    mode http\n    log global\n    option dontlognull\n    option http-keep-alive\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n    timeout http-keep-alive 60s\n",
             self.threads, self.user, self.user
         );
         for frontend in &self.frontends {

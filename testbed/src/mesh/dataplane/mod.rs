@@ -4,8 +4,8 @@
 //! | architecture | in the mesh (app → VIP) | from outside (entry) |
 //! |---|---|---|
 //! | baseline | TC load balancer (agent, node side of each pod link) | router's TC LB → pod |
-//! | `sidecar` | iptables REDIRECT → own HAProxy → callee pod's iptables REDIRECT → its HAProxy → app | router's TC LB → pod → its HAProxy |
-//! | `per-node` | iptables DNAT → own node's HAProxy → callee pod | callee node's HAProxy |
+//! | `sidecar` | iptables REDIRECT (or connect4) → own HAProxy → callee pod's iptables REDIRECT → its HAProxy → app | router's TC LB → pod → its HAProxy |
+//! | `per-node` | connect4 → own node's HAProxy (a port per service) → callee pod | callee node's HAProxy |
 //! | `uproxy` | connect4 → own node's meshtwin-node-proxy → callee pod (or its HAProxy waypoint) | callee node's node proxy (→ waypoint) |
 //! | `ebpf` | TC LB, XDP policy, sockmap bypass between the node's pods | router's TC LB → pod (XDP policy) |
 

@@ -13,6 +13,8 @@
 
 use std::net::SocketAddrV4;
 
+use sim::mesh::MicroProxyPlacement;
+
 use super::{
     agent::{self, NodeConfig},
     haproxy::{self, Backend, Config, Frontend, Role},
@@ -38,6 +40,12 @@ pub fn waypoint_port(service: usize) -> u16 {
 }
 
 pub fn build(build: &mut Build) -> Result<Vec<Entry>, MeshError> {
+    if build.scenario.mesh.micro_proxy == MicroProxyPlacement::PerPod {
+        return Err(MeshError::Unsupported {
+            architecture: "uproxy with micro_proxy = \"per-pod\"".into(),
+            reason: "the testbed runs one node proxy per node; use micro_proxy = \"per-node\"",
+        });
+    }
     let plan = build.plan;
     let threads = haproxy::threads(build);
     // Waypoints first: the agents point the services under L7 policy at them.
