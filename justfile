@@ -50,3 +50,24 @@ bench-engine:
 bench-datapath *ARGS:
     cargo build --release -p meshtwin-agent -p meshtwin-node-proxy -p meshtwin-testbed
     target/release/meshtwin-testbed bench --duration-secs 5 --runs 3 {{ARGS}}
+
+# Issue 13's validation (root; docs/validation.md): calibrate the components on this machine
+# (once: delete target/calibration/testbed.toml to measure again), then build each validation
+# topology's mesh for every architecture, drive and measure it, and print the simulator's
+# predictions beside the measurements. Tables on stdout, JSON and SVG in target/validation/.
+validate *ARGS:
+    cargo build --release -p meshtwin-agent -p meshtwin-node-proxy -p meshtwin-testbed
+    test -f target/calibration/testbed.toml || target/release/meshtwin-testbed calibrate
+    for f in chain fanout-sequential fanout-parallel; do target/release/meshtwin-testbed validate sim/scenarios/validation-$f.toml {{ARGS}}; done
+    target/release/meshtwin-testbed validate sim/scenarios/validation-seed003.toml --file-rate --architectures baseline,ebpf,sidecar {{ARGS}}
+
+# The mesh testbed (root, docs/testbed.md): `just mesh-up FILE sidecar` builds the mesh of a
+# cluster.toml with that data plane (baseline, sidecar, per-node, uproxy, ebpf) and keeps it up
+# until Ctrl-C; `just mesh-down` removes what a killed run left.
+mesh-up FILE ARCHITECTURE="baseline" *ARGS:
+    cargo build --release -p meshtwin-testbed -p meshtwin-agent -p meshtwin-node-proxy
+    target/release/meshtwin-testbed up {{FILE}} --architecture {{ARCHITECTURE}} {{ARGS}}
+
+mesh-down *ARGS:
+    cargo build --release -p meshtwin-testbed -p meshtwin-agent
+    target/release/meshtwin-testbed down {{ARGS}}

@@ -1,10 +1,10 @@
-//! The workspace programs the testbed starts as processes: the agent, the traffic tool and the
-//! node proxy. Each belongs to its own package, and cargo builds a package's binaries only for
+//! The workspace programs the testbed starts as processes: the agent, the traffic tool, the
+//! mesh testbed's workload server and the node proxy. Each belongs to its own package, and cargo builds a package's binaries only for
 //! that package's own tests (`CARGO_BIN_EXE_*`), so a test or benchmark elsewhere finds them in
 //! this order:
 //!
 //! 1. the environment variable of the program (`MESHTWIN_AGENT_BIN`, `MESHTWIN_TRAFFIC_BIN`,
-//!    `MESHTWIN_PROXY_BIN`): a binary chosen by hand;
+//!    `MESHTWIN_WORKLOAD_BIN`, `MESHTWIN_PROXY_BIN`): a binary chosen by hand;
 //! 2. the binary beside the running executable, in the same target directory and profile
 //!    (`target/<profile>/NAME`; a test runs from `target/<profile>/deps/`). When cargo runs us
 //!    (`cargo test`, `cargo run`: `$CARGO` is set), it first builds the program there, with
@@ -40,6 +40,13 @@ pub const TRAFFIC: Program = Program {
     name: "meshtwin-traffic",
     package: "meshtwin-testbed",
     env: "MESHTWIN_TRAFFIC_BIN",
+};
+
+/// `meshtwin-workload` (this crate): the mesh testbed's workload server.
+pub const WORKLOAD: Program = Program {
+    name: "meshtwin-workload",
+    package: "meshtwin-testbed",
+    env: "MESHTWIN_WORKLOAD_BIN",
 };
 
 /// `meshtwin-node-proxy` (datapath/node-proxy).

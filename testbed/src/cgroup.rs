@@ -104,7 +104,7 @@ impl Drop for CgroupTree {
 
 /// Kills every process in `cgroup` (which has no child cgroups) and removes it, waiting up to
 /// five seconds for the processes to go.
-fn remove_tree(cgroup: &Path) {
+pub fn remove_tree(cgroup: &Path) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Ok(procs) = std::fs::read_to_string(cgroup.join("cgroup.procs")) {

@@ -10,6 +10,8 @@
 //!            (the `meshtwin-traffic` binary)
 //! programs   the agent, traffic tool and node proxy        binaries
 //! bench      same-node request/response through five paths (`meshtwin-testbed bench`)
+//! mesh       a whole mesh from a cluster.toml: nodes, pods,   mesh (`meshtwin-testbed up`)
+//!            workloads, one of five data planes
 //! ```
 //!
 //! - [`netns`]: network namespaces held by a file descriptor, with links, addresses and routes;
@@ -19,13 +21,25 @@
 //! - [`traffic`]: echo, request/response, name and raw HTTP clients and servers;
 //! - [`http_server`]: the HTTP/1.1 workload server (hyper);
 //! - [`binaries`]: where the workspace's programs are;
-//! - [`bench`]: the datapath benchmark.
+//! - [`bench`]: the datapath benchmark;
+//! - [`load`]: the open-loop HTTP load generator;
+//! - [`measure`]: CPU time and peak memory of processes over a window;
+//! - [`affinity`]: pinning threads and processes to CPUs;
+//! - [`calibrate`]: each component measured alone, written as a models profile;
+//! - [`validate`]: the simulator's predictions against the real mesh (`meshtwin-testbed validate`);
+//! - [`mesh`]: a real small mesh built from a cluster.toml (issue 13's testbed; docs/testbed.md).
 
+pub mod affinity;
 pub mod bench;
 pub mod binaries;
+pub mod calibrate;
 pub mod cgroup;
 pub mod http_server;
+pub mod load;
+pub mod measure;
+pub mod mesh;
 pub mod netlink;
 pub mod netns;
 pub mod topology;
 pub mod traffic;
+pub mod validate;

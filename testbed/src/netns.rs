@@ -2,6 +2,10 @@
 //! read-only /run does not matter). Closing the descriptor, when the value drops, frees the
 //! namespace and every interface in it, even when a test failed. Links, addresses and routes
 //! are set up over a netlink socket opened in the namespace ([`RouteNetlink`]).
+//!
+//! [`Netns::named`] also bind-mounts the namespace at `/run/netns/NAME`, as `ip netns add`
+//! does, so that other programs (`ip netns exec`, `nsenter --net=`) and a later
+//! `meshtwin-testbed down` find it by name; the mount is removed when the value drops.
 
 use std::{
     fs::File,
@@ -18,7 +22,12 @@ use crate::netlink::RouteNetlink;
 pub struct Netns {
     file: File,
     netlink: Mutex<RouteNetlink>,
+    /// `/run/netns/NAME` when the namespace is mounted there.
+    mount: Option<PathBuf>,
 }
+
+/// Where named namespaces are mounted (the directory `ip netns` uses).
+pub const NAMED_NETNS_DIR: &str = "/run/netns";
 
 fn setns(fd: i32) -> io::Result<()> {
     // SAFETY: a namespace descriptor and its type.
@@ -54,9 +63,48 @@ impl Netns {
         let ns = Self {
             file,
             netlink: Mutex::new(netlink),
+            mount: None,
         };
         ns.set_up("lo");
         ns
+    }
+
+    /// A fresh namespace, also mounted at `/run/netns/<name>`. Fails if that name exists.
+    pub fn named(name: &str) -> io::Result<Self> {
+        let mut ns = Self::new();
+        let dir = std::path::Path::new(NAMED_NETNS_DIR);
+        std::fs::create_dir_all(dir)?;
+        let target = dir.join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)?;
+        let source = std::ffi::CString::new(format!("/proc/self/fd/{}", ns.raw_fd()))
+            .expect("no NUL in a path");
+        let target_c = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
+            .map_err(|_| io::Error::other("NUL in a namespace name"))?;
+        // SAFETY: two valid C strings; a bind mount takes no file system type or data.
+        let mounted = unsafe {
+            libc::mount(
+                source.as_ptr(),
+                target_c.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        };
+        if mounted != 0 {
+            let error = io::Error::last_os_error();
+            let _ = std::fs::remove_file(&target);
+            return Err(error);
+        }
+        ns.mount = Some(target);
+        Ok(ns)
+    }
+
+    /// `/run/netns/NAME` if the namespace was made with [`Netns::named`].
+    pub fn mount_path(&self) -> Option<&std::path::Path> {
+        self.mount.as_deref()
     }
 
     /// The descriptor that holds the namespace (for setns in a child process).
@@ -189,4 +237,22 @@ impl Netns {
         self.run(|| std::fs::write(format!("/proc/sys/{path}"), value))
             .unwrap_or_else(|error| panic!("sysctl {path}={value}: {error}"));
     }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Some(mount) = self.mount.take() {
+            unmount_named(&mount);
+        }
+    }
+}
+
+/// Unmounts and removes a namespace mounted at `path` (`ip netns del`); the namespace itself
+/// goes when nothing else holds it.
+pub fn unmount_named(path: &std::path::Path) {
+    if let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
+        // SAFETY: a valid C string; MNT_DETACH never blocks.
+        unsafe { libc::umount2(c_path.as_ptr(), libc::MNT_DETACH) };
+    }
+    let _ = std::fs::remove_file(path);
 }

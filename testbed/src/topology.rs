@@ -9,6 +9,10 @@
 //! (a Debian test kernel has the bridge as a module). Every test builds its own node, so tests
 //! can run in parallel with the same addresses, and none of this is visible outside them.
 //! Interfaces of a pod can be read with [`interface_counters`].
+//!
+//! The kernel tests use one node on 10.77.0.0/24 ([`Node::new`]); the mesh testbed
+//! (`crate::mesh`) builds several, each on its own /24 and in a namespace it names
+//! ([`Node::in_namespace`], [`Node::add_pod_in`]), and joins them through a router.
 
 use std::{net::Ipv4Addr, os::fd::AsRawFd as _};
 
@@ -28,6 +32,8 @@ pub struct Pod {
 pub struct Node {
     pub pods: Vec<Pod>,
     pub ns: Netns,
+    /// The node's address on every pod link (`.1` of its /24).
+    pub gateway: Ipv4Addr,
 }
 
 impl Default for Node {
@@ -37,28 +43,42 @@ impl Default for Node {
 }
 
 impl Node {
+    /// A node of its own namespace whose pods are on 10.77.0.0/24.
     pub fn new() -> Self {
-        let ns = Netns::new();
+        Self::in_namespace(Netns::new(), GATEWAY_IP)
+    }
+
+    /// A node in `ns` whose pods get addresses of `gateway`'s /24; `gateway` (`.1`) is the
+    /// node's side of every pod link.
+    pub fn in_namespace(ns: Netns, gateway: Ipv4Addr) -> Self {
         ns.sysctl("net/ipv4/ip_forward", "1");
         Self {
             pods: Vec::new(),
             ns,
+            gateway,
         }
     }
 
-    /// Adds pod `name` at 10.77.0.`host`.
+    /// Adds pod `name` at host `host` of the node's /24 (10.77.0.`host` for [`Node::new`]).
     pub fn add_pod(&mut self, name: &str, host: u8) -> &Pod {
-        let pod_ns = Netns::new();
+        self.add_pod_in(name, host, Netns::new())
+    }
+
+    /// Adds pod `name` at host `host` of the node's /24, in the namespace `pod_ns`; the node
+    /// side of its veth is `h-<name>`.
+    pub fn add_pod_in(&mut self, name: &str, host: u8, pod_ns: Netns) -> &Pod {
         let host_interface = format!("h-{name}");
-        let ip = Ipv4Addr::new(10, 77, 0, host);
+        let [a, b, c, _] = self.gateway.octets();
+        let ip = Ipv4Addr::new(a, b, c, host);
+        let gateway = self.gateway;
         self.ns.add_veth(&host_interface, &pod_ns, "eth0");
-        self.ns.add_address(&host_interface, GATEWAY_IP.into(), 32);
+        self.ns.add_address(&host_interface, gateway.into(), 32);
         self.ns.set_up(&host_interface);
         self.ns.add_route(ip, 32, None, &host_interface);
         pod_ns.add_address("eth0", ip.into(), 32);
         pod_ns.set_up("eth0");
-        pod_ns.add_route(GATEWAY_IP, 32, None, "eth0");
-        pod_ns.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(GATEWAY_IP), "eth0");
+        pod_ns.add_route(gateway, 32, None, "eth0");
+        pod_ns.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(gateway), "eth0");
         // Make the stack compute full checksums instead of leaving them to "hardware": a
         // translated packet with a wrong checksum is then really dropped by the receiver.
         pod_ns.run(|| disable_tx_checksum_offload("eth0"));
@@ -82,7 +102,7 @@ impl Node {
 }
 
 /// ETHTOOL_STXCSUM through SIOCETHTOOL, so no ethtool binary is needed.
-fn disable_tx_checksum_offload(interface: &str) {
+pub(crate) fn disable_tx_checksum_offload(interface: &str) {
     #[repr(C)]
     struct EthtoolValue {
         cmd: u32,

@@ -36,6 +36,8 @@
 //! port = 80
 //! protocol = "tcp"
 //! backends = ["10.77.0.3:8080", "10.77.0.4:8080"]
+//! proxy-port = 15080                   # optional: connect4 sends it to this port of the node
+//!                                      # proxy, not [node-proxy] port (a listener per service)
 //!
 //! [[attach]]
 //! interface = "eth0"
@@ -161,6 +163,8 @@ pub struct Service {
     pub key: ServiceKey,
     /// In config order: backend `i` is slot `i`.
     pub backends: Vec<Backend>,
+    /// Where connect4 sends it on the node proxy's address, if not `[node-proxy] port`.
+    pub proxy_port: Option<u16>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

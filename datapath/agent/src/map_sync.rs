@@ -356,6 +356,10 @@ fn sync_services(
                 )
                 .map_err(update(names::BACKENDS))?;
         }
+        // Its proxy port before the service itself: connect4 finds the service first.
+        maps.proxy_ports
+            .set(id, service.proxy_port.map_or(0, u32::from), 0)
+            .map_err(update(names::PROXY_PORTS))?;
         let info = ServiceInfo {
             id,
             backend_count: service.backends.len() as u32,

@@ -53,11 +53,14 @@ pub const ORIG_DST_COOKIE: &str = "ORIG_DST_COOKIE";
 pub const ORIG_DST_FLOW: &str = "ORIG_DST_FLOW";
 /// Per-CPU array indexed by service id: connections redirected to the node proxy.
 pub const REDIRECT_COUNTS: &str = "REDIRECT_COUNTS";
+/// Array indexed by service id: the node proxy's port for that service (host order; 0: the
+/// `NODE_PROXY` port), for proxies that tell services apart by the port they were sent to.
+pub const PROXY_PORTS: &str = "PROXY_PORTS";
 /// Program array: the sk_msg program that parses the next chunk of an HTTP message.
 pub const HTTP_PARSE: &str = "HTTP_PARSE";
 
 /// Every map the programs use, in the order `status` prints them.
-pub const ALL: [&str; 24] = [
+pub const ALL: [&str; 25] = [
     IDENTITY_V4,
     IDENTITY_V6,
     POLICED,
@@ -81,6 +84,7 @@ pub const ALL: [&str; 24] = [
     ORIG_DST_COOKIE,
     ORIG_DST_FLOW,
     REDIRECT_COUNTS,
+    PROXY_PORTS,
     HTTP_PARSE,
 ];
 

@@ -3,7 +3,8 @@
 //! VIP:port is sent to the node proxy instead, and the original destination is kept under the
 //! socket's cookie (sock_ops files it under the 4-tuple for the proxy, `sockops_mesh.rs`).
 //! getpeername on such a socket answers the original destination, so the workload sees where
-//! it meant to connect. The node proxy's own cgroup gets neither program, so its connections
+//! it meant to connect. A service with a port of its own in `PROXY_PORTS` goes to that port of
+//! the proxy's address (for proxies that tell services apart by port). The node proxy's own cgroup gets neither program, so its connections
 //! to backends are never redirected (the agent refuses a proxy cgroup inside a redirected one).
 
 use aya_ebpf::{
@@ -61,8 +62,14 @@ pub fn connect4_proxy(ctx: SockAddrContext) -> i32 {
     {
         return ALLOW;
     }
+    // A proxy that tells services apart by the port they arrive on (HAProxy cannot read
+    // ORIG_DST_FLOW) has a port per service; others take every service on NODE_PROXY's port.
+    let port = match PROXY_PORTS.get(service_id).copied() {
+        Some(port) if port != 0 => port as u16,
+        _ => proxy.port,
+    };
     addr.user_ip4 = u32::from_ne_bytes(proxy.addr);
-    addr.user_port = proxy.port.to_be() as u32;
+    addr.user_port = port.to_be() as u32;
     if let Some(counters) = REDIRECT_COUNTS.get_ptr_mut(service_id) {
         // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory").
         let counters: &mut RedirectCounters = unsafe { &mut *counters };

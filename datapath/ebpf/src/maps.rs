@@ -99,6 +99,9 @@ pub static ORIG_DST_COOKIE: LruHashMap<u64, OriginalDst> = LruHashMap::pinned(MA
 pub static ORIG_DST_FLOW: LruHashMap<SockKey, OriginalDst> = LruHashMap::pinned(MAX_REDIRECTED, 0);
 #[map]
 pub static REDIRECT_COUNTS: PerCpuArray<RedirectCounters> = PerCpuArray::pinned(MAX_SERVICES, 0);
+/// The node proxy's port per service id (0: `NODE_PROXY`'s port).
+#[map]
+pub static PROXY_PORTS: Array<u32> = Array::pinned(MAX_SERVICES, 0);
 
 /// The message the HTTP parser is reading, and its loop state (see `LoopState` for why that is
 /// in map memory), kept across the tail calls that read it chunk by chunk.

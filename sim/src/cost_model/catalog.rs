@@ -57,7 +57,50 @@ pub struct Profile {
     pub description: String,
     pub source: String,
     /// component → parameter → value
-    pub overrides: BTreeMap<String, BTreeMap<String, f64>>,
+    pub overrides: BTreeMap<String, BTreeMap<String, ProfileValue>>,
+}
+
+/// A value in a profile: a bare number, whose source is the profile's own `source`, or a
+/// number with a source of its own (`{ value = 41.5, source = "..." }`), as a profile measured
+/// by several commands needs (`meshtwin-testbed calibrate` writes one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ProfileValue {
+    Number(f64),
+    Sourced(SourcedValue),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcedValue {
+    pub value: f64,
+    pub source: String,
+}
+
+impl ProfileValue {
+    pub fn value(&self) -> f64 {
+        match self {
+            ProfileValue::Number(v) => *v,
+            ProfileValue::Sourced(s) => s.value,
+        }
+    }
+
+    /// Its own source, if it has one.
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            ProfileValue::Number(_) => None,
+            ProfileValue::Sourced(s) => Some(&s.source),
+        }
+    }
+}
+
+impl Profile {
+    /// A profile file outside the catalog's directory (its name is the file's stem).
+    pub fn from_file(path: &Path) -> Result<Profile, Diagnostic> {
+        let text = read(path)?;
+        let name = path.file_stem().unwrap_or_default().to_string_lossy();
+        parse_profile(&name, path, &text)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,7 +121,7 @@ struct RawProfileFile {
     description: String,
     source: String,
     #[serde(flatten)]
-    overrides: BTreeMap<String, BTreeMap<String, f64>>,
+    overrides: BTreeMap<String, BTreeMap<String, ProfileValue>>,
 }
 
 impl Catalog {
@@ -141,6 +184,23 @@ impl Catalog {
         self.components.iter().find(|c| c.name == name)
     }
 
+    /// Adds a profile (replacing one of the same name) after checking that it names known
+    /// parameters.
+    pub fn add_profile(&mut self, profile: Profile) -> Result<(), Diagnostics> {
+        let replaced = self
+            .profiles
+            .iter()
+            .position(|p| p.name == profile.name)
+            .map(|i| self.profiles.remove(i));
+        self.profiles.push(profile);
+        let checked = self.check();
+        if checked.is_err() {
+            self.profiles.pop();
+            self.profiles.extend(replaced);
+        }
+        checked
+    }
+
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.name == name)
     }
@@ -170,8 +230,8 @@ impl Catalog {
                     ));
                     continue;
                 };
-                for (param, &value) in params {
-                    if let Some(message) = out_of_range(param, value) {
+                for (param, value) in params {
+                    if let Some(message) = out_of_range(param, value.value()) {
                         problems.push(Diagnostic::file(
                             &path,
                             format!(
@@ -259,6 +319,63 @@ mod tests {
                 assert!(p.value.is_finite() && p.value >= 0.0, "{}.{name}", c.name);
             }
         }
+    }
+
+    #[test]
+    fn a_profile_value_may_carry_its_own_source() {
+        let dir = std::env::temp_dir().join(format!("meshtwin-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("measured.toml");
+        std::fs::write(
+            &path,
+            r#"
+description = "measured here"
+source = "the profile's own source"
+
+[envoy]
+base_bytes = 5_000_000
+l7_service_time_mean_us = { value = 41.5, source = "meshtwin-testbed calibrate (haproxy, 1 KiB)" }
+"#,
+        )
+        .unwrap();
+        let mut catalog = Catalog::embedded();
+        catalog
+            .add_profile(Profile::from_file(&path).unwrap())
+            .unwrap();
+        let mut values = catalog.values();
+        catalog.apply_profile(&mut values, "measured");
+        let envoy = &values["envoy"];
+        assert_eq!(envoy["l7_service_time_mean_us"].value, 41.5);
+        assert_eq!(
+            envoy["l7_service_time_mean_us"].source,
+            "profile measured: meshtwin-testbed calibrate (haproxy, 1 KiB)"
+        );
+        assert_eq!(envoy["base_bytes"].value, 5e6);
+        assert_eq!(
+            envoy["base_bytes"].source,
+            "profile measured: the profile's own source"
+        );
+
+        // A misspelt key of a sourced value, and an unknown parameter, are errors.
+        std::fs::write(
+            &path,
+            "description = \"d\"\nsource = \"s\"\n[envoy]\nbase_bytes = { value = 1, sorce = \"x\" }\n",
+        )
+        .unwrap();
+        assert!(Profile::from_file(&path).is_err());
+        std::fs::write(
+            &path,
+            "description = \"d\"\nsource = \"s\"\n[envoy]\nno_such_parameter = 1\n",
+        )
+        .unwrap();
+        let unknown = Profile::from_file(&path).unwrap();
+        let error = catalog.add_profile(unknown).unwrap_err().to_string();
+        assert!(
+            error.contains("unknown parameter `envoy.no_such_parameter`"),
+            "{error}"
+        );
+        assert!(catalog.profile("measured").is_some(), "the first one stays");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -4,7 +4,7 @@
 pub mod catalog;
 pub mod ranges;
 
-pub use catalog::{Catalog, Param};
+pub use catalog::{Catalog, Param, Profile, ProfileValue, SourcedValue};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -151,8 +151,9 @@ impl Catalog {
         for (component, params) in &p.overrides {
             for (name, value) in params {
                 if let Some(slot) = values.get_mut(component).and_then(|c| c.get_mut(name)) {
-                    slot.value = *value;
-                    slot.source = format!("profile {}: {}", p.name, p.source);
+                    slot.value = value.value();
+                    let source = value.source().unwrap_or(&p.source);
+                    slot.source = format!("profile {}: {source}", p.name);
                 }
             }
         }

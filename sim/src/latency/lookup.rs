@@ -45,6 +45,14 @@ pub struct Callee {
     pub fraction: f64,
 }
 
+impl Callee {
+    /// Calls to make this time, given a uniform draw in [0, 1): `whole`, plus one with
+    /// probability `fraction`. The testbed's workload server calls the same function.
+    pub fn count(&self, uniform: f64) -> u32 {
+        self.whole + u32::from(uniform < self.fraction)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Lookup {
     pub pods: Vec<PodEntry>,

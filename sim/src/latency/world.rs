@@ -840,7 +840,7 @@ impl<'a> World<'a> {
 
     /// How many times to call `callee` this time.
     fn count(&mut self, callee: Callee) -> u32 {
-        callee.whole + u32::from(self.rng.gen::<f64>() < callee.fraction)
+        callee.count(self.rng.gen::<f64>())
     }
 
     /// The service a sequential call's application calls next, if any is left.

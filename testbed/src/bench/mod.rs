@@ -15,7 +15,7 @@
 //! of `connect()` to the node proxy directly and through connect4, for the per-connection cost.
 //! Prints a table, the one-way costs the simulator's kernel model takes, and writes JSON.
 
-mod processes;
+pub(crate) mod processes;
 mod report;
 
 use std::{
@@ -30,7 +30,10 @@ use self::{
     processes::{pin_to, start, AgentRun, Redirect},
     report::{per_leg, print_report, ConnectCost, PathResult, Report},
 };
-use crate::{binaries, cgroup::CgroupTree, netns::Netns, topology::Node, traffic::RoundTrips};
+use crate::{
+    binaries, cgroup::CgroupTree, measure::process::cpu_ns, netns::Netns, topology::Node,
+    traffic::RoundTrips,
+};
 
 /// What `meshtwin-testbed bench` measures.
 pub struct Options {
@@ -131,6 +134,7 @@ pub fn run(options: &Options) -> Result<()> {
             median,
             runs,
             skipped,
+            proxy_cpu_us_per_round_trip: None,
         });
     };
 
@@ -145,22 +149,50 @@ pub fn run(options: &Options) -> Result<()> {
     let mut proxy = cgroups.command("proxy", &proxy_binary, Some(&node.ns));
     proxy.arg("--bpffs-dir").arg(&agent.bpffs_dir);
     proxy.args(["--metrics-address", "127.0.0.1:0"]);
-    let _proxy = start(proxy, "metrics on")?;
+    let proxy = start(proxy, "metrics on")?;
+    // The node proxy's CPU per round trip on each path through it: its CPU time over the runs
+    // (warm-up included) over the round trips they made (warm-up counted at the measured rate).
+    let mut proxy_cpu = Vec::new();
+    let mut through_proxy = |key: &'static str, connect: &str| -> Result<Vec<RoundTrips>> {
+        let before = cpu_ns(proxy.pid())?;
+        let runs = measure(connect)?;
+        let used_us = (cpu_ns(proxy.pid())? - before) as f64 / 1000.0;
+        let round_trips: f64 = runs
+            .iter()
+            .map(|r| r.per_second * (1.0 + options.duration.as_secs_f64()))
+            .sum();
+        proxy_cpu.push((key, used_us / round_trips));
+        Ok(runs)
+    };
     record("c", "iptables REDIRECT to the node proxy", {
         match Redirect::add(&node.ns) {
-            Ok(_rule) => measure(VIP),
+            Ok(_rule) => through_proxy("c", VIP),
             Err(error) => Err(error),
         }
     });
 
     agent.up(&node.ns, &workloads(&cgroups, false, true, false))?;
-    record("d", "connect4 redirect to the node proxy", measure(VIP));
+    record(
+        "d",
+        "connect4 redirect to the node proxy",
+        through_proxy("d", VIP),
+    );
     let connect = connect_cost(&cgroups, &traffic, client_ns)
         .inspect_err(|error| eprintln!("connect() cost not measured: {error:#}"))
         .ok();
 
     agent.up(&node.ns, &workloads(&cgroups, true, true, true))?;
-    record("e", "connect4 + sockmap to the node proxy", measure(VIP));
+    record(
+        "e",
+        "connect4 + sockmap to the node proxy",
+        through_proxy("e", VIP),
+    );
+    for path in &mut paths {
+        path.proxy_cpu_us_per_round_trip = proxy_cpu
+            .iter()
+            .find(|(key, _)| *key == path.key)
+            .map(|(_, us)| *us);
+    }
 
     let report = Report {
         size_bytes: options.size,

@@ -12,7 +12,13 @@ use anyhow::{bail, Context as _, Result};
 use crate::netns::Netns;
 
 /// A child process killed when dropped.
-pub(super) struct Running(Child);
+pub(crate) struct Running(Child);
+
+impl Running {
+    pub(crate) fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -21,8 +27,36 @@ impl Drop for Running {
     }
 }
 
+impl Running {
+    /// Starts `command` with its output discarded; the caller checks when it is ready.
+    pub(crate) fn spawn(mut command: Command) -> Result<Self> {
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {:?}", command.get_program()))?;
+        Ok(Self(child))
+    }
+
+    /// Whether it has ended, with what it said on stderr if so.
+    pub(crate) fn ended(&mut self) -> Option<String> {
+        match self.0.try_wait() {
+            Ok(Some(status)) => {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = self.0.stderr.take() {
+                    use std::io::Read as _;
+                    let _ = pipe.read_to_string(&mut stderr);
+                }
+                Some(format!("{status}: {}", stderr.trim()))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Starts `command` and waits for a stdout line starting with `prefix`.
-pub(super) fn start(mut command: Command, prefix: &str) -> Result<Running> {
+pub(crate) fn start(mut command: Command, prefix: &str) -> Result<Running> {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -13,6 +13,8 @@ pub(super) struct PathResult {
     pub(super) median: Option<RoundTrips>,
     pub(super) runs: Vec<RoundTrips>,
     pub(super) skipped: Option<String>,
+    /// The node proxy's CPU time per round trip, on the paths through it.
+    pub(super) proxy_cpu_us_per_round_trip: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,14 +86,21 @@ pub(super) fn print_report(report: &Report) {
         report.load_average
     );
     println!(
-        "{:<4} {:<40} {:>9} {:>9} {:>9} {:>14}",
-        "", "path", "p50 µs", "p99 µs", "mean µs", "round trips/s"
+        "{:<4} {:<40} {:>9} {:>9} {:>9} {:>14} {:>14}",
+        "", "path", "p50 µs", "p99 µs", "mean µs", "round trips/s", "proxy CPU µs"
     );
     for path in &report.paths {
         match &path.median {
             Some(m) => println!(
-                "({}) {:<40} {:>9.1} {:>9.1} {:>9.1} {:>14.0}",
-                path.key, path.path, m.p50_us, m.p99_us, m.mean_us, m.per_second
+                "({}) {:<40} {:>9.1} {:>9.1} {:>9.1} {:>14.0} {:>14}",
+                path.key,
+                path.path,
+                m.p50_us,
+                m.p99_us,
+                m.mean_us,
+                m.per_second,
+                path.proxy_cpu_us_per_round_trip
+                    .map_or(String::new(), |us| format!("{us:.1}"))
             ),
             None => println!(
                 "({}) {:<40} skipped: {}",

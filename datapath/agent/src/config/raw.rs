@@ -111,6 +111,9 @@ pub(super) struct RawService {
     pub(super) protocol: Spanned<String>,
     #[serde(default)]
     pub(super) backends: Vec<Spanned<String>>,
+    /// The node proxy's port for this service: connect4 sends it there instead of
+    /// `[node-proxy] port` (for a proxy with a listener per service).
+    pub(super) proxy_port: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

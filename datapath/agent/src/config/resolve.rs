@@ -371,6 +371,16 @@ impl Resolver {
             });
             let port = self.check(&service.port, |p| parse_port(*p));
             let protocol = self.check(&service.protocol, |p| parse_protocol(p));
+            let proxy_port = match &service.proxy_port {
+                Some(p) => match self.check(p, |p| parse_port(*p)) {
+                    Some(port) => Some(port),
+                    None => {
+                        ok = false;
+                        None
+                    }
+                },
+                None => None,
+            };
             let mut backends = Vec::new();
             for backend in &service.backends {
                 let Some(address) = self.check(backend, |b| parse_backend(b)) else {
@@ -414,6 +424,7 @@ impl Resolver {
                 name: name.clone(),
                 key,
                 backends,
+                proxy_port,
             });
         }
         services

@@ -116,6 +116,18 @@ fn errors_name_file_line_and_column() {
 }
 
 #[test]
+fn a_service_proxy_port_resolves() {
+    let text = VALID.replace(
+        "\"10.0.1.6:8080\"]",
+        "\"10.0.1.6:8080\"]\nproxy-port = 15080",
+    );
+    let config = parse(Path::new("node.toml"), &text).expect("valid");
+    assert_eq!(config.services[0].proxy_port, Some(15080));
+    let config = parse(Path::new("node.toml"), VALID).expect("valid");
+    assert_eq!(config.services[0].proxy_port, None);
+}
+
+#[test]
 fn rejects_bad_values_with_a_reason() {
     let cases = [
         (
@@ -142,6 +154,11 @@ fn rejects_bad_values_with_a_reason() {
             "\"10.0.1.6:8080\"]",
             "\"10.0.1.5:8080\"]",
             "backend 10.0.1.5:8080 is listed twice",
+        ),
+        (
+            "\"10.0.1.6:8080\"]",
+            "\"10.0.1.6:8080\"]\nproxy-port = 70000",
+            "port 70000 is out of range",
         ),
         (
             "program = \"xdp-policy\"",

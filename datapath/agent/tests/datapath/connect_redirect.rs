@@ -34,6 +34,8 @@ const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
 const BACKENDS: [&str; 2] = ["b1", "b2"];
 const LONG: Duration = Duration::from_secs(60);
+/// Service "by-port" (id 2) has a port of its own on the proxy's address.
+const PROXY_PORT_OF_BY_PORT: u16 = 15081;
 
 fn config(world: &MeshWorld, sockmap: bool) -> String {
     format!(
@@ -51,6 +53,14 @@ vip = "{VIP}"
 port = 7
 protocol = "tcp"
 backends = ["10.77.0.11:7000"]
+
+[[service]]
+name = "by-port"
+vip = "{VIP}"
+port = 81
+protocol = "tcp"
+backends = ["10.77.0.11:8080"]
+proxy-port = {PROXY_PORT_OF_BY_PORT}
 
 [node-proxy]
 address = "10.77.0.1"
@@ -216,6 +226,67 @@ fn connect4_sends_service_connections_to_the_node_proxy_which_reaches_the_right_
         redirects_of_web(&maps),
         redirected,
         "the proxy's own connection was redirected"
+    );
+    gate.pass();
+}
+
+#[test]
+fn connect4_sends_a_service_with_a_proxy_port_to_that_port() {
+    let Some(gate) = gate::require(
+        "connect4_sends_a_service_with_a_proxy_port_to_that_port",
+        FEATURES,
+    ) else {
+        return;
+    };
+    let (mut world, proxy_metrics) = world("redirect-port", false);
+    // A listener of its own at the proxy's address and the service's proxy port, in the
+    // proxy's cgroup: what a proxy with a listener per service (HAProxy) would be.
+    let mut command = world.command("node", "proxy", crate::support::workloads::traffic_binary());
+    command.args([
+        "name-server",
+        "--listen",
+        &format!("10.77.0.1:{PROXY_PORT_OF_BY_PORT}"),
+        "--name",
+        "by-port-listener",
+    ]);
+    let mut listener = Process::spawn("by-port listener", command);
+    listener.expect("listening", LONG);
+    world.processes.push(listener);
+    let output = world
+        .traffic(
+            "client",
+            &["ask", "--connect", "10.96.0.10:81", "--lines", "2"],
+        )
+        .success(LONG);
+    assert_eq!(output[0], format!("peer {VIP}:81"), "{output:?}");
+    assert_eq!(
+        output[1..],
+        ["answer by-port-listener", "answer by-port-listener"],
+        "{output:?}"
+    );
+    // connect4 counted it under its service; the node proxy at the common port saw nothing.
+    let maps = world.maps();
+    let redirected: u64 = maps
+        .redirect_counts
+        .get(&2, 0)
+        .expect("service 2 counters")
+        .iter()
+        .map(|c| c.connections)
+        .sum();
+    assert_eq!(redirected, 1);
+    assert_eq!(
+        maps.proxy_ports.get(&2, 0).expect("service 2's port"),
+        u32::from(PROXY_PORT_OF_BY_PORT)
+    );
+    assert_eq!(maps.proxy_ports.get(&0, 0).expect("service 0's port"), 0);
+    let text = probes::scrape(&world.node.ns, &proxy_metrics);
+    assert_eq!(
+        probes::sample(
+            &text,
+            r#"meshtwin_proxy_connections_total{result="forwarded"}"#
+        ),
+        Some(0),
+        "{text}"
     );
     gate.pass();
 }
