@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! topology   node namespace routing to pod namespaces      netns, netlink, cgroup
-//! workloads  processes in a pod's namespace and cgroup     traffic, http_server
+//! workloads  processes in a pod's namespace and cgroup     traffic, http_server, nginx
 //!            (the `meshtwin-traffic` binary)
 //! programs   the agent, traffic tool and node proxy        binaries
 //! bench      same-node request/response through five paths (`meshtwin-testbed bench`)
@@ -18,6 +18,7 @@
 //! - [`cgroup`]: cgroup v2 directories to start workloads in;
 //! - [`traffic`]: echo, request/response, name and raw HTTP clients and servers;
 //! - [`http_server`]: the HTTP/1.1 workload server (hyper);
+//! - [`nginx`]: Debian's nginx as a pod's server, with its access log as the reference;
 //! - [`binaries`]: where the workspace's programs are;
 //! - [`bench`]: the datapath benchmark.
 
@@ -27,5 +28,6 @@ pub mod cgroup;
 pub mod http_server;
 pub mod netlink;
 pub mod netns;
+pub mod nginx;
 pub mod topology;
 pub mod traffic;

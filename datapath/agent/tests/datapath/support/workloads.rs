@@ -101,7 +101,15 @@ impl Process {
     }
 
     /// Waits for the process to exit and asserts it succeeded; returns its remaining output.
-    pub fn success(mut self, limit: Duration) -> Vec<String> {
+    pub fn success(self, limit: Duration) -> Vec<String> {
+        let name = self.name.clone();
+        let (status, lines) = self.finish(limit);
+        assert!(status.success(), "{name} failed ({status}): {lines:?}");
+        lines
+    }
+
+    /// Waits for the process to exit; returns its exit status and remaining output.
+    pub fn finish(mut self, limit: Duration) -> (std::process::ExitStatus, Vec<String>) {
         drop(self.stdin.take());
         let deadline = Instant::now() + limit;
         loop {
@@ -120,12 +128,7 @@ impl Process {
                         }
                     }
                 }
-                assert!(
-                    status.success(),
-                    "{} failed ({status}): {lines:?}",
-                    self.name
-                );
-                return lines;
+                return (status, lines);
             }
             assert!(
                 Instant::now() < deadline,
