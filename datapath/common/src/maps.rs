@@ -53,11 +53,14 @@ pub const ORIG_DST_COOKIE: &str = "ORIG_DST_COOKIE";
 pub const ORIG_DST_FLOW: &str = "ORIG_DST_FLOW";
 /// Per-CPU array indexed by service id: connections redirected to the node proxy.
 pub const REDIRECT_COUNTS: &str = "REDIRECT_COUNTS";
+/// Array of one: the policy epoch, which the agent advances after every change of the maps;
+/// sk_msg asks the policy again about a bypassed socket whose last answer is older.
+pub const POLICY_EPOCH: &str = "POLICY_EPOCH";
 /// Program array: the sk_msg program that parses the next chunk of an HTTP message.
 pub const HTTP_PARSE: &str = "HTTP_PARSE";
 
 /// Every map the programs use, in the order `status` prints them.
-pub const ALL: [&str; 24] = [
+pub const ALL: [&str; 25] = [
     IDENTITY_V4,
     IDENTITY_V6,
     POLICED,
@@ -81,6 +84,7 @@ pub const ALL: [&str; 24] = [
     ORIG_DST_COOKIE,
     ORIG_DST_FLOW,
     REDIRECT_COUNTS,
+    POLICY_EPOCH,
     HTTP_PARSE,
 ];
 

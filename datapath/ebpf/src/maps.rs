@@ -100,6 +100,11 @@ pub static ORIG_DST_FLOW: LruHashMap<SockKey, OriginalDst> = LruHashMap::pinned(
 #[map]
 pub static REDIRECT_COUNTS: PerCpuArray<RedirectCounters> = PerCpuArray::pinned(MAX_SERVICES, 0);
 
+/// The policy epoch (`meshtwin_datapath_common::sockets::next_policy_epoch`), advanced by the
+/// agent after every change of the maps.
+#[map]
+pub static POLICY_EPOCH: Array<u32> = Array::pinned(1, 0);
+
 /// The message the HTTP parser is reading, and its loop state (see `LoopState` for why that is
 /// in map memory), kept across the tail calls that read it chunk by chunk.
 #[map]

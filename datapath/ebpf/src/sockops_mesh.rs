@@ -86,11 +86,14 @@ fn established(ctx: &SockOpsContext, key: &SockKey, active: bool) {
         None => read(HTTP_ENDPOINTS.get_ptr(Endpoint::new(key.remote_addr, key.remote_port)))
             .map(HttpRole::Calls),
     };
-    let Some(mode) = sock_mode(local, remote, http) else {
+    let Some(mut mode) = sock_mode(local, remote, http) else {
         // A reused 4-tuple must not inherit the mode of an earlier socket.
         let _ = SOCK_MODES.remove(key);
         return;
     };
+    // Redirected messages go to the peer's socket under the reverse of this 4-tuple; the policy
+    // is asked about it before the first one (sk_msg_mesh.rs).
+    mode.flow = *key;
     if active && mode.flags & MODE_HTTP_CLIENT != 0 {
         // The client side is established first: a new connection starts with fresh HTTP state
         // (an earlier one with this 4-tuple may have left some).

@@ -55,6 +55,7 @@ pub struct PinnedMaps {
     pub orig_dst_cookie: HashMap<MapData, u64, OriginalDst>,
     pub orig_dst_flow: HashMap<MapData, SockKey, OriginalDst>,
     pub redirect_counts: PerCpuArray<MapData, RedirectCounters>,
+    pub policy_epoch: Array<MapData, u32>,
 }
 
 fn open<T: TryFrom<Map, Error = MapError>>(pins: &PinDir, name: &str) -> Result<T, OpenError> {
@@ -94,6 +95,7 @@ impl PinnedMaps {
             orig_dst_cookie: open(pins, names::ORIG_DST_COOKIE)?,
             orig_dst_flow: open(pins, names::ORIG_DST_FLOW)?,
             redirect_counts: open(pins, names::REDIRECT_COUNTS)?,
+            policy_epoch: open(pins, names::POLICY_EPOCH)?,
         })
     }
 

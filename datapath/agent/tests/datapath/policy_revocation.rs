@@ -180,6 +180,17 @@ fn revocation_reaches_the_open_connection(test: &'static str, tag: &str, bypass:
         REQUESTS - first_refused >= 3,
         "the revocation came too late to see new connections refused: {transfers:?}"
     );
+    if bypass {
+        let revoked: u64 = maps
+            .sockmap_counts
+            .get(&0, 0)
+            .map(|per_cpu| per_cpu.iter().map(|c| c.revoked_messages).sum())
+            .unwrap_or(0);
+        assert!(
+            revoked >= 1,
+            "sk_msg sent the request after the revocation through TCP"
+        );
+    }
     let after = probes::policy_counters(&world.agent.bpffs_dir, CLIENT_ID, WEB_ID);
     assert!(
         after.dropped_packets > dropped_before.dropped_packets,
