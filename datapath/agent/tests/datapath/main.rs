@@ -6,6 +6,7 @@
 mod connect_redirect;
 mod http_visibility;
 mod lifecycle;
+mod lifecycle_honesty;
 mod policy_revocation;
 mod probes;
 mod sockmap_bypass;

@@ -94,6 +94,13 @@ impl Process {
             .to_string()
     }
 
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill on our own child's pid.
+        let ret = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
     pub fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
         writeln!(stdin, "{line}").expect("write to the process");
