@@ -150,7 +150,7 @@ impl Observation {
         parser: LoopState::EMPTY,
         stream: StreamState {
             mode: 0,
-            pad: 0,
+            state: 0,
             remaining: 0,
         },
         flow: HttpFlowKey {
@@ -314,7 +314,7 @@ impl HttpConnection {
 fn lost() -> StreamState {
     StreamState {
         mode: STREAM_LOST,
-        pad: 0,
+        state: 0,
         remaining: 0,
     }
 }

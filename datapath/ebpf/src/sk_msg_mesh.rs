@@ -58,8 +58,8 @@ pub fn sk_msg_mesh(ctx: SkMsgContext) -> u32 {
     // Last: parsing a long message chains to `sk_msg_http` by a tail call, which does not
     // return here. The redirect chosen above stays with the message.
     if mode.flags & (MODE_HTTP_CLIENT | MODE_HTTP_SERVER) != 0 {
-        let (flags, service_id) = (mode.flags, mode.service_id);
-        http_observe::observe(&ctx, &key, flags, service_id, len);
+        let (flags, service_id, flow) = (mode.flags, mode.service_id, mode.flow);
+        http_observe::observe(&ctx, &flow, flags, service_id, len);
     }
     SK_PASS
 }

@@ -4,6 +4,7 @@
 //! `just vmtest` runs this binary under other kernels (see docs/datapath.md for the contract).
 
 mod connect_redirect;
+mod http_counts_nginx;
 mod http_visibility;
 mod lifecycle;
 mod lifecycle_honesty;
