@@ -55,17 +55,14 @@ pub fn sys_remounted_by_ip_netns_exec() -> Option<SysRemounted> {
 /// The last mount on /sys in `mountinfo` (the one that is visible), when it is a sysfs whose
 /// source is not the usual "sysfs".
 fn sys_remount_in(mountinfo: &str) -> Option<SysRemounted> {
-    let (kind, source) = mountinfo
-        .lines()
-        .rev()
-        .find_map(|line| {
-            // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER"
-            let (before, after) = line.split_once(" - ")?;
-            let mount_point = before.split_whitespace().nth(4)?;
-            let mut after = after.split_whitespace();
-            let (kind, source) = (after.next()?, after.next()?);
-            (mount_point == "/sys").then_some((kind, source))
-        })?;
+    let (kind, source) = mountinfo.lines().rev().find_map(|line| {
+        // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER"
+        let (before, after) = line.split_once(" - ")?;
+        let mount_point = before.split_whitespace().nth(4)?;
+        let mut after = after.split_whitespace();
+        let (kind, source) = (after.next()?, after.next()?);
+        (mount_point == "/sys").then_some((kind, source))
+    })?;
     (kind == "sysfs" && source != "sysfs" && source != "none").then(|| SysRemounted {
         netns: source.to_string(),
     })

@@ -13,10 +13,21 @@
 //! Each path: one connection, `size`-byte requests answered by the echo server, a second of
 //! warm-up, then `duration` measured, `runs` times (the median run is reported). Also the time
 //! of `connect()` to the node proxy directly and through connect4, for the per-connection cost.
-//! Prints a table, the one-way costs the simulator's kernel model takes, and writes JSON.
+//!
+//! Then many connections with real programs, unpinned whatever `--cpu` says (how workloads
+//! run): wrk (2 threads, 16 keep-alive connections) against nginx (a worker per CPU), in the
+//! same two pods:
+//!
+//! ```text
+//! (f) wrk → nginx, veth      the plain kernel path
+//! (g) wrk → nginx, sockmap   the sockmap bypass
+//! ```
+//!
+//! Prints both tables, the one-way costs the simulator's kernel model takes, and writes JSON.
 
 mod processes;
 mod report;
+pub mod wrk;
 
 use std::{
     path::{Path, PathBuf},
@@ -27,16 +38,26 @@ use anyhow::{bail, Result};
 use meshtwin_datapath_pins::mounts::is_on_bpffs;
 
 use self::{
-    processes::{pin_to, start, AgentRun, Redirect},
-    report::{per_leg, print_report, ConnectCost, PathResult, Report},
+    processes::{pin_to, start, unpin, AgentRun, Redirect},
+    report::{per_leg, print_report, ConnectCost, LoadResult, PathResult, Report},
+    wrk::{WrkLoad, WrkRun, WRK},
 };
-use crate::{binaries, cgroup::CgroupTree, netns::Netns, topology::Node, traffic::RoundTrips};
+use crate::{
+    binaries,
+    cgroup::CgroupTree,
+    netns::Netns,
+    nginx::{Nginx, NginxOptions, INDEX},
+    topology::Node,
+    traffic::RoundTrips,
+};
 
 /// What `meshtwin-testbed bench` measures.
 pub struct Options {
     pub duration: Duration,
     pub size: usize,
     pub runs: usize,
+    /// Only the many-connection rows (f, g).
+    pub many_only: bool,
     /// The CPU all benchmark processes are pinned to, or none.
     pub cpu: Option<usize>,
     pub json: PathBuf,
@@ -46,6 +67,35 @@ const CLIENT: &str = "10.77.0.2";
 const SERVER: &str = "10.77.0.3:7000";
 const VIP: &str = "10.96.0.10:7";
 const PROXY: &str = "10.77.0.1:15001";
+const NGINX: &str = "10.77.0.3:8080";
+
+/// The median run by p99 (the tail is what these rows are for), and every run.
+fn load_result(key: &'static str, path: &'static str, result: Result<Vec<WrkRun>>) -> LoadResult {
+    let (runs, skipped) = match result {
+        Ok(runs) => (runs, None),
+        Err(error) => (Vec::new(), Some(format!("{error:#}"))),
+    };
+    let mut sorted: Vec<&WrkRun> = runs.iter().collect();
+    sorted.sort_by(|a, b| a.p99_us.total_cmp(&b.p99_us));
+    let median = sorted.get(sorted.len() / 2).map(|r| (*r).clone());
+    eprintln!(
+        "{key} {path}: {}",
+        median.as_ref().map_or_else(
+            || skipped.clone().unwrap_or_default(),
+            |m| format!(
+                "{:.0} requests/s, p50 {:.0} µs, p99 {:.0} µs",
+                m.requests_per_second, m.p50_us, m.p99_us
+            )
+        )
+    );
+    LoadResult {
+        key,
+        path,
+        median,
+        runs,
+        skipped,
+    }
+}
 
 pub fn run(options: &Options) -> Result<()> {
     // SAFETY: geteuid only returns a number.
@@ -134,33 +184,80 @@ pub fn run(options: &Options) -> Result<()> {
         });
     };
 
-    record("0", "loopback (reference)", measure("127.0.0.1:7000"));
-    record("a", "veth, plain kernel path", measure(SERVER));
+    let mut connect = None;
+    if !options.many_only {
+        record("0", "loopback (reference)", measure("127.0.0.1:7000"));
+        record("a", "veth, plain kernel path", measure(SERVER));
 
-    agent.up(&node.ns, &workloads(&cgroups, true, false, false))?;
-    record("b", "sockmap bypass", measure(SERVER));
+        agent.up(&node.ns, &workloads(&cgroups, true, false, false))?;
+        record("b", "sockmap bypass", measure(SERVER));
 
-    // The proxy for (c), (d), (e): in the node namespace and its own cgroup.
-    agent.up(&node.ns, &workloads(&cgroups, false, false, false))?;
-    let mut proxy = cgroups.command("proxy", &proxy_binary, Some(&node.ns));
-    proxy.arg("--bpffs-dir").arg(&agent.bpffs_dir);
-    proxy.args(["--metrics-address", "127.0.0.1:0"]);
-    let _proxy = start(proxy, "metrics on")?;
-    record("c", "iptables REDIRECT to the node proxy", {
-        match Redirect::add(&node.ns) {
-            Ok(_rule) => measure(VIP),
-            Err(error) => Err(error),
+        // The proxy for (c), (d), (e): in the node namespace and its own cgroup.
+        agent.up(&node.ns, &workloads(&cgroups, false, false, false))?;
+        let mut proxy = cgroups.command("proxy", &proxy_binary, Some(&node.ns));
+        proxy.arg("--bpffs-dir").arg(&agent.bpffs_dir);
+        proxy.args(["--metrics-address", "127.0.0.1:0"]);
+        let _proxy = start(proxy, "metrics on")?;
+        record("c", "iptables REDIRECT to the node proxy", {
+            match Redirect::add(&node.ns) {
+                Ok(_rule) => measure(VIP),
+                Err(error) => Err(error),
+            }
+        });
+
+        agent.up(&node.ns, &workloads(&cgroups, false, true, false))?;
+        record("d", "connect4 redirect to the node proxy", measure(VIP));
+        connect = connect_cost(&cgroups, &traffic, client_ns)
+            .inspect_err(|error| eprintln!("connect() cost not measured: {error:#}"))
+            .ok();
+
+        agent.up(&node.ns, &workloads(&cgroups, true, true, true))?;
+        record("e", "connect4 + sockmap to the node proxy", measure(VIP));
+        drop(_proxy);
+    }
+
+    let load = WrkLoad {
+        threads: 2,
+        connections: 16,
+        duration_secs: options.duration.as_secs_f64(),
+    };
+    let mut many = Vec::new();
+    // nginx and wrk go where the scheduler puts them, as workloads do.
+    unpin(cpus)?;
+    match Nginx::start(
+        &cgroups,
+        "server",
+        server_ns,
+        &NginxOptions {
+            port: 8080,
+            workers: cpus.max(1),
+        },
+    ) {
+        Ok(nginx) => {
+            for (key, path, bypass) in [
+                ("f", "wrk → nginx, veth", false),
+                ("g", "wrk → nginx, sockmap bypass", true),
+            ] {
+                let result = agent
+                    .up(&node.ns, &workloads(&cgroups, bypass, false, false))
+                    .and_then(|()| {
+                        let mut runs = Vec::new();
+                        for _ in 0..options.runs {
+                            let command = cgroups.command("client", WRK, Some(client_ns));
+                            runs.push(wrk::run(command, load, &format!("http://{NGINX}{INDEX}"))?);
+                        }
+                        Ok(runs)
+                    });
+                many.push(load_result(key, path, result));
+            }
+            drop(nginx);
         }
-    });
-
-    agent.up(&node.ns, &workloads(&cgroups, false, true, false))?;
-    record("d", "connect4 redirect to the node proxy", measure(VIP));
-    let connect = connect_cost(&cgroups, &traffic, client_ns)
-        .inspect_err(|error| eprintln!("connect() cost not measured: {error:#}"))
-        .ok();
-
-    agent.up(&node.ns, &workloads(&cgroups, true, true, true))?;
-    record("e", "connect4 + sockmap to the node proxy", measure(VIP));
+        Err(error) => many.push(load_result(
+            "f",
+            "wrk → nginx",
+            Err(anyhow::Error::from(error).context("nginx did not start")),
+        )),
+    }
 
     let report = Report {
         size_bytes: options.size,
@@ -179,6 +276,8 @@ pub fn run(options: &Options) -> Result<()> {
         per_leg_us: per_leg(&paths, connect.as_ref()),
         paths,
         connect,
+        load,
+        many,
     };
     print_report(&report);
     if let Some(parent) = options.json.parent() {
