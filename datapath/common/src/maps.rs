@@ -109,6 +109,8 @@ pub const MAX_HTTP_CONNS: u32 = 16_384;
 pub const MAX_HTTP_STATS: u32 = 4_096;
 /// (service, reason) combinations.
 pub const MAX_HTTP_UNPARSED: u32 = 4_096;
+/// Messages the HTTP parser can be in the middle of at once (LRU; one per sending socket).
+pub const MAX_PARSING: u32 = 4_096;
 /// Redirected connections whose original destination is remembered (LRU).
 pub const MAX_REDIRECTED: u32 = 16_384;
 

@@ -22,6 +22,7 @@ use aya_ebpf::{
     programs::SkMsgContext,
 };
 use meshtwin_datapath_common::{
+    counting::add,
     policy::{decide, FlowKey, Verdict},
     sockets::{
         segment_headers, SockKey, SockMode, SockmapCounters, MODE_BYPASS, MODE_HTTP_CLIENT,
@@ -59,7 +60,7 @@ pub fn sk_msg_mesh(ctx: SkMsgContext) -> u32 {
     // return here. The redirect chosen above stays with the message.
     if mode.flags & (MODE_HTTP_CLIENT | MODE_HTTP_SERVER) != 0 {
         let (flags, service_id, flow) = (mode.flags, mode.service_id, mode.flow);
-        http_observe::observe(&ctx, &flow, flags, service_id, len);
+        http_observe::observe(&ctx, &key, &flow, flags, service_id, len);
     }
     SK_PASS
 }
@@ -88,8 +89,9 @@ fn policy_allows(mode: &mut SockMode) -> bool {
     true
 }
 
+/// The sending socket's own 4-tuple.
 #[inline(always)]
-fn msg_key(ctx: &SkMsgContext) -> SockKey {
+pub fn msg_key(ctx: &SkMsgContext) -> SockKey {
     // SAFETY: `msg` points to the kernel's `sk_msg_md` of this call, valid while the program
     // runs; it is only read.
     let md = unsafe { &*ctx.msg };
@@ -115,24 +117,20 @@ fn count(len: u64, outcome: Outcome) {
     let Some(counters) = SOCKMAP_COUNTS.get_ptr_mut(0) else {
         return;
     };
-    // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory").
+    // SAFETY: this CPU's copy of a per-CPU value, added to atomically (maps.rs, "Map memory").
     let counters: &mut SockmapCounters = unsafe { &mut *counters };
-    match outcome {
-        Outcome::Redirected => {
-            counters.redirected_messages += 1;
-            counters.redirected_bytes += len;
-        }
-        Outcome::PeerAbsent => {
-            counters.peer_absent_messages += 1;
-            counters.peer_absent_bytes += len;
-        }
-        Outcome::Kept => {
-            counters.kept_messages += 1;
-            counters.kept_bytes += len;
-        }
-        Outcome::Revoked => {
-            counters.revoked_messages += 1;
-            counters.revoked_bytes += len;
-        }
-    }
+    let (messages, bytes) = match outcome {
+        Outcome::Redirected => (
+            &mut counters.redirected_messages,
+            &mut counters.redirected_bytes,
+        ),
+        Outcome::PeerAbsent => (
+            &mut counters.peer_absent_messages,
+            &mut counters.peer_absent_bytes,
+        ),
+        Outcome::Kept => (&mut counters.kept_messages, &mut counters.kept_bytes),
+        Outcome::Revoked => (&mut counters.revoked_messages, &mut counters.revoked_bytes),
+    };
+    add(messages, 1);
+    add(bytes, len);
 }

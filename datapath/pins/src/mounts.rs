@@ -46,10 +46,46 @@ pub struct SysRemounted {
     pub netns: String,
 }
 
-/// Whether /sys was mounted again by `ip netns exec` (see [`SysRemounted`]).
+/// Whether /sys was mounted again by `ip netns exec` (see [`SysRemounted`]): a sysfs on /sys
+/// whose source is not "sysfs", in a mount namespace that an ancestor process is not in (a
+/// machine whose init mounts sysfs under another name, as the VM tests' guests do, has it in
+/// every process's namespace).
 pub fn sys_remounted_by_ip_netns_exec() -> Option<SysRemounted> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    sys_remount_in(&mountinfo)
+    let remounted = sys_remount_in(&mountinfo)?;
+    mount_namespace_of_our_own().then_some(remounted)
+}
+
+/// Whether an ancestor of this process (as far as /proc lets us see) is in another mount
+/// namespace.
+fn mount_namespace_of_our_own() -> bool {
+    let namespace = |pid: u32| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+    let Some(ours) = namespace(std::process::id()) else {
+        return false;
+    };
+    let mut pid = std::process::id();
+    // Bounded: a process tree is shallow, and /proc may show a loop in a torn-down tree.
+    for _ in 0..64 {
+        let Some(parent) = parent_of(pid) else {
+            return false;
+        };
+        if parent == 0 {
+            return false;
+        }
+        match namespace(parent) {
+            Some(theirs) if theirs != ours => return true,
+            Some(_) => pid = parent,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// The parent process id from /proc/PID/stat (the field after the parenthesised name).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The last mount on /sys in `mountinfo` (the one that is visible), when it is a sysfs whose
@@ -71,6 +107,15 @@ fn sys_remount_in(mountinfo: &str) -> Option<SysRemounted> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_process_shares_its_parents_mount_namespace() {
+        assert_eq!(
+            parent_of(std::process::id()),
+            Some(std::os::unix::process::parent_id())
+        );
+        assert!(!mount_namespace_of_our_own());
+    }
 
     #[test]
     fn a_sysfs_named_after_a_network_namespace_is_ip_netns_exec() {
