@@ -26,6 +26,7 @@
 //! Prints both tables, the one-way costs the simulator's kernel model takes, and writes JSON.
 
 mod processes;
+mod program_cost;
 mod report;
 pub mod wrk;
 
@@ -39,6 +40,7 @@ use meshtwin_datapath_pins::mounts::is_on_bpffs;
 
 use self::{
     processes::{pin_to, start, unpin, AgentRun, Redirect},
+    program_cost::{between, sk_msg_sample, CostSum, ProgramCost, RunTimeStats},
     report::{per_leg, print_report, ConnectCost, LoadResult, PathResult, Report},
     wrk::{WrkLoad, WrkRun, WRK},
 };
@@ -115,6 +117,18 @@ pub fn run(options: &Options) -> Result<()> {
         bail!("/sys/fs/bpf is not a bpffs: mount -t bpf bpf /sys/fs/bpf");
     }
 
+    // Held for the whole run: the kernel then times every program run (two clock reads per run,
+    // tens of ns against round trips of µs), which gives sk_msg's cost per message.
+    let _stats = RunTimeStats::enable()
+        .inspect_err(|error| eprintln!("sk_msg cost not measured: {error:#}"))
+        .ok();
+    let mut sk_msg_costs: Vec<(&'static str, ProgramCost)> = Vec::new();
+    let mut sk_msg_cost = |key: &'static str, before: Option<_>, dir: &Path| {
+        if let (Some(before), Some(after)) = (before, sk_msg_sample(dir)) {
+            sk_msg_costs.push((key, between("sk_msg_mesh", before, after)));
+        }
+    };
+
     let mut node = Node::new();
     node.add_pod("client", 2);
     node.add_pod("server", 3);
@@ -190,7 +204,9 @@ pub fn run(options: &Options) -> Result<()> {
         record("a", "veth, plain kernel path", measure(SERVER));
 
         agent.up(&node.ns, &workloads(&cgroups, true, false, false))?;
+        let before = sk_msg_sample(&agent.bpffs_dir);
         record("b", "sockmap bypass", measure(SERVER));
+        sk_msg_cost("b", before, &agent.bpffs_dir);
 
         // The proxy for (c), (d), (e): in the node namespace and its own cgroup.
         agent.up(&node.ns, &workloads(&cgroups, false, false, false))?;
@@ -212,7 +228,9 @@ pub fn run(options: &Options) -> Result<()> {
             .ok();
 
         agent.up(&node.ns, &workloads(&cgroups, true, true, true))?;
+        let before = sk_msg_sample(&agent.bpffs_dir);
         record("e", "connect4 + sockmap to the node proxy", measure(VIP));
+        sk_msg_cost("e", before, &agent.bpffs_dir);
         drop(_proxy);
     }
 
@@ -234,21 +252,45 @@ pub fn run(options: &Options) -> Result<()> {
         },
     ) {
         Ok(nginx) => {
-            for (key, path, bypass) in [
+            let rows = [
                 ("f", "wrk → nginx, veth", false),
                 ("g", "wrk → nginx, sockmap bypass", true),
-            ] {
-                let result = agent
-                    .up(&node.ns, &workloads(&cgroups, bypass, false, false))
-                    .and_then(|()| {
-                        let mut runs = Vec::new();
-                        for _ in 0..options.runs {
+            ];
+            let mut results: Vec<Result<Vec<WrkRun>>> = vec![Ok(Vec::new()), Ok(Vec::new())];
+            let mut bypass_cost = CostSum::default();
+            // Interleaved, (f) then (g), run after run: the machine's load drifts (other work
+            // shares these CPUs), and both rows should see the same drift.
+            for _ in 0..options.runs {
+                for (i, (_, _, bypass)) in rows.iter().enumerate() {
+                    let Ok(runs) = &mut results[i] else {
+                        continue;
+                    };
+                    let outcome = agent
+                        .up(&node.ns, &workloads(&cgroups, *bypass, false, false))
+                        .and_then(|()| {
+                            let before = sk_msg_sample(&agent.bpffs_dir);
                             let command = cgroups.command("client", WRK, Some(client_ns));
-                            runs.push(wrk::run(command, load, &format!("http://{NGINX}{INDEX}"))?);
+                            let run = wrk::run(command, load, &format!("http://{NGINX}{INDEX}"))?;
+                            Ok((run, before))
+                        });
+                    match outcome {
+                        Ok((run, before)) => {
+                            runs.push(run);
+                            if let (true, Some(before), Some(after)) =
+                                (*bypass, before, sk_msg_sample(&agent.bpffs_dir))
+                            {
+                                bypass_cost.add(before, after);
+                            }
                         }
-                        Ok(runs)
-                    });
+                        Err(error) => results[i] = Err(error),
+                    }
+                }
+            }
+            for ((key, path, _), result) in rows.into_iter().zip(results) {
                 many.push(load_result(key, path, result));
+            }
+            if let Some(cost) = bypass_cost.cost("sk_msg_mesh") {
+                sk_msg_costs.push(("g", cost));
             }
             drop(nginx);
         }
@@ -278,6 +320,10 @@ pub fn run(options: &Options) -> Result<()> {
         connect,
         load,
         many,
+        sk_msg_costs: sk_msg_costs
+            .into_iter()
+            .map(|(row, cost)| report::RowCost { row, cost })
+            .collect(),
     };
     print_report(&report);
     if let Some(parent) = options.json.parent() {

@@ -3,7 +3,10 @@
 
 use serde::Serialize;
 
-use super::wrk::{WrkLoad, WrkRun};
+use super::{
+    program_cost::ProgramCost,
+    wrk::{WrkLoad, WrkRun},
+};
 use crate::traffic::RoundTrips;
 
 /// One path's result: the median run by p50, and every run.
@@ -50,6 +53,14 @@ pub(super) struct Report {
     /// The many-connection rows (unpinned).
     pub(super) load: WrkLoad,
     pub(super) many: Vec<LoadResult>,
+    /// sk_msg's mean run time per message in the rows with the bypass (BPF_ENABLE_STATS).
+    pub(super) sk_msg_costs: Vec<RowCost>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct RowCost {
+    pub(super) row: &'static str,
+    pub(super) cost: ProgramCost,
 }
 
 /// One-way costs from the medians' means: the simulator's model adds legs' means.
@@ -159,5 +170,11 @@ pub(super) fn print_report(report: &Report) {
                 run.requests_per_second, run.p50_us, run.p99_us, run.max_us
             );
         }
+    }
+    for RowCost { row, cost } in &report.sk_msg_costs {
+        println!(
+            "({row}) {}: {:.0} ns per message, mean of {} runs (kernel run-time statistics)",
+            cost.program, cost.mean_ns, cost.runs
+        );
     }
 }
