@@ -19,6 +19,7 @@
 //! - [`traffic`]: echo, request/response, name and raw HTTP clients and servers;
 //! - [`http_server`]: the HTTP/1.1 workload server (hyper);
 //! - [`nginx`]: Debian's nginx as a pod's server, with its access log as the reference;
+//! - [`sched`]: the scheduling policy of started processes;
 //! - [`binaries`]: where the workspace's programs are;
 //! - [`bench`]: the datapath benchmark.
 
@@ -29,5 +30,6 @@ pub mod http_server;
 pub mod netlink;
 pub mod netns;
 pub mod nginx;
+pub mod sched;
 pub mod topology;
 pub mod traffic;

@@ -33,14 +33,18 @@ pub struct NginxOptions {
     pub port: u16,
     /// Worker processes (nginx's `worker_processes`).
     pub workers: usize,
+    /// Run nginx (and so its workers) with the scheduling policy SCHED_BATCH, whose wake-ups
+    /// never preempt the task running (docs/performance.md, "Datapath").
+    pub batch: bool,
 }
 
 impl Default for NginxOptions {
-    /// Port 8080, one worker.
+    /// Port 8080, one worker, SCHED_OTHER.
     fn default() -> Self {
         Self {
             port: 8080,
             workers: 1,
+            batch: false,
         }
     }
 }
@@ -99,6 +103,9 @@ impl Nginx {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
+        if options.batch {
+            crate::sched::batch(&mut command);
+        }
         let master = command.spawn()?;
         let mut nginx = Nginx { dir, master };
         nginx.wait_listening(ns, options.port)?;
@@ -135,6 +142,41 @@ impl Nginx {
                 parse_entry(line).unwrap_or_else(|| panic!("unexpected access log line {line:?}"))
             })
             .collect()
+    }
+
+    /// Voluntary and involuntary context switches of nginx's workers so far (from
+    /// /proc/PID/status of the master's children): how often they slept, and how often the
+    /// scheduler preempted them.
+    pub fn worker_context_switches(&self) -> (u64, u64) {
+        let master = self.master.id();
+        let mut total = (0, 0);
+        let Ok(processes) = std::fs::read_dir("/proc") else {
+            return total;
+        };
+        for process in processes.filter_map(Result::ok) {
+            let Some(pid) = process
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                continue;
+            };
+            let field = |name: &str| -> Option<u64> {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().parse().ok())
+            };
+            if field("PPid:") != Some(u64::from(master)) {
+                continue;
+            }
+            total.0 += field("voluntary_ctxt_switches:").unwrap_or(0);
+            total.1 += field("nonvoluntary_ctxt_switches:").unwrap_or(0);
+        }
+        total
     }
 
     /// The error log, for failure messages.

@@ -11,7 +11,9 @@
 use super::arrivals::Arrivals;
 use super::lookup::{Callee, Lookup, NONE};
 use super::options::ServiceTimeKind;
-use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step};
+use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step, JITTER_SEGMENT, JITTER_SOCKMAP};
+
+const _: () = assert!(JITTER_SEGMENT == 0 && JITTER_SOCKMAP == 1);
 use super::result::{LatencyResult, ServiceLatency, StationKindLatency};
 use crate::capacity::load::ServiceLoad;
 use crate::capacity::uproxy::waypoint_groups;
@@ -147,7 +149,8 @@ pub struct World<'a> {
     end_ns: u64,
     timeout_ns: u64,
     new_connections: bool,
-    jitter: JitterTable,
+    /// By `LegTime::jitter`: kernel segments, sockmap legs.
+    jitter: [JitterTable; 2],
     // Statistics, over requests started inside the measured window. A call's latency is known
     // when its response is scheduled; its per-service counter (among hundreds of services,
     // the one set too large for the cache) is prefetched then, and recorded at `Done`.
@@ -249,7 +252,11 @@ impl<'a> World<'a> {
             end_ns: warmup_ns + SimTime::from_secs_f64(latency.duration_s).0,
             timeout_ns: (latency.timeout_ms * 1e6) as u64,
             new_connections: !scenario.traffic.connection_reuse,
-            jitter: JitterTable::lognormal(costs.latency.segment_sigma),
+            // Indexed by JITTER_SEGMENT (0) and JITTER_SOCKMAP (1).
+            jitter: [
+                JitterTable::lognormal(costs.latency.segment_sigma),
+                JitterTable::lognormal(costs.latency.sockmap_sigma),
+            ],
             end_to_end: HistogramSet::new(1, Bounds::PRECISE),
             hop: HistogramSet::new(1, Bounds::PRECISE),
             per_service: HistogramSet::new(cluster.services.len(), Bounds::COMPACT),
@@ -466,7 +473,8 @@ impl<'a> World<'a> {
     fn leg_ns(&mut self, leg: LegTime) -> f64 {
         // A fixed payload's wire time is in the plan (zero on node-local legs): no branch on
         // the leg's kind, which no predictor guesses well.
-        let mut ns = leg.mean_ns * self.jitter.draw(&mut self.rng) + leg.wire_ns;
+        let mut ns =
+            leg.mean_ns * self.jitter[leg.jitter as usize & 1].draw(&mut self.rng) + leg.wire_ns;
         let traffic = &self.scenario.traffic;
         if traffic.payload == PayloadKind::Exponential && leg.cross_node {
             let mean_bytes = traffic.payload_bytes as f64;

@@ -21,7 +21,12 @@
 //! ```text
 //! (f) wrk → nginx, veth      the plain kernel path
 //! (g) wrk → nginx, sockmap   the sockmap bypass
+//! (h) (f), and (i) (g), with nginx and wrk under SCHED_BATCH (no wake-up preemption)
 //! ```
+//!
+//! Each run also counts how often wrk and nginx's workers were preempted (involuntary context
+//! switches): the bypass's tail is wake-up preemption of these event loops
+//! (docs/performance.md, "Datapath").
 //!
 //! Prints both tables, the one-way costs the simulator's kernel model takes, and writes JSON.
 
@@ -69,7 +74,6 @@ const CLIENT: &str = "10.77.0.2";
 const SERVER: &str = "10.77.0.3:7000";
 const VIP: &str = "10.96.0.10:7";
 const PROXY: &str = "10.77.0.1:15001";
-const NGINX: &str = "10.77.0.3:8080";
 
 /// The median run by p99 (the tail is what these rows are for), and every run.
 fn load_result(key: &'static str, path: &'static str, result: Result<Vec<WrkRun>>) -> LoadResult {
@@ -242,35 +246,55 @@ pub fn run(options: &Options) -> Result<()> {
     let mut many = Vec::new();
     // nginx and wrk go where the scheduler puts them, as workloads do.
     unpin(cpus)?;
-    match Nginx::start(
-        &cgroups,
-        "server",
-        server_ns,
-        &NginxOptions {
-            port: 8080,
-            workers: cpus.max(1),
-        },
-    ) {
-        Ok(nginx) => {
+    let nginx = |port, batch| {
+        Nginx::start(
+            &cgroups,
+            "server",
+            server_ns,
+            &NginxOptions {
+                port,
+                workers: cpus.max(1),
+                batch,
+            },
+        )
+    };
+    match nginx(8080, false).and_then(|plain| Ok((plain, nginx(8081, true)?))) {
+        Ok((plain, batch)) => {
+            // (key, path, bypass, nginx and wrk with SCHED_BATCH)
             let rows = [
-                ("f", "wrk → nginx, veth", false),
-                ("g", "wrk → nginx, sockmap bypass", true),
+                ("f", "wrk → nginx, veth", false, false),
+                ("g", "wrk → nginx, sockmap bypass", true, false),
+                ("h", "(f) with SCHED_BATCH", false, true),
+                ("i", "(g) with SCHED_BATCH", true, true),
             ];
-            let mut results: Vec<Result<Vec<WrkRun>>> = vec![Ok(Vec::new()), Ok(Vec::new())];
-            let mut bypass_cost = CostSum::default();
-            // Interleaved, (f) then (g), run after run: the machine's load drifts (other work
-            // shares these CPUs), and both rows should see the same drift.
+            let mut results: Vec<Result<Vec<WrkRun>>> =
+                rows.iter().map(|_| Ok(Vec::new())).collect();
+            let mut bypass_costs = [CostSum::default(); 4];
+            // Interleaved, row after row within each run: the machine's load drifts (other
+            // work shares these CPUs), and every row should see the same drift.
             for _ in 0..options.runs {
-                for (i, (_, _, bypass)) in rows.iter().enumerate() {
+                for (i, (_, _, bypass, sched_batch)) in rows.iter().enumerate() {
                     let Ok(runs) = &mut results[i] else {
                         continue;
                     };
+                    let server = if *sched_batch { &batch } else { &plain };
+                    let url = format!(
+                        "http://10.77.0.3:{}{INDEX}",
+                        if *sched_batch { 8081 } else { 8080 }
+                    );
                     let outcome = agent
                         .up(&node.ns, &workloads(&cgroups, *bypass, false, false))
                         .and_then(|()| {
                             let before = sk_msg_sample(&agent.bpffs_dir);
-                            let command = cgroups.command("client", WRK, Some(client_ns));
-                            let run = wrk::run(command, load, &format!("http://{NGINX}{INDEX}"))?;
+                            let switches = server.worker_context_switches();
+                            let mut command = cgroups.command("client", WRK, Some(client_ns));
+                            if *sched_batch {
+                                crate::sched::batch(&mut command);
+                            }
+                            let mut run = wrk::run(command, load, &url)?;
+                            let after = server.worker_context_switches();
+                            run.nginx_voluntary_switches = after.0 - switches.0;
+                            run.nginx_involuntary_switches = after.1 - switches.1;
                             Ok((run, before))
                         });
                     match outcome {
@@ -279,20 +303,19 @@ pub fn run(options: &Options) -> Result<()> {
                             if let (true, Some(before), Some(after)) =
                                 (*bypass, before, sk_msg_sample(&agent.bpffs_dir))
                             {
-                                bypass_cost.add(before, after);
+                                bypass_costs[i].add(before, after);
                             }
                         }
                         Err(error) => results[i] = Err(error),
                     }
                 }
             }
-            for ((key, path, _), result) in rows.into_iter().zip(results) {
+            for (i, ((key, path, _, _), result)) in rows.into_iter().zip(results).enumerate() {
                 many.push(load_result(key, path, result));
+                if let Some(cost) = bypass_costs[i].cost("sk_msg_mesh") {
+                    sk_msg_costs.push((key, cost));
+                }
             }
-            if let Some(cost) = bypass_cost.cost("sk_msg_mesh") {
-                sk_msg_costs.push(("g", cost));
-            }
-            drop(nginx);
         }
         Err(error) => many.push(load_result(
             "f",

@@ -165,9 +165,20 @@ pub(super) fn print_report(report: &Report) {
             ),
         }
         for run in &row.runs {
+            let per_k = |switches: u64| {
+                switches as f64 * 1000.0
+                    / (run.requests_per_second * report.load.duration_secs).max(1.0)
+            };
             println!(
-                "     run: {:.0} requests/s, p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
-                run.requests_per_second, run.p50_us, run.p99_us, run.max_us
+                "     run: {:.0} requests/s, p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; preempted per 1000 requests: wrk {:.1}, nginx {:.1}; slept: wrk {:.1}, nginx {:.1}",
+                run.requests_per_second,
+                run.p50_us,
+                run.p99_us,
+                run.max_us,
+                per_k(run.wrk_involuntary_switches),
+                per_k(run.nginx_involuntary_switches),
+                per_k(run.wrk_voluntary_switches),
+                per_k(run.nginx_voluntary_switches),
             );
         }
     }

@@ -2,7 +2,7 @@
 //! processes where the scheduler puts them, as a service mesh's workloads run. wrk's own
 //! report is the measurement: requests per second and its latency percentiles.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
@@ -19,6 +19,13 @@ pub struct WrkRun {
     pub p90_us: f64,
     pub p99_us: f64,
     pub max_us: f64,
+    /// wrk's own context switches over the run (all threads, from wait4's rusage): how often
+    /// it slept, and how often the scheduler preempted it.
+    pub wrk_voluntary_switches: u64,
+    pub wrk_involuntary_switches: u64,
+    /// The same for nginx's workers, over the run.
+    pub nginx_voluntary_switches: u64,
+    pub nginx_involuntary_switches: u64,
 }
 
 /// How wrk is run.
@@ -32,7 +39,8 @@ pub struct WrkLoad {
 /// Runs `command` (wrk, placed in its namespace and cgroup by the caller) against `url` and
 /// reads its report.
 pub(super) fn run(mut command: Command, load: WrkLoad, url: &str) -> Result<WrkRun> {
-    let output = command
+    use std::io::Read as _;
+    let mut child = command
         .args(["--latency", "-t"])
         .arg(load.threads.to_string())
         .arg("-c")
@@ -40,17 +48,32 @@ pub(super) fn run(mut command: Command, load: WrkLoad, url: &str) -> Result<WrkR
         .arg("-d")
         .arg(format!("{}s", load.duration_secs.ceil() as u64))
         .arg(url)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
         .with_context(|| format!("cannot run {WRK}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "wrk failed ({}): {text}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
+    let mut text = String::new();
+    child
+        .stdout
+        .take()
+        .context("no stdout")?
+        .read_to_string(&mut text)?;
+    // wait4 rather than Child::wait: it also gives the child's resource usage.
+    let mut status = 0;
+    // SAFETY: all-zero bytes are a valid rusage (integers only).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: our own child's pid, and pointers to live values the call fills.
+    let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    if waited < 0 {
+        bail!("wait4 on wrk: {}", std::io::Error::last_os_error());
     }
-    parse(&text).with_context(|| format!("unexpected wrk report:\n{text}"))
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        bail!("wrk failed (wait status {status}): {text}");
+    }
+    let mut run = parse(&text).with_context(|| format!("unexpected wrk report:\n{text}"))?;
+    run.wrk_voluntary_switches = usage.ru_nvcsw as u64;
+    run.wrk_involuntary_switches = usage.ru_nivcsw as u64;
+    Ok(run)
 }
 
 /// Reads wrk 4's report: the `Latency Distribution` block (`--latency`), the `Latency` line's
@@ -94,6 +117,10 @@ pub(super) fn parse(text: &str) -> Result<WrkRun> {
         p90_us: percentile("90%")?,
         p99_us: percentile("99%")?,
         max_us: duration_us(max)?,
+        wrk_voluntary_switches: 0,
+        wrk_involuntary_switches: 0,
+        nginx_voluntary_switches: 0,
+        nginx_involuntary_switches: 0,
     })
 }
 
