@@ -23,6 +23,9 @@ pub struct Traffic {
     pub payload: PayloadKind,
     pub call_mode: CallMode,
     pub app_time_us: f64,
+    /// Where cores are simulated: the application's time is spent on a core (a computation)
+    /// rather than waiting (for a disk, a database outside the mesh).
+    pub app_time_on_cpu: bool,
 }
 
 /// What a `[traffic]` key is when the file leaves it out (docs/config.md lists the same; a
@@ -36,6 +39,7 @@ impl Traffic {
     pub const DEFAULT_BURST_ON_MS: f64 = 100.0;
     pub const DEFAULT_BURST_OFF_MS: f64 = 900.0;
     pub const DEFAULT_APP_TIME_US: f64 = 0.0;
+    pub const DEFAULT_APP_TIME_ON_CPU: bool = false;
 }
 
 /// How a client workload's requests arrive.
@@ -50,6 +54,19 @@ pub enum ArrivalKind {
     /// On/off: Poisson during `burst_on_ms` at the rate that keeps the mean, silent during
     /// `burst_off_ms`.
     Bursty,
+}
+
+/// Where the requests of a service nobody in the mesh calls come from.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// Clients outside the mesh: a request meets only the destination side of the mesh
+    /// (the service's sidecar, its node's proxy or micro proxy, its waypoint).
+    #[default]
+    Outside,
+    /// A load generator inside each pod of the service (as fortio runs in Istio's benchmark):
+    /// a request starts in the application, with no hop before it.
+    InPod,
 }
 
 /// How payload sizes vary around `payload_bytes`.

@@ -119,7 +119,7 @@ fn sweep_reports_a_tipping_point_and_plots() {
         "sweep",
         "scenarios/istio-sidecar-1000rps.toml",
         "--param",
-        "models.envoy.l7_service_time_mean_us=100..1100:500",
+        "models.envoy.vcpu_per_krps=0.2..2.2:1.0",
         "--slo-p99",
         "2",
         "--duration",
@@ -142,11 +142,14 @@ fn sweep_reports_a_tipping_point_and_plots() {
     // The tipping point is the first value whose p99 passes 2 ms (or saturates).
     let over =
         |p: &serde_json::Value| p["p99_us"].as_f64().unwrap() > 2000.0 || p["saturated"] == true;
-    assert!(!over(&points[0]), "100 µs per visit is well under the SLO");
+    assert!(
+        !over(&points[0]),
+        "200 µs of CPU per visit is well under the SLO"
+    );
     let first_over = points
         .iter()
         .find(|p| over(p))
-        .expect("slow sidecars pass the SLO");
+        .expect("sidecars busy past their workers pass the SLO");
     assert_eq!(sidecar["tipping_point"], first_over["value"]);
     let ebpf = v["series"]
         .as_array()

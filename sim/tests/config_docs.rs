@@ -12,7 +12,7 @@ use sim::latency::options::{LatencyOptions, ServiceTimeKind};
 use sim::mesh::{
     Interception, LocalAcceleration, MeshOptions, MicroProxyPlacement, Scoping, WaypointScope,
 };
-use sim::traffic::{ArrivalKind, CallMode, PayloadKind, Traffic};
+use sim::traffic::{ArrivalKind, CallMode, Origin, PayloadKind, Traffic};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::path::Path;
@@ -113,6 +113,15 @@ fn expected() -> BTreeMap<(String, String), Check> {
         ("[[service]]", "call_mode", text("traffic.call_mode")),
         ("[[service]]", "arrivals", text("traffic.arrivals")),
         ("[[service]]", "app_time_us", text("traffic.app_time_us")),
+        ("[[service]]", "origin", variant::<Origin>()),
+        ("[cluster]", "cores_per_node", text("—")),
+        ("[cluster.hosts]", "count", text("—")),
+        ("[cluster.hosts]", "cores", text("—")),
+        (
+            "[traffic]",
+            "app_time_on_cpu",
+            flag(Traffic::DEFAULT_APP_TIME_ON_CPU),
+        ),
         ("[placement]", "strategy", variant::<PlacementStrategy>()),
         (
             "[traffic]",

@@ -80,3 +80,5 @@ fn every_fixture_has_a_test() {
         );
     }
 }
+invalid_input_test!(call_to_in_pod_origin, ":12:10:");
+invalid_input_test!(cpu_below_service_time, ":9:17:");

@@ -33,6 +33,24 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// mTLS handshakes per second a proxy makes for `rate` requests per second between
+    /// proxies: one each (as client or server) when every request opens its connections, none
+    /// with pooled connections.
+    pub fn handshakes(&self, rate: f64) -> f64 {
+        if self.scenario.traffic.connection_reuse {
+            0.0
+        } else {
+            rate
+        }
+    }
+
+    /// Requests per second one pod of `service` exchanges with other proxies (its callees',
+    /// its callers'): all of its traffic but what arrives from outside the mesh.
+    pub fn proxied_rps(&self, service: u32) -> f64 {
+        self.out_rps(service) + self.in_rps(service)
+            - self.load.external_rps_per_pod[service as usize]
+    }
+
     pub fn service_of(&self, pod: u32) -> u32 {
         self.cluster.pod_service[pod as usize]
     }

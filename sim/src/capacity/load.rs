@@ -4,7 +4,8 @@
 //! Load: every pod of service `c` serves `rps_per_pod(c)` requests per second, so the service
 //! serves `R_c = rps_per_pod(c) × replicas(c)`. That load comes from the pods of its callers,
 //! each sending an equal share `R_c / caller_pods(c)`, or, for a service nobody in the mesh
-//! calls, from clients outside the mesh.
+//! calls, from clients outside the mesh (or, with `origin = "in-pod"`, from a load generator
+//! inside its own pods, which no proxy sees on the way in).
 //!
 //! Connections (with reuse): an application keeps `k = connections_per_upstream` connections
 //! to each service it calls (it dials the service's name). An L7 proxy balances each request
@@ -13,6 +14,7 @@
 //! connections to a service are dealt out evenly over its replicas.
 
 use crate::cluster::Cluster;
+use crate::traffic::Origin;
 
 pub struct ServiceLoad {
     /// Pods of the services that call this one.
@@ -56,7 +58,13 @@ impl ServiceLoad {
         let external_rps_per_pod = services
             .iter()
             .zip(&caller_pods)
-            .map(|(s, &callers)| if callers == 0 { s.rps_per_pod } else { 0.0 })
+            .map(|(s, &callers)| {
+                if callers == 0 && s.origin == Origin::Outside {
+                    s.rps_per_pod
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let app_connections_per_pod = (0..services.len() as u32)
             .map(|s| g.callees(s).len() as u64 * k)
@@ -99,8 +107,13 @@ impl ServiceLoad {
             .sum()
     }
 
-    /// Requests per second one pod of the service receives, from the mesh or outside.
+    /// Requests per second one pod of the service receives, from the mesh or outside (none
+    /// when its requests start in the pod itself).
     pub fn in_rps_per_pod(&self, cluster: &Cluster, service: u32) -> f64 {
-        cluster.services[service as usize].rps_per_pod
+        let s = &cluster.services[service as usize];
+        match s.origin {
+            Origin::Outside => s.rps_per_pod,
+            Origin::InPod => 0.0,
+        }
     }
 }

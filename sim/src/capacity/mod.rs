@@ -12,6 +12,7 @@ mod tally;
 pub mod uproxy;
 mod visibility;
 
+use crate::cluster::cores::Cores;
 use crate::config::Scenario;
 use crate::mesh::{Architecture, Scoping};
 use crate::request_path::{self, PathKind, PathShape};
@@ -47,9 +48,45 @@ pub struct ArchitectureCapacity {
     pub socket_memory_bytes_total: u64,
     pub cpu_cores: f64,
     pub cpu_cores_per_node_max: f64,
+    /// Where the nodes' cores are given: the proxies' CPU on the busiest host, against that
+    /// host's cores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busiest_host: Option<HostCpu>,
     pub blast_radius: BlastRadius,
     pub paths: Paths,
     pub proxy_groups: Vec<ProxyGroup>,
+}
+
+/// The proxies' CPU on one host and the cores it has.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HostCpu {
+    pub cpu_cores: f64,
+    pub cores: u32,
+}
+
+/// The host whose cores the proxies fill most (as a share of its cores).
+fn busiest_host(cores: &Cores, node_cpu: &[f64]) -> HostCpu {
+    let mut host_cpu = vec![0.0; cores.hosts()];
+    for (node, cpu) in node_cpu.iter().enumerate() {
+        host_cpu[cores.node_host[node] as usize] += cpu;
+    }
+    host_cpu
+        .iter()
+        .zip(&cores.host_cores)
+        .map(|(&cpu_cores, &cores)| HostCpu { cpu_cores, cores })
+        .fold(
+            HostCpu {
+                cpu_cores: 0.0,
+                cores: 1,
+            },
+            |best, h| {
+                if h.cpu_cores / h.cores as f64 > best.cpu_cores / best.cores as f64 {
+                    h
+                } else {
+                    best
+                }
+            },
+        )
 }
 
 pub fn evaluate(scenario: &Scenario) -> Vec<ArchitectureCapacity> {
@@ -116,6 +153,11 @@ fn evaluate_one(
             .map(|g| g.cpu_cores)
             .fold(0.0, |a, b| a + b),
         cpu_cores_per_node_max: tally.node_cpu.iter().copied().fold(0.0, f64::max),
+        busiest_host: ctx
+            .cluster
+            .cores
+            .as_ref()
+            .map(|cores| busiest_host(cores, &tally.node_cpu)),
         blast_radius: tally.blast,
         paths,
         proxy_groups: tally.groups,

@@ -6,7 +6,7 @@
 
 use super::context::Context;
 use super::load::ServiceLoad;
-use super::tally::{ProxyInstance, Tally};
+use super::tally::{CpuCosts, ProxyInstance, Tally};
 use super::visibility::Visibility;
 use crate::mesh::Scoping;
 
@@ -41,7 +41,10 @@ pub fn count(ctx: &Context, scoping: Scoping, sharing: Sharing, tally: &mut Tall
                 1,
                 &instance,
                 &models.envoy,
-                models.envoy.vcpu_per_krps,
+                CpuCosts {
+                    vcpu_per_krps: models.envoy.vcpu_per_krps,
+                    handshake_us: models.latency.envoy_mtls_handshake_us,
+                },
             );
         }
     }
@@ -66,6 +69,8 @@ fn instance(
         config,
         connections: ctx.open(pooled, 2.0 * rps),
         rps,
+        // A shared proxy's only hop is app → proxy → app': no proxy-to-proxy connection.
+        handshakes: 0.0,
         identities,
         workloads: tenants.len() as u64,
         tenants: namespaces,

@@ -3,7 +3,7 @@
 
 use super::context::Context;
 use super::load::ServiceLoad;
-use super::tally::{ProxyInstance, Tally};
+use super::tally::{CpuCosts, ProxyInstance, Tally};
 use super::visibility::Visibility;
 use crate::mesh::Scoping;
 
@@ -26,6 +26,7 @@ pub fn count(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
             config: visibility.config(&[s32]),
             connections: ctx.open(pooled, 2.0 * rps),
             rps,
+            handshakes: ctx.handshakes(ctx.proxied_rps(s32)),
             identities: 1,
             workloads: 1,
             tenants: 1,
@@ -38,7 +39,10 @@ pub fn count(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
                 1,
                 &instance,
                 &models.envoy,
-                models.envoy.vcpu_per_krps,
+                CpuCosts {
+                    vcpu_per_krps: models.envoy.vcpu_per_krps,
+                    handshake_us: models.latency.envoy_mtls_handshake_us,
+                },
             );
         }
     }

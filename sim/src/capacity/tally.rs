@@ -5,6 +5,15 @@ use crate::cost_model::ProxyCosts;
 use serde::Serialize;
 
 /// One proxy instance (or `count` identical ones) as the model sees it.
+/// What a proxy's work costs in CPU: `vcpu_per_krps` per 1000 requests per second through it
+/// (the CPU that occupies its workers, as the latency simulation has them) plus
+/// `handshake_us` per mTLS handshake.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuCosts {
+    pub vcpu_per_krps: f64,
+    pub handshake_us: f64,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProxyInstance {
     pub config: ProxyConfig,
@@ -12,6 +21,8 @@ pub struct ProxyInstance {
     pub connections: f64,
     /// Requests per second passing through it.
     pub rps: f64,
+    /// mTLS handshakes per second it makes (new connections between proxies).
+    pub handshakes: f64,
     /// Identities (service accounts) it holds keys for.
     pub identities: u64,
     /// Pods whose traffic it carries: what one restart or upgrade of it touches.
@@ -85,8 +96,7 @@ impl Tally {
         self.groups.len() - 1
     }
 
-    /// Counts `count` identical proxies on `node`, each costing `costs` and using
-    /// `vcpu_per_krps` per 1000 requests per second through it.
+    /// Counts `count` identical proxies on `node`, each costing `costs` and `cpu`.
     pub fn add(
         &mut self,
         group: usize,
@@ -94,10 +104,11 @@ impl Tally {
         count: u64,
         instance: &ProxyInstance,
         costs: &ProxyCosts,
-        vcpu_per_krps: f64,
+        cpu: CpuCosts,
     ) {
         let memory = instance.memory_bytes(costs);
-        let cpu = instance.rps / 1000.0 * vcpu_per_krps;
+        let cpu = instance.rps / 1000.0 * cpu.vcpu_per_krps
+            + instance.handshakes * cpu.handshake_us / 1e6;
         let g = &mut self.groups[group];
         g.count += count;
         g.memory_bytes_total += memory * count;

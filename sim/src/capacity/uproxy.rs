@@ -13,7 +13,7 @@
 
 use super::context::Context;
 use super::load::ServiceLoad;
-use super::tally::{ProxyInstance, Tally};
+use super::tally::{CpuCosts, ProxyInstance, Tally};
 use super::visibility::ProxyConfig;
 use crate::cluster::Cluster;
 use crate::mesh::{MicroProxyPlacement, WaypointScope};
@@ -69,10 +69,11 @@ fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
     let waypoint_pool =
         mesh.waypoint_replicas as u64 * models.envoy.worker_threads as u64 * ctx.load.k;
     let add = |tally: &mut Tally, node: u32, pods: &[u32]| {
-        let (mut rps, mut pooled) = (0.0, 0u64);
+        let (mut rps, mut pooled, mut proxied) = (0.0, 0u64, 0.0);
         for &p in pods {
             let s = ctx.service_of(p);
             rps += ctx.out_rps(s) + ctx.in_rps(s);
+            proxied += ctx.proxied_rps(s);
             // Outbound: each app connection arrives and leaves as an HBONE stream.
             pooled += 2 * ctx.load.app_connections_per_pod[s as usize];
             // Inbound: a tunnel and an app connection per pinned connection, or the
@@ -88,6 +89,7 @@ fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
             config,
             connections: ctx.open(pooled, 2.0 * rps),
             rps,
+            handshakes: ctx.handshakes(proxied),
             identities,
             workloads: pods.len() as u64,
             tenants,
@@ -98,7 +100,10 @@ fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
             1,
             &instance,
             &models.ztunnel,
-            models.ztunnel.vcpu_per_krps,
+            CpuCosts {
+                vcpu_per_krps: models.ztunnel.vcpu_per_krps,
+                handshake_us: models.latency.ztunnel_mtls_handshake_us,
+            },
         );
     };
     for (node, pods) in ctx.pods_by_node.iter().enumerate() {
@@ -133,7 +138,7 @@ fn count_waypoints(ctx: &Context, tally: &mut Tally) {
             config.clusters += s.ports() as u64;
             config.endpoints += s.ports() as u64 * s.replicas as u64;
             config.tcp_listeners += s.tcp_ports.len() as u64;
-            rps += s.rps_per_pod * s.replicas as f64;
+            rps += ctx.in_rps(c) * s.replicas as f64;
             inbound += ctx.load.caller_pods[c as usize] * ctx.load.k;
             outbound += s.replicas as u64 * workers * ctx.load.k;
             workloads += s.replicas as u64;
@@ -147,6 +152,8 @@ fn count_waypoints(ctx: &Context, tally: &mut Tally) {
             config,
             connections: ctx.open(pooled, 2.0 * rps),
             rps,
+            // Every request reaches a waypoint from a ztunnel and leaves for another.
+            handshakes: ctx.handshakes(rps),
             identities: 1,
             workloads,
             tenants: namespaces.len() as u64,
@@ -159,7 +166,10 @@ fn count_waypoints(ctx: &Context, tally: &mut Tally) {
                 1,
                 &instance,
                 &models.envoy,
-                models.waypoint_vcpu_per_krps,
+                CpuCosts {
+                    vcpu_per_krps: models.waypoint_vcpu_per_krps,
+                    handshake_us: models.latency.envoy_mtls_handshake_us,
+                },
             );
         }
     }

@@ -6,10 +6,11 @@
 //! One generator, seeded with the scenario's seed, draws first the short form's services (when
 //! there is one), then random placement: the same seed gives the same cluster.
 
+use super::cores::Cores;
 use super::generate::{self, ShortForm};
 use super::placement::{self, PlacementStrategy};
 use super::{CallGraph, Cluster, NodeGroup, Service, ServiceAccount};
-use crate::traffic::{ArrivalKind, CallMode, Traffic};
+use crate::traffic::{ArrivalKind, CallMode, Origin, Traffic};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -20,6 +21,29 @@ pub struct ClusterSpec {
     pub node_groups: Vec<NodeGroup>,
     pub services: ServiceSpecs,
     pub placement: PlacementStrategy,
+    /// Where the nodes' cores are, if CPU is simulated.
+    pub cores: CoreSpec,
+}
+
+/// How the file describes the nodes' CPU (`cluster::cores`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoreSpec {
+    /// Not simulated.
+    Unlimited,
+    /// `cores_per_node`: every node a host of its own.
+    PerNode(u32),
+    /// `[cluster.hosts]`: the nodes share a few hosts.
+    Shared { hosts: u32, cores: u32 },
+}
+
+impl CoreSpec {
+    fn build(self, nodes: usize) -> Option<Cores> {
+        match self {
+            CoreSpec::Unlimited => None,
+            CoreSpec::PerNode(cores) => Some(Cores::per_node(nodes, cores)),
+            CoreSpec::Shared { hosts, cores } => Some(Cores::shared(nodes, hosts, cores)),
+        }
+    }
 }
 
 /// The services of a cluster, before they are numbered and placed.
@@ -51,6 +75,7 @@ pub struct ServiceSpec {
     pub call_mode: CallMode,
     pub arrivals: ArrivalKind,
     pub app_time_us: f64,
+    pub origin: Origin,
 }
 
 impl ServiceSpecs {
@@ -97,6 +122,7 @@ pub fn build(spec: ClusterSpec, traffic: &Traffic, seed: u64) -> Cluster {
     };
     let pods: u64 = services.iter().map(|s| s.replicas as u64).sum();
     let call_graph = CallGraph::new(services.len(), &calls);
+    let node_max_pods_len = node_max_pods.len();
     let pod_node = placement::place(pods as usize, &node_max_pods, spec.placement, &mut rng);
     let pod_service = services
         .iter()
@@ -110,6 +136,7 @@ pub fn build(spec: ClusterSpec, traffic: &Traffic, seed: u64) -> Cluster {
         service_accounts,
         services,
         call_graph,
+        cores: spec.cores.build(node_max_pods_len),
         pod_node,
         pod_service,
     }
@@ -152,6 +179,7 @@ fn generated(form: ShortForm, traffic: &Traffic, rng: &mut ChaCha8Rng) -> Number
             call_mode: traffic.call_mode,
             arrivals: traffic.arrivals,
             app_time_us: traffic.app_time_us,
+            origin: Origin::Outside,
             first_pod,
         });
         first_pod += g.replicas;
@@ -192,6 +220,7 @@ fn listed(namespaces: Vec<String>, specs: Vec<ServiceSpec>, calls: Vec<(u32, u32
             call_mode: s.call_mode,
             arrivals: s.arrivals,
             app_time_us: s.app_time_us,
+            origin: s.origin,
             first_pod,
         });
         first_pod += s.replicas;
@@ -221,6 +250,7 @@ mod tests {
             call_mode: CallMode::Sequential,
             arrivals: ArrivalKind::Poisson,
             app_time_us: 0.0,
+            origin: Origin::Outside,
         }
     }
 
@@ -237,6 +267,7 @@ mod tests {
             payload: crate::traffic::PayloadKind::Fixed,
             call_mode: CallMode::Sequential,
             app_time_us: 0.0,
+            app_time_on_cpu: false,
         }
     }
 
@@ -258,6 +289,7 @@ mod tests {
                 calls: vec![(0, 1), (1, 2)],
             },
             placement: PlacementStrategy::Pack,
+            cores: CoreSpec::Unlimited,
         };
         let cluster = build(spec, &traffic(), 1);
         let accounts: Vec<u32> = cluster.services.iter().map(|s| s.service_account).collect();
@@ -287,6 +319,7 @@ mod tests {
                 l7_policy_fraction: 0.5,
             }),
             placement: PlacementStrategy::Spread,
+            cores: CoreSpec::Unlimited,
         };
         let a = build(spec.clone(), &traffic(), 7);
         assert_eq!(a.pods(), 30);

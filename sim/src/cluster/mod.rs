@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod call_graph;
+pub mod cores;
 pub mod generate;
 pub mod placement;
 
@@ -50,6 +51,8 @@ pub struct Service {
     pub arrivals: crate::traffic::ArrivalKind,
     /// The application's own time per request, before it calls others and answers.
     pub app_time_us: f64,
+    /// Where its requests come from when nobody in the mesh calls it.
+    pub origin: crate::traffic::Origin,
     pub first_pod: u32,
 }
 
@@ -81,6 +84,8 @@ pub struct Cluster {
     pub pod_node: Vec<u32>,
     /// The service of each pod, indexed by pod.
     pub pod_service: Vec<u32>,
+    /// The hosts whose cores the nodes share, when CPU contention is simulated.
+    pub cores: Option<cores::Cores>,
 }
 
 impl Cluster {

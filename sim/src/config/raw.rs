@@ -8,7 +8,7 @@ use crate::latency::options::ServiceTimeKind;
 use crate::mesh::{
     Architecture, Interception, LocalAcceleration, MicroProxyPlacement, Scoping, WaypointScope,
 };
-use crate::traffic::{ArrivalKind, CallMode, PayloadKind};
+use crate::traffic::{ArrivalKind, CallMode, Origin, PayloadKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -56,6 +56,18 @@ pub struct RawCluster {
     pub calls_per_service: Option<Spanned<i64>>,
     /// Short form: fraction of generated services under L7 policy.
     pub l7_policy_fraction: Option<Spanned<f64>>,
+    /// CPU cores of every node: proxies, applications and the kernel's work share them.
+    pub cores_per_node: Option<Spanned<i64>>,
+    /// Nodes that share the cores of a few hosts (a testbed of many nodes on one machine).
+    pub hosts: Option<Spanned<RawHosts>>,
+}
+
+/// `[cluster.hosts]`: the nodes are dealt round-robin onto `count` hosts of `cores` each.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHosts {
+    pub count: Spanned<i64>,
+    pub cores: Spanned<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +95,7 @@ pub struct RawService {
     pub call_mode: Option<CallMode>,
     pub arrivals: Option<ArrivalKind>,
     pub app_time_us: Option<Spanned<f64>>,
+    pub origin: Option<Spanned<Origin>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,6 +119,7 @@ pub struct RawTraffic {
     pub payload: Option<PayloadKind>,
     pub call_mode: Option<CallMode>,
     pub app_time_us: Option<Spanned<f64>>,
+    pub app_time_on_cpu: Option<bool>,
 }
 
 /// `[latency]`: the discrete-event simulation of requests.
@@ -183,6 +197,7 @@ pub struct RawModels {
     pub ztunnel: Option<ParamOverrides>,
     pub kernel: Option<ParamOverrides>,
     pub ebpf: Option<ParamOverrides>,
+    pub app: Option<ParamOverrides>,
 }
 
 pub type ParamOverrides = BTreeMap<Spanned<String>, Spanned<f64>>;
@@ -195,6 +210,7 @@ impl RawModels {
             ("ztunnel", &self.ztunnel),
             ("kernel", &self.kernel),
             ("ebpf", &self.ebpf),
+            ("app", &self.app),
         ]
         .into_iter()
         .filter_map(|(name, table)| table.as_ref().map(|t| (name, t)))

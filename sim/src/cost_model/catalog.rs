@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Component model files, in the order reports list them.
-pub const COMPONENTS: [&str; 4] = ["envoy", "ztunnel", "kernel", "ebpf"];
+pub const COMPONENTS: [&str; 5] = ["envoy", "ztunnel", "kernel", "ebpf", "app"];
 
-const EMBEDDED_COMPONENTS: [(&str, &str); 4] = [
+const EMBEDDED_COMPONENTS: [(&str, &str); 5] = [
     ("envoy", include_str!("../../../models/envoy.toml")),
     ("ztunnel", include_str!("../../../models/ztunnel.toml")),
     ("kernel", include_str!("../../../models/kernel.toml")),
     ("ebpf", include_str!("../../../models/ebpf.toml")),
+    ("app", include_str!("../../../models/app.toml")),
 ];
 
 /// In file-name order, as `from_dir` reads them.

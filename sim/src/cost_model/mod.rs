@@ -37,6 +37,12 @@ pub struct EbpfCosts {
     pub per_socket_bytes: f64,
 }
 
+/// The applications' own work, where the simulation shares cores (`cluster::cores`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AppCosts {
+    pub cpu_us_per_request: f64,
+}
+
 /// What the latency simulation draws service and network times from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LatencyCosts {
@@ -75,7 +81,29 @@ pub struct ModelSet {
     pub ztunnel: ProxyCosts,
     pub kernel: KernelCosts,
     pub ebpf: EbpfCosts,
+    pub app: AppCosts,
     pub latency: LatencyCosts,
+}
+
+impl ModelSet {
+    /// CPU one request costs an Envoy sidecar, node or service-account proxy, µs: the published
+    /// vCPU per 1000 requests per second, read as CPU-seconds per 1000 requests. Its
+    /// `l7_service_time_mean_us` is the part on the request's critical path; the rest
+    /// (statistics, access logs, buffer release after the response) holds the worker after
+    /// the response has left.
+    pub fn l7_cpu_us(&self) -> f64 {
+        self.envoy.vcpu_per_krps * 1000.0
+    }
+
+    /// CPU one request costs a waypoint, µs, as [`ModelSet::l7_cpu_us`].
+    pub fn waypoint_cpu_us(&self) -> f64 {
+        self.waypoint_vcpu_per_krps * 1000.0
+    }
+
+    /// CPU one request costs a micro proxy (ztunnel), µs, as [`ModelSet::l7_cpu_us`].
+    pub fn l4_cpu_us(&self) -> f64 {
+        self.ztunnel.vcpu_per_krps * 1000.0
+    }
 }
 
 /// A parameter value after profile and overrides, and where it came from.
@@ -180,6 +208,9 @@ impl ModelSet {
                 per_endpoint_bytes: get("ebpf", "per_endpoint_bytes")?,
                 per_connection_bytes: get("ebpf", "per_connection_bytes")?,
                 per_socket_bytes: get("ebpf", "per_socket_bytes")?,
+            },
+            app: AppCosts {
+                cpu_us_per_request: get("app", "cpu_us_per_request")?,
             },
             latency: LatencyCosts {
                 l7_service_time_mean_us: get("envoy", "l7_service_time_mean_us")?,

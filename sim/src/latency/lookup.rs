@@ -6,7 +6,7 @@
 
 use crate::capacity::load::ServiceLoad;
 use crate::cluster::Cluster;
-use crate::traffic::CallMode;
+use crate::traffic::{CallMode, Origin};
 
 /// No index: no proxy, no waypoint, no parent call, no source pod.
 pub const NONE: u32 = u32::MAX;
@@ -33,6 +33,8 @@ pub struct ServiceEntry {
     pub waypoint_first: u32,
     pub call_mode: CallMode,
     pub l7_policy: bool,
+    /// Its requests start in its own pods (`origin = "in-pod"`).
+    pub in_pod: bool,
 }
 
 /// A service called `whole + 1` times per request with probability `fraction`, else `whole`.
@@ -83,6 +85,7 @@ impl Lookup {
                     waypoint_first: NONE,
                     call_mode: caller.call_mode,
                     l7_policy: caller.l7_policy,
+                    in_pod: caller.origin == Origin::InPod,
                 }
             })
             .collect();

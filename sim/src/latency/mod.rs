@@ -7,6 +7,7 @@
 //! architecture minus the same percentile of the baseline, as Istio's benchmarks report it.
 
 pub mod arrivals;
+pub mod host_cpu;
 pub mod lookup;
 pub mod options;
 pub mod plan;

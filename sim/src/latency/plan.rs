@@ -46,8 +46,13 @@ pub enum Step {
 /// What one crossing of a leg takes, one way.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LegTime {
-    /// The kernel's mean time, before jitter.
+    /// The kernel's mean time, before jitter (the wire's latency included across nodes).
     pub mean_ns: f64,
+    /// The part of `mean_ns` the kernel spends on a CPU (all of it but the wire's latency):
+    /// where cores are simulated, a job on the sending side's host.
+    pub cpu_ns: f64,
+    /// Whose host sends it: the caller's side, the callee's, or a waypoint's.
+    pub side: Role,
     /// The payload on the wire at the scenario's fixed payload size: zero on node-local legs,
     /// and for exponential payloads, whose size the walk draws per crossing.
     pub wire_ns: f64,
@@ -94,6 +99,8 @@ pub struct Plans {
     pub cross_node_l7: Plan,
     pub external: Plan,
     pub external_l7: Plan,
+    /// A request that starts in the application's own pod (`origin = "in-pod"`): no legs.
+    pub in_pod: Plan,
 }
 
 impl Plans {
@@ -133,6 +140,7 @@ impl Plans {
                     cross_node_l7: build(direct(false)),
                     external: build(direct(false)),
                     external_l7: build(direct(false)),
+                    in_pod: build(vec![]),
                 }
             }
             Mesh::Architecture(a) => Plans {
@@ -141,6 +149,7 @@ impl Plans {
                 cross_node_l7: build(request_path::legs(a, PathKind::CrossNodeL7)),
                 external: build(external_legs(a, false)),
                 external_l7: build(external_legs(a, true)),
+                in_pod: build(vec![]),
             },
         }
     }
@@ -185,8 +194,15 @@ struct Options {
 fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
     let mut steps = Vec::new();
     let mut response_legs = Vec::new();
+    // The side whose host sends the next leg: the caller's until a proxy further on takes it.
+    let mut side = Role::Source;
     for (i, leg) in legs.iter().enumerate() {
         let mean_ns = leg_mean_us(leg, costs, options) * 1000.0;
+        let cpu_ns = if leg.same_node {
+            mean_ns
+        } else {
+            mean_ns - costs.wire_us * 1000.0
+        };
         let mtls = leg.from.is_proxy() && leg.to.is_proxy();
         let mut handshake_ns = 2.0 * mean_ns * if mtls { 2.0 } else { 1.0 };
         if leg.intercepted && options.interception == Interception::Ebpf {
@@ -195,8 +211,17 @@ fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
         if !options.new_connections {
             handshake_ns = 0.0;
         }
+        // Nothing outside the mesh is simulated: the callee's host takes what an outside
+        // client sends.
+        let sender = if leg.from == Endpoint::Outside {
+            Role::Destination
+        } else {
+            side
+        };
         let time = LegTime {
             mean_ns,
+            cpu_ns,
+            side: sender,
             wire_ns: if leg.same_node {
                 0.0
             } else {
@@ -214,7 +239,6 @@ fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
             handshake_ns,
             mtls,
         });
-        response_legs.push(time);
         // The proxy the caller's first, node-local leg reaches is on the caller's side.
         let role = match leg.to {
             Endpoint::App | Endpoint::Outside => None,
@@ -227,6 +251,9 @@ fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
         if let Some(role) = role {
             steps.push(Step::Proxy { role, mtls: false });
         }
+        // The leg's receiver sends the next leg and, on the way back, this one's response.
+        side = role.unwrap_or(Role::Destination);
+        response_legs.push(LegTime { side, ..time });
     }
     // A proxy next to an mTLS leg does that leg's handshake.
     for i in 0..steps.len() {

@@ -23,9 +23,13 @@ pub struct LatencyResult {
     /// Requests slower end to end than `latency.timeout_ms`.
     pub timed_out: u64,
     pub throughput_rps: f64,
-    /// A proxy was busy over 95% of the time or dropped requests: the load exceeds capacity.
+    /// A proxy or a host's cores were busy over 95% of the time, or a proxy dropped requests:
+    /// the load exceeds capacity.
     pub saturated: bool,
     pub proxies: Vec<StationKindLatency>,
+    /// Where cores are simulated: how busy the hosts' cores were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cores: Option<CoreUtilisation>,
     pub per_service: Vec<ServiceLatency>,
     /// Events the engine processed, and the wall time it took (the only fields that vary from
     /// run to run with the same seed).
@@ -35,6 +39,16 @@ pub struct LatencyResult {
     pub end_to_end: LatencyHistogram,
     #[serde(skip)]
     pub hop: LatencyHistogram,
+}
+
+/// The hosts' cores over a run, where the scenario simulates them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CoreUtilisation {
+    /// The busiest host's cores: busy time over cores × run time.
+    pub utilisation_max: f64,
+    pub utilisation_mean: f64,
+    /// Cores busy on average, over every host.
+    pub cores_busy: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -9,14 +9,15 @@
 //! ```
 
 use super::arrivals::Arrivals;
+use super::host_cpu::{CpuJob, CpuWork, HostCpus};
 use super::lookup::{Callee, Lookup, NONE};
 use super::options::ServiceTimeKind;
 use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step, JITTER_SEGMENT, JITTER_SOCKMAP};
+use super::result::{CoreUtilisation, LatencyResult, ServiceLatency, StationKindLatency};
 
 const _: () = assert!(JITTER_SEGMENT == 0 && JITTER_SOCKMAP == 1);
-use super::result::{LatencyResult, ServiceLatency, StationKindLatency};
 use crate::capacity::load::ServiceLoad;
-use crate::capacity::uproxy::waypoint_groups;
+use crate::capacity::uproxy::{waypoint_groups, waypoint_node};
 use crate::cluster::Cluster;
 use crate::config::Scenario;
 use crate::engine::distribution::Sampler;
@@ -40,10 +41,17 @@ enum Event {
     Arrival(u32),
     /// A call reaches the proxy station of its current step.
     Reach(u32),
-    /// A proxy finished its work on a call.
+    /// A proxy finished the part of its work on a call that the call waits for.
     Served(u32),
+    /// A proxy worker finished the rest of its work on a call (after the response left) and
+    /// takes the next waiting call of this station.
+    Freed(u32),
     /// A call's response reached its caller.
     Done(u32),
+    /// A call asks its host for a core for its CPU job (cores simulated only).
+    Core(u32),
+    /// A call's application work ended; its core is free.
+    CoreDone(u32),
 }
 
 /// The kinds of proxy stations, as reported.
@@ -92,11 +100,12 @@ enum PlanId {
     CrossNodeL7,
     External,
     ExternalL7,
+    InPod,
 }
 
 impl PlanId {
     /// How many plans a mesh has: the length of `World::plans`, indexed by `id as usize`.
-    const COUNT: usize = 5;
+    const COUNT: usize = 6;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -118,9 +127,27 @@ struct Call {
     reached_app: u64,
     left_app: u64,
     visit_start: u64,
+    /// Parallel calls: the calls issued and not yet done.
     pending: u32,
+    /// The callees begun (their repeats counted), and how many more calls the last of them
+    /// gets: where a sequential call, or the issuing of parallel ones, stands.
     next_callee: u32,
     repeats_left: u32,
+    /// Where cores are simulated: the CPU job the call waits for or runs.
+    job: CpuJob,
+}
+
+/// What a walk has still to do, innermost last: the explicit stack that stands for the
+/// recursion a walk would otherwise need (an application's calls are walked inside its own
+/// walk, and a chain of thousands of services would overflow the thread's stack).
+#[derive(Debug, Clone, Copy)]
+enum Walk {
+    /// Walk a call on from its current step, at this time.
+    Steps(u32, u64),
+    /// Issue the parallel calls of this call's application, from where it stands, at this time.
+    FanOut(u32, u64),
+    /// The application has done its own work: it issues its calls (or answers) at this time.
+    Issue(u32, u64),
 }
 
 pub struct World<'a> {
@@ -138,6 +165,9 @@ pub struct World<'a> {
     proxy_kind: StationKind,
     /// Service-time distribution (ns) and mTLS handshake cost (ns), by station kind.
     service_time: [Sampler; StationKind::COUNT],
+    /// A worker's whole time on a call over the part the call waits for (≥ 1), by station
+    /// kind: the proxy's CPU per request over its critical-path service time.
+    hold_factor: [f64; StationKind::COUNT],
     mtls_ns: [f64; StationKind::COUNT],
     /// Pods, services and the call graph as the loop reads them, proxies filled in.
     lookup: Lookup,
@@ -145,12 +175,20 @@ pub struct World<'a> {
     arrivals: Arrivals,
     calls: Vec<Call>,
     free: Vec<u32>,
+    /// The walk's stack, kept between walks for its allocation.
+    walks: Vec<Walk>,
     warmup_ns: u64,
     end_ns: u64,
     timeout_ns: u64,
     new_connections: bool,
     /// By `LegTime::jitter`: kernel segments, sockmap legs.
     jitter: [JitterTable; 2],
+    /// The hosts' cores, where the scenario simulates them; then every CPU job queues there.
+    cpus: Option<HostCpus>,
+    /// The node of each proxy station.
+    station_node: Vec<u32>,
+    /// Where cores are simulated: the application's CPU per request it serves.
+    app_cpu_ns: u64,
     // Statistics, over requests started inside the measured window. A call's latency is known
     // when its response is scheduled; its per-service counter (among hundreds of services,
     // the one set too large for the cache) is prefetched then, and recorded at `Done`.
@@ -176,6 +214,7 @@ impl<'a> World<'a> {
             p.cross_node_l7,
             p.external,
             p.external_l7,
+            p.in_pod,
         ];
         let latency = &scenario.latency;
         let costs = &scenario.models;
@@ -201,6 +240,15 @@ impl<'a> World<'a> {
         });
         let service_time =
             StationKind::ALL.map(|k| if k.l7() { l7.sampler() } else { l4.sampler() });
+        // The scenario checked that no proxy's CPU per request is below its service time.
+        let hold_factor = StationKind::ALL.map(|k| {
+            let (cpu_us, critical) = match k {
+                StationKind::Waypoint => (costs.waypoint_cpu_us(), &l7),
+                StationKind::MicroProxy => (costs.l4_cpu_us(), &l4),
+                _ => (costs.l7_cpu_us(), &l7),
+            };
+            (cpu_us * 1000.0 / critical.mean()).max(1.0)
+        });
         let mtls_ns = StationKind::ALL.map(|k| {
             1000.0
                 * if k.l7() {
@@ -242,12 +290,14 @@ impl<'a> World<'a> {
             station_kind: Vec::new(),
             proxy_kind: StationKind::Sidecar,
             service_time,
+            hold_factor,
             mtls_ns,
             lookup: Lookup::new(cluster, &load),
             waypoint_replicas: scenario.mesh.waypoint_replicas,
             arrivals,
             calls: Vec::new(),
             free: Vec::new(),
+            walks: Vec::new(),
             warmup_ns,
             end_ns: warmup_ns + SimTime::from_secs_f64(latency.duration_s).0,
             timeout_ns: (latency.timeout_ms * 1e6) as u64,
@@ -257,6 +307,9 @@ impl<'a> World<'a> {
                 JitterTable::lognormal(costs.latency.segment_sigma),
                 JitterTable::lognormal(costs.latency.sockmap_sigma),
             ],
+            cpus: cluster.cores.as_ref().map(HostCpus::new),
+            station_node: Vec::new(),
+            app_cpu_ns: round_ns(costs.app.cpu_us_per_request * 1000.0),
             end_to_end: HistogramSet::new(1, Bounds::PRECISE),
             hop: HistogramSet::new(1, Bounds::PRECISE),
             per_service: HistogramSet::new(cluster.services.len(), Bounds::COMPACT),
@@ -270,7 +323,7 @@ impl<'a> World<'a> {
         world
     }
 
-    fn add_station(&mut self, kind: StationKind, scheduling: Scheduling) -> u32 {
+    fn add_station(&mut self, kind: StationKind, scheduling: Scheduling, node: u32) -> u32 {
         let m = &self.scenario.models;
         let workers = if kind.l7() {
             m.envoy.worker_threads
@@ -283,6 +336,7 @@ impl<'a> World<'a> {
             self.scenario.latency.max_queue,
         ));
         self.station_kind.push(kind);
+        self.station_node.push(node);
         self.stations.len() as u32 - 1
     }
 
@@ -293,8 +347,8 @@ impl<'a> World<'a> {
         let cluster = self.cluster;
         let pods = cluster.pods();
         let per_node = |world: &mut Self, kind| -> Vec<u32> {
-            let nodes: Vec<u32> = (0..cluster.nodes())
-                .map(|_| world.add_station(kind, scheduling))
+            let nodes: Vec<u32> = (0..cluster.nodes() as u32)
+                .map(|node| world.add_station(kind, scheduling, node))
                 .collect();
             cluster
                 .pod_node
@@ -307,7 +361,9 @@ impl<'a> World<'a> {
             Architecture::Sidecar => {
                 self.proxy_kind = StationKind::Sidecar;
                 let stations: Vec<u32> = (0..pods)
-                    .map(|_| self.add_station(StationKind::Sidecar, scheduling))
+                    .map(|pod| {
+                        self.add_station(StationKind::Sidecar, scheduling, cluster.pod_node[pod])
+                    })
                     .collect();
                 self.lookup.set_proxies(&stations);
             }
@@ -326,7 +382,11 @@ impl<'a> World<'a> {
                     let station = match by_key.get(&key) {
                         Some(&s) => s,
                         None => {
-                            let s = self.add_station(StationKind::ServiceAccountProxy, scheduling);
+                            let s = self.add_station(
+                                StationKind::ServiceAccountProxy,
+                                scheduling,
+                                key.0,
+                            );
                             by_key.insert(key, s);
                             s
                         }
@@ -340,14 +400,23 @@ impl<'a> World<'a> {
                 let stations = match self.scenario.mesh.micro_proxy {
                     MicroProxyPlacement::PerNode => per_node(self, StationKind::MicroProxy),
                     MicroProxyPlacement::PerPod => (0..pods)
-                        .map(|_| self.add_station(StationKind::MicroProxy, scheduling))
+                        .map(|pod| {
+                            self.add_station(
+                                StationKind::MicroProxy,
+                                scheduling,
+                                cluster.pod_node[pod],
+                            )
+                        })
                         .collect(),
                 };
                 self.lookup.set_proxies(&stations);
-                for group in waypoint_groups(cluster, self.scenario.mesh.waypoint_scope) {
+                let replicas = self.waypoint_replicas;
+                let groups = waypoint_groups(cluster, self.scenario.mesh.waypoint_scope);
+                for (g, group) in groups.iter().enumerate() {
                     let first = self.stations.len() as u32;
-                    for _ in 0..self.waypoint_replicas {
-                        self.add_station(StationKind::Waypoint, scheduling);
+                    for j in 0..replicas {
+                        let node = waypoint_node(g, j, replicas, cluster.nodes());
+                        self.add_station(StationKind::Waypoint, scheduling, node);
                     }
                     for &s in &group.services {
                         self.lookup.services[s as usize].waypoint_first = first;
@@ -370,6 +439,9 @@ impl<'a> World<'a> {
                 Event::Arrival(source) => self.on_arrival(now, source),
                 Event::Reach(call) => self.on_reach(now, call),
                 Event::Served(call) => self.on_served(now, call),
+                Event::Freed(station) => self.on_freed(now, station),
+                Event::Core(call) => self.on_core(now, call),
+                Event::CoreDone(call) => self.on_core_done(now, call),
                 Event::Done(call) => self.on_done(now, call),
             }
             if self.queue.popped().is_multiple_of(PROGRESS_EVERY) {
@@ -387,8 +459,10 @@ impl<'a> World<'a> {
             self.queue.schedule(next, Event::Arrival(source));
         }
         let service = self.lookup.pods[pod as usize].service;
-        let l7 = self.lookup.services[service as usize].l7_policy;
-        let plan = if l7 && self.uses_waypoints() {
+        let entry = &self.lookup.services[service as usize];
+        let plan = if entry.in_pod {
+            PlanId::InPod
+        } else if entry.l7_policy && self.uses_waypoints() {
             PlanId::ExternalL7
         } else {
             PlanId::External
@@ -438,6 +512,7 @@ impl<'a> World<'a> {
             pending: 0,
             next_callee: 0,
             repeats_left: 0,
+            job: CpuJob::NONE,
         };
         match self.free.pop() {
             Some(id) => {
@@ -451,8 +526,8 @@ impl<'a> World<'a> {
         }
     }
 
-    /// A call from `parent`'s pod to a replica of `service`, issued at `t`.
-    fn call_service(&mut self, parent: u32, service: u32, t: u64) {
+    /// A call from `parent`'s pod to a replica of `service`, issued at `t`; the caller walks it.
+    fn call_service(&mut self, parent: u32, service: u32, t: u64) -> u32 {
         let src_pod = self.calls[parent as usize].pod;
         let s = self.lookup.services[service as usize];
         let pod = s.first_pod + self.rng.gen_range(0..s.replicas);
@@ -465,16 +540,15 @@ impl<'a> World<'a> {
         } else {
             PlanId::CrossNode
         };
-        let id = self.new_call(parent, service, pod, src_pod, plan, t);
-        self.walk(id, t);
+        self.new_call(parent, service, pod, src_pod, plan, t)
     }
 
-    /// One leg's one-way time: its mean with log-normal jitter, plus the payload on the wire.
-    fn leg_ns(&mut self, leg: LegTime) -> f64 {
+    /// One leg's one-way time with its jitter drawn: its mean times the jitter, plus the
+    /// payload on the wire.
+    fn leg_ns_with_jitter(&mut self, leg: LegTime, jitter: f64) -> f64 {
         // A fixed payload's wire time is in the plan (zero on node-local legs): no branch on
         // the leg's kind, which no predictor guesses well.
-        let mut ns =
-            leg.mean_ns * self.jitter[leg.jitter as usize & 1].draw(&mut self.rng) + leg.wire_ns;
+        let mut ns = leg.mean_ns * jitter + leg.wire_ns;
         let traffic = &self.scenario.traffic;
         if traffic.payload == PayloadKind::Exponential && leg.cross_node {
             let mean_bytes = traffic.payload_bytes as f64;
@@ -484,9 +558,36 @@ impl<'a> World<'a> {
         ns
     }
 
-    /// Walks a call's plan from its current step, starting at time `t`: legs add time; at a
-    /// proxy the call is scheduled to reach it; past the last step it reaches the application.
-    fn walk(&mut self, id: u32, mut t: u64) {
+    /// Walks a call's plan from its current step, starting at time `t`, and with it every call
+    /// its walk issues: the calls of an application it reaches, theirs, and so on, depth first
+    /// in the order they are issued (the order of the random draws, so of the results). The
+    /// pending work is a stack on the heap, so a call chain's depth costs no thread stack.
+    fn walk(&mut self, id: u32, t: u64) {
+        self.walk_from(Walk::Steps(id, t));
+    }
+
+    /// Walks on from `first`: [`World::walk`] for work that is not a call's plan.
+    fn walk_from(&mut self, first: Walk) {
+        let mut stack = std::mem::take(&mut self.walks);
+        stack.push(first);
+        while let Some(next) = stack.pop() {
+            match next {
+                Walk::Steps(id, t) => {
+                    if let Some(t) = self.walk_steps(id, t) {
+                        self.reach_app(id, t, &mut stack);
+                    }
+                }
+                Walk::FanOut(id, t) => self.fan_out(id, t, &mut stack),
+                Walk::Issue(id, t) => self.issue_calls(id, t, &mut stack),
+            }
+        }
+        self.walks = stack;
+    }
+
+    /// Walks a call's plan from its current step: legs add time; at a proxy the call is
+    /// scheduled to reach it (`None`); past the last step it reaches the application at the
+    /// time returned.
+    fn walk_steps(&mut self, id: u32, mut t: u64) -> Option<u64> {
         // Read the two fields the loop needs instead of copying the whole call each step.
         let (plan, mut step) = {
             let call = &self.calls[id as usize];
@@ -495,8 +596,7 @@ impl<'a> World<'a> {
         loop {
             let Some(s) = self.plans[plan].steps.get(step) else {
                 self.calls[id as usize].step = step as u8;
-                self.reach_app(id, t);
-                return;
+                return Some(t);
             };
             step += 1;
             match *s {
@@ -504,7 +604,7 @@ impl<'a> World<'a> {
                     time, handshake_ns, ..
                 } => {
                     // With connection reuse the plans' handshakes are zero.
-                    let ns = self.leg_ns(time) + handshake_ns;
+                    let ns = self.leg_ns_on_host(id, time) + handshake_ns;
                     t += round_ns(ns);
                 }
                 Step::Proxy { role, .. } => {
@@ -522,7 +622,7 @@ impl<'a> World<'a> {
                     };
                     prefetch(&self.stations[call.station as usize]);
                     self.queue.schedule(SimTime(t), Event::Reach(id));
-                    return;
+                    return None;
                 }
             }
         }
@@ -550,46 +650,179 @@ impl<'a> World<'a> {
             call.plan as usize,
             call.step as usize,
         );
-        let mut ns = self.service_time[kind].sample(&mut self.rng);
+        let critical = self.service_time[kind].sample(&mut self.rng);
+        // The worker stays busy past the response for the rest of the request's CPU.
+        let mut held = critical * self.hold_factor[kind];
+        let mut ns = critical;
         if self.new_connections {
             let step = self.plans[plan].steps[step - 1];
             if let Step::Proxy { mtls: true, .. } = step {
+                // The handshake delays the request and costs the worker that much.
                 ns += self.mtls_ns[kind];
+                held += self.mtls_ns[kind];
             }
         }
         let ns = round_ns(ns).max(1);
-        self.stations[station].record_service(ns);
+        let held = round_ns(held).max(ns);
+        self.stations[station].record_service(held);
+        if let Some(cpus) = &self.cpus {
+            // The worker has the call; now it needs a core for the whole of its work.
+            let host = cpus.host_of_node(self.station_node[station]);
+            self.calls[id as usize].job = CpuJob {
+                work: CpuWork::Proxy,
+                host,
+                ns: held,
+                then_ns: ns,
+            };
+            self.on_core(now, id);
+            return;
+        }
         self.queue.schedule(SimTime(now.0 + ns), Event::Served(id));
+        self.queue
+            .schedule(SimTime(now.0 + held), Event::Freed(station as u32));
+    }
+
+    fn on_freed(&mut self, now: SimTime, station: u32) {
+        if let Some(cpus) = &self.cpus {
+            let host = cpus.host_of_node(self.station_node[station as usize]);
+            self.release_core(now, host);
+        }
+        if let Some(next) = self.stations[station as usize].finish() {
+            self.start_service(now, next);
+        }
+    }
+
+    /// The host whose cores a call's `side` uses.
+    fn host_of(&self, id: u32, side: Role) -> u32 {
+        let call = &self.calls[id as usize];
+        let node = match side {
+            Role::Source if call.src_pod != NONE => self.lookup.pods[call.src_pod as usize].node,
+            Role::Source | Role::Destination => self.lookup.pods[call.pod as usize].node,
+            Role::Waypoint => self.station_node[call.waypoint as usize],
+        };
+        self.cpus
+            .as_ref()
+            .expect("only called where cores are simulated")
+            .host_of_node(node)
+    }
+
+    /// One leg's one-way time, its log-normal jitter drawn; where cores are simulated, the kernel's
+    /// share of it is counted on the sending side's host.
+    fn leg_ns_on_host(&mut self, id: u32, leg: LegTime) -> f64 {
+        let jitter = self.jitter[leg.jitter as usize & 1].draw(&mut self.rng);
+        if self.cpus.is_some() {
+            let host = self.host_of(id, leg.side);
+            let kernel = round_ns(leg.cpu_ns * jitter);
+            if let Some(cpus) = &mut self.cpus {
+                cpus.kernel(host, kernel);
+            }
+        }
+        self.leg_ns_with_jitter(leg, jitter)
+    }
+
+    /// A call asks its job's host for a core.
+    fn on_core(&mut self, now: SimTime, id: u32) {
+        let host = self.calls[id as usize].job.host as usize;
+        let cpus = self.cpus.as_mut().expect("cores are simulated");
+        match cpus.hosts[host].arrive(id, 0) {
+            Admission::Start => self.start_core(now, id),
+            Admission::Queued => {}
+            Admission::Dropped => unreachable!("a host's queue has no limit"),
+        }
+    }
+
+    /// A core takes a call's job.
+    fn start_core(&mut self, now: SimTime, id: u32) {
+        let call = &self.calls[id as usize];
+        let job = call.job;
+        let cpus = self.cpus.as_mut().expect("cores are simulated");
+        cpus.hosts[job.host as usize].record_service(job.ns);
+        // The kernel's work on this host comes first and takes its share of the core.
+        let stretch = cpus.stretch(job.host, now.0);
+        let ns = round_ns(job.ns as f64 * stretch).max(job.ns);
+        match job.work {
+            CpuWork::Proxy => {
+                let served = round_ns(job.then_ns as f64 * stretch).min(ns);
+                self.queue
+                    .schedule(SimTime(now.0 + served), Event::Served(id));
+                self.queue
+                    .schedule(SimTime(now.0 + ns), Event::Freed(call.station));
+            }
+            CpuWork::App => self
+                .queue
+                .schedule(SimTime(now.0 + ns), Event::CoreDone(id)),
+        }
+    }
+
+    /// A core of `host` is free: the next waiting job takes it.
+    fn release_core(&mut self, now: SimTime, host: u32) {
+        let cpus = self.cpus.as_mut().expect("cores are simulated");
+        if let Some(next) = cpus.hosts[host as usize].finish() {
+            self.start_core(now, next);
+        }
+    }
+
+    /// An application's own work is done: its core goes to the next job, and after its
+    /// waiting time it issues its calls.
+    fn on_core_done(&mut self, now: SimTime, id: u32) {
+        let job = self.calls[id as usize].job;
+        self.release_core(now, job.host);
+        self.walk_from(Walk::Issue(id, now.0 + job.then_ns));
     }
 
     fn on_served(&mut self, now: SimTime, id: u32) {
         let call = &self.calls[id as usize];
-        let (station, kind, started, visit_start) = (
-            call.station as usize,
-            call.station_kind as usize,
-            call.started,
-            call.visit_start,
-        );
-        if let Some(next) = self.stations[station].finish() {
-            self.start_service(now, next);
-        }
+        let (kind, started, visit_start) =
+            (call.station_kind as usize, call.started, call.visit_start);
         if self.measured(started) {
             self.per_station_kind.record_ns(kind, now.0 - visit_start);
         }
         self.walk(id, now.0);
     }
 
-    fn reach_app(&mut self, id: u32, t: u64) {
+    /// The call reached its application at `t`: after the application's own time, its first
+    /// sequential call or its parallel calls are pushed onto the walk's stack, or, with none,
+    /// it answers.
+    fn reach_app(&mut self, id: u32, t: u64, stack: &mut Vec<Walk>) {
         let service = self.calls[id as usize].service as usize;
         self.calls[id as usize].reached_app = t;
-        let s = &self.lookup.services[service];
-        let t = t + s.app_time_ns;
-        let spawned = match s.call_mode {
-            CallMode::Sequential => self.next_sequential_call(id, t),
-            CallMode::Parallel => self.all_calls(id, t),
-        };
-        if !spawned {
-            self.respond(id, t);
+        let app_time_ns = self.lookup.services[service].app_time_ns;
+        if self.cpus.is_some() {
+            // The application's own work queues for a core of its pod's host; its app time
+            // runs on the core too, or is waited after it.
+            let on_cpu = self.scenario.traffic.app_time_on_cpu;
+            let (ns, then_ns) = if on_cpu {
+                (self.app_cpu_ns + app_time_ns, 0)
+            } else {
+                (self.app_cpu_ns, app_time_ns)
+            };
+            if ns > 0 {
+                self.calls[id as usize].job = CpuJob {
+                    work: CpuWork::App,
+                    host: self.host_of(id, Role::Destination),
+                    ns,
+                    then_ns,
+                };
+                self.queue.schedule(SimTime(t), Event::Core(id));
+                return;
+            }
+        }
+        self.issue_calls(id, t + app_time_ns, stack);
+    }
+
+    /// The application, its own work done at `t`, issues its first sequential call or its
+    /// parallel calls onto the walk's stack, or, with none, answers.
+    fn issue_calls(&mut self, id: u32, t: u64, stack: &mut Vec<Walk>) {
+        let service = self.calls[id as usize].service as usize;
+        match self.lookup.services[service].call_mode {
+            CallMode::Sequential => match self.next_sequential_callee(id) {
+                Some(callee) => {
+                    let child = self.call_service(id, callee, t);
+                    stack.push(Walk::Steps(child, t));
+                }
+                None => self.respond(id, t),
+            },
+            CallMode::Parallel => stack.push(Walk::FanOut(id, t)),
         }
     }
 
@@ -598,7 +831,8 @@ impl<'a> World<'a> {
         callee.whole + u32::from(self.rng.gen::<f64>() < callee.fraction)
     }
 
-    fn next_sequential_call(&mut self, id: u32, t: u64) -> bool {
+    /// The service a sequential call's application calls next, if any is left.
+    fn next_sequential_callee(&mut self, id: u32) -> Option<u32> {
         let service = self.calls[id as usize].service as usize;
         let (start, end) = {
             let s = &self.lookup.services[service];
@@ -610,12 +844,10 @@ impl<'a> World<'a> {
             let next = start + call.next_callee as usize;
             if call.repeats_left > 0 {
                 call.repeats_left -= 1;
-                let callee = self.lookup.callees[next - 1].service;
-                self.call_service(id, callee, t);
-                return true;
+                return Some(self.lookup.callees[next - 1].service);
             }
             if next == end {
-                return false;
+                return None;
             }
             let n = self.count(self.lookup.callees[next]);
             let call = &mut self.calls[id as usize];
@@ -624,20 +856,38 @@ impl<'a> World<'a> {
         }
     }
 
-    fn all_calls(&mut self, id: u32, t: u64) -> bool {
+    /// Issues a parallel call's next call: pushes itself back under the new call, so that the
+    /// new call's walk (and everything it issues) comes first, as each call is walked as it
+    /// is issued. With every call issued, an application that issued none answers.
+    fn fan_out(&mut self, id: u32, t: u64, stack: &mut Vec<Walk>) {
         let service = self.calls[id as usize].service as usize;
-        let s = &self.lookup.services[service];
-        let mut total = 0;
-        for i in s.callees_start as usize..s.callees_end as usize {
-            let callee = self.lookup.callees[i];
-            let n = self.count(callee);
-            total += n;
-            for _ in 0..n {
-                self.call_service(id, callee.service, t);
+        let (start, end) = {
+            let s = &self.lookup.services[service];
+            (s.callees_start as usize, s.callees_end as usize)
+        };
+        loop {
+            let call = &mut self.calls[id as usize];
+            let next = start + call.next_callee as usize;
+            if call.repeats_left > 0 {
+                call.repeats_left -= 1;
+                let callee = self.lookup.callees[next - 1].service;
+                let child = self.call_service(id, callee, t);
+                stack.push(Walk::FanOut(id, t));
+                stack.push(Walk::Steps(child, t));
+                return;
             }
+            if next == end {
+                if call.pending == 0 {
+                    self.respond(id, t);
+                }
+                return;
+            }
+            let n = self.count(self.lookup.callees[next]);
+            let call = &mut self.calls[id as usize];
+            call.next_callee += 1;
+            call.repeats_left = n;
+            call.pending += n;
         }
-        self.calls[id as usize].pending = total;
-        total > 0
     }
 
     /// The application answers at `t`: the response travels back through the legs.
@@ -645,7 +895,6 @@ impl<'a> World<'a> {
         let call = &mut self.calls[id as usize];
         call.left_app = t;
         let (plan, step, failed) = (call.plan as usize, call.step as usize, call.failed);
-        let mut ns = 0.0;
         // A dropped call turns back at the proxy that dropped it: only the legs walked so far.
         let legs = self.plans[plan].response_legs.len();
         let walked = if failed {
@@ -657,13 +906,18 @@ impl<'a> World<'a> {
         } else {
             legs
         };
+        let mut ns = 0.0;
         for i in legs - walked..legs {
             let leg = self.plans[plan].response_legs[i];
-            ns += self.leg_ns(leg);
+            ns += self.leg_ns_on_host(id, leg);
         }
-        let done = SimTime(t).after(ns);
+        self.responded(id, SimTime(t).after(ns));
+    }
+
+    /// The response reaches the caller at `done`.
+    fn responded(&mut self, id: u32, done: SimTime) {
         let call = &self.calls[id as usize];
-        if self.measured(call.started) && !failed {
+        if self.measured(call.started) && !call.failed {
             self.per_service
                 .prefetch(call.service as usize, done.0 - call.started);
         }
@@ -684,10 +938,13 @@ impl<'a> World<'a> {
             if !call.failed {
                 let total = now.0 - call.started;
                 self.per_service.record_ns(call.service as usize, total);
-                self.hop.record_ns(
-                    0,
-                    (call.reached_app - call.started) + (now.0 - call.left_app),
-                );
+                // A request that starts in its own pod takes no hop to get there.
+                if call.plan != PlanId::InPod as u8 {
+                    self.hop.record_ns(
+                        0,
+                        (call.reached_app - call.started) + (now.0 - call.left_app),
+                    );
+                }
             }
         }
         if call.parent == NONE {
@@ -709,7 +966,14 @@ impl<'a> World<'a> {
         self.calls[parent as usize].failed |= call.failed;
         let service = self.calls[parent as usize].service as usize;
         let finished = match self.lookup.services[service].call_mode {
-            CallMode::Sequential => !self.next_sequential_call(parent, now.0),
+            CallMode::Sequential => match self.next_sequential_callee(parent) {
+                Some(callee) => {
+                    let child = self.call_service(parent, callee, now.0);
+                    self.walk(child, now.0);
+                    false
+                }
+                None => true,
+            },
             CallMode::Parallel => {
                 let p = &mut self.calls[parent as usize];
                 p.pending -= 1;
@@ -755,10 +1019,19 @@ impl<'a> World<'a> {
                 })
             })
             .collect();
+        let cores = self.cpus.as_ref().map(|cpus| {
+            let (each, cores_busy) = cpus.utilisation(total_ns);
+            CoreUtilisation {
+                utilisation_max: round4(each.iter().copied().fold(0.0, f64::max)),
+                utilisation_mean: round4(each.iter().sum::<f64>() / each.len().max(1) as f64),
+                cores_busy: round4(cores_busy),
+            }
+        });
         let saturated = self.dropped > 0
             || stations
                 .iter()
-                .any(|s| s.utilisation_max > 0.95 || s.dropped > 0);
+                .any(|s| s.utilisation_max > 0.95 || s.dropped > 0)
+            || cores.is_some_and(|c| c.utilisation_max > 0.95);
         let per_service = self
             .cluster
             .services
@@ -784,6 +1057,7 @@ impl<'a> World<'a> {
             throughput_rps: round4((self.requests - self.dropped) as f64 / duration_s),
             saturated,
             proxies: stations,
+            cores,
             per_service,
             events: self.queue.popped(),
             wall_seconds,
@@ -807,6 +1081,6 @@ mod tests {
         for (i, kind) in StationKind::ALL.iter().enumerate() {
             assert_eq!(*kind as usize, i, "{}", kind.name());
         }
-        assert_eq!(PlanId::ExternalL7 as usize + 1, PlanId::COUNT);
+        assert_eq!(PlanId::InPod as usize + 1, PlanId::COUNT);
     }
 }

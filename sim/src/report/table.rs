@@ -34,7 +34,21 @@ const CAPACITY_ROWS: [Row; 14] = [
     }),
     ("CPU at this load", |a| cores(a.capacity.cpu_cores)),
     ("CPU, busiest node", |a| {
-        cores(a.capacity.cpu_cores_per_node_max)
+        let node = cores(a.capacity.cpu_cores_per_node_max);
+        match a.capacity.busiest_host {
+            // Where the nodes' cores are given, the busiest host against its cores.
+            Some(h) => format!(
+                "{node}; host {} of {}{}",
+                cores(h.cpu_cores),
+                h.cores,
+                if h.cpu_cores > h.cores as f64 {
+                    " OVER"
+                } else {
+                    ""
+                }
+            ),
+            None => node,
+        }
     }),
     ("identities per proxy (max)", |a| {
         count(a.capacity.blast_radius.identities_per_proxy_max)
@@ -110,6 +124,22 @@ const LATENCY_ROWS: [Row; 9] = [
     }),
 ];
 
+/// Shown where the scenario simulates the hosts' cores.
+const CORE_ROWS: [Row; 1] = [("cores busy (busiest host)", |a| {
+    latency(a, |l| {
+        l.cores.map_or_else(
+            || "—".into(),
+            |c| {
+                format!(
+                    "{} ({:.0}%)",
+                    cores(c.cores_busy),
+                    c.utilisation_max * 100.0
+                )
+            },
+        )
+    })
+})];
+
 pub fn render(report: &Report) -> String {
     let s = &report.scenario;
     let mut out = format!("meshtwin: {} ({})\n", s.name, s.file);
@@ -175,6 +205,9 @@ pub fn render(report: &Report) -> String {
     let mut rows: Vec<&Row> = CAPACITY_ROWS.iter().collect();
     if report.baseline.is_some() {
         rows.extend(LATENCY_ROWS.iter());
+    }
+    if report.baseline.as_ref().is_some_and(|b| b.cores.is_some()) {
+        rows.extend(CORE_ROWS.iter());
     }
     let cells: Vec<Vec<String>> = rows
         .iter()

@@ -7,7 +7,7 @@ use crate::cluster::build::{self, ClusterSpec, ServiceSpec, ServiceSpecs};
 use crate::cluster::generate::ShortForm;
 use crate::cluster::{CallGraph, Cluster, NodeGroup, Service, MAX_PODS};
 use crate::config::raw::{self, RawScenario, RawService};
-use crate::traffic::Traffic;
+use crate::traffic::{Origin, Traffic};
 use std::collections::HashMap;
 use std::ops::Range;
 use toml::Spanned;
@@ -62,11 +62,14 @@ impl Resolver {
         // The short form's generator calls only later services: its graph has no cycle.
         if let ServiceSpecs::Listed { services, .. } = &services {
             self.acyclic(services, &calls, cluster_span)?;
+            self.in_pod_origins_are_uncalled(services, &calls)?;
         }
+        let cores = self.cores(c)?;
         let spec = ClusterSpec {
             node_groups,
             services,
             placement: raw.placement.strategy,
+            cores,
         };
         Some(build::build(spec, traffic, seed))
     }
@@ -100,6 +103,30 @@ impl Resolver {
             ),
         );
         None
+    }
+
+    /// A service whose requests start in its own pods is called by nobody in the mesh: a call
+    /// to it is an error at the call.
+    fn in_pod_origins_are_uncalled(
+        &mut self,
+        services: &[ServiceSpec],
+        calls: &[Call],
+    ) -> Option<()> {
+        let mut ok = true;
+        for Call(from, to, span) in calls {
+            let callee = &services[*to as usize];
+            if callee.origin == Origin::InPod {
+                ok = false;
+                self.error(
+                    span.clone(),
+                    format!(
+                        "{} calls {}, whose requests start in its own pods (origin = \"in-pod\"): only a service nobody calls can originate its requests; remove the call or the origin",
+                        services[*from as usize].name, callee.name
+                    ),
+                );
+            }
+        }
+        ok.then_some(())
     }
 
     fn node_groups(
@@ -319,6 +346,10 @@ impl Resolver {
                     call_mode: s.call_mode.unwrap_or(traffic.call_mode),
                     arrivals: s.arrivals.unwrap_or(traffic.arrivals),
                     app_time_us,
+                    origin: s
+                        .origin
+                        .as_ref()
+                        .map_or_else(Origin::default, |o| *o.get_ref()),
                 });
                 pods += replicas as u64;
             }

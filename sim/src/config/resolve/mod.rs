@@ -4,6 +4,7 @@
 //! specification that `cluster::build` turns into nodes, services and placed pods.
 
 mod cluster;
+mod cores;
 mod models;
 mod options;
 
@@ -178,6 +179,8 @@ impl Resolver {
                 .unwrap_or_else(|| "scenario".into())
         });
         let (models, values) = models?;
+        let latency = latency?;
+        self.cpu_covers_service_time(&models, &latency, &raw.models)?;
         Some((
             Scenario {
                 name,
@@ -187,7 +190,7 @@ impl Resolver {
                 traffic: traffic?,
                 mesh: mesh?,
                 models,
-                latency: latency?,
+                latency,
             },
             values,
         ))

@@ -3,8 +3,69 @@
 use super::Resolver;
 use crate::config::raw;
 use crate::cost_model::{Catalog, ModelSet, ParamValues};
+use crate::latency::options::LatencyOptions;
 
 impl Resolver {
+    /// A proxy's CPU per request (`vcpu_per_krps`) is what occupies its worker, and its
+    /// service time the part of it on the request's critical path: the first cannot be the
+    /// smaller (the CPU figure and the simulated workers would tell two stories).
+    pub(super) fn cpu_covers_service_time(
+        &mut self,
+        models: &ModelSet,
+        latency: &LatencyOptions,
+        raw: &raw::RawModels,
+    ) -> Option<()> {
+        let envoy_service = latency.envoy_histogram.as_ref().map_or(
+            (
+                models.latency.l7_service_time_mean_us,
+                "models.envoy.l7_service_time_mean_us",
+            ),
+            |h| (h.mean() / 1000.0, "the mean of latency.envoy_histogram"),
+        );
+        let ztunnel_service = latency.ztunnel_histogram.as_ref().map_or(
+            (
+                models.latency.l4_service_time_mean_us,
+                "models.ztunnel.l4_service_time_mean_us",
+            ),
+            |h| (h.mean() / 1000.0, "the mean of latency.ztunnel_histogram"),
+        );
+        let checks = [
+            (
+                "models.envoy.vcpu_per_krps",
+                models.envoy.vcpu_per_krps,
+                models.l7_cpu_us(),
+                envoy_service,
+            ),
+            (
+                "models.envoy.waypoint_vcpu_per_krps",
+                models.waypoint_vcpu_per_krps,
+                models.waypoint_cpu_us(),
+                envoy_service,
+            ),
+            (
+                "models.ztunnel.vcpu_per_krps",
+                models.ztunnel.vcpu_per_krps,
+                models.l4_cpu_us(),
+                ztunnel_service,
+            ),
+        ];
+        let mut ok = true;
+        for (key, value, cpu_us, (service_us, service_key)) in checks {
+            if cpu_us < service_us {
+                ok = false;
+                let message = format!(
+                    "{key} = {value} is {cpu_us:.1} µs of CPU per request, less than the {service_us:.1} µs a request waits for the proxy's work ({service_key}): a request cannot cost less CPU than its service time; raise {key} or lower the service time"
+                );
+                // At the override that set it, when the file has one.
+                match overridden_at(raw, key) {
+                    Some(span) => self.error(span, message),
+                    None => self.file_error(message),
+                }
+            }
+        }
+        ok.then_some(())
+    }
+
     pub(super) fn models(
         &mut self,
         raw: &raw::RawModels,
@@ -70,4 +131,15 @@ impl Resolver {
             }
         }
     }
+}
+
+/// Where the file overrides `models.<component>.<name>`, if it does.
+fn overridden_at(raw: &raw::RawModels, key: &str) -> Option<std::ops::Range<usize>> {
+    let rest = key.strip_prefix("models.")?;
+    let (component, name) = rest.split_once('.')?;
+    let (_, overrides) = raw.overrides().into_iter().find(|(c, _)| *c == component)?;
+    overrides
+        .iter()
+        .find(|(k, _)| k.get_ref() == name)
+        .map(|(_, v)| v.span())
 }

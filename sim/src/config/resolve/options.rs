@@ -62,6 +62,9 @@ impl Resolver {
             payload: raw.payload.unwrap_or_default(),
             call_mode: raw.call_mode.unwrap_or_default(),
             app_time_us: app_time_us?,
+            app_time_on_cpu: raw
+                .app_time_on_cpu
+                .unwrap_or(Traffic::DEFAULT_APP_TIME_ON_CPU),
         })
     }
 

@@ -1,0 +1,149 @@
+//! Shared cores (`cores_per_node`, `[cluster.hosts]`): the hosts' cores against queueing theory,
+//! the kernel's share, and one CPU story — where a proxy saturates is where its CPU per
+//! request fills the cores, and the cores' busy time is the CPU the requests cost.
+
+use sim::commands::{model, SimulationArgs};
+use sim::config::{self, LoadOptions};
+use sim::cost_model::Catalog;
+use sim::latency::result::LatencyResult;
+use std::path::Path;
+
+/// The `ebpf` run (or `architecture`'s) of a scenario given as text.
+fn run(text: &str, architecture: &str) -> LatencyResult {
+    let catalog = Catalog::embedded();
+    let scenario = config::load_str(
+        Path::new("inline.toml"),
+        text,
+        &LoadOptions {
+            seed: None,
+            catalog: &catalog,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .0;
+    let args = SimulationArgs {
+        no_latency: false,
+        duration: None,
+        threads: Some(2),
+        quiet: true,
+    };
+    let report = model(&scenario, "test", &args);
+    report
+        .architectures
+        .into_iter()
+        .find(|a| a.capacity.name == architecture)
+        .and_then(|a| a.latency)
+        .expect("the architecture ran")
+}
+
+/// One service on one core: an application with `app_us` of CPU per request at 1000 rps,
+/// legs whose kernel part is `stack_us`, no wire latency, no mesh program (the 1 KB payload's
+/// 0.8 µs on the wire each way is within the tolerance).
+fn one_core(app_us: f64, stack_us: f64, seconds: f64) -> String {
+    format!(
+        r#"
+[cluster]
+nodes = 1
+[cluster.hosts]
+count = 1
+cores = 1
+[[service]]
+name = "app"
+replicas = 1
+rps_per_pod = 1000
+arrivals = "poisson"
+[mesh]
+architectures = ["ebpf"]
+[models.app]
+cpu_us_per_request = {app_us}
+[models.kernel]
+stack_us = {stack_us}
+veth_crossing_us = 0
+wire_us = 0
+ebpf_program_us = 0
+segment_sigma = 0
+[latency]
+duration_s = {seconds}
+"#
+    )
+}
+
+fn within(value: f64, expected: f64, tolerance: f64) -> bool {
+    (value - expected).abs() <= expected * tolerance
+}
+
+#[test]
+fn an_application_on_one_core_is_an_m_d_1_queue() {
+    // Poisson arrivals at 1000/s, 500 µs of CPU each: ρ = 0.5, mean wait ρS / (2(1 − ρ)).
+    let r = run(&one_core(500.0, 0.0, 200.0), "ebpf");
+    let expected = 500.0 + 0.5 * 500.0 / (2.0 * 0.5);
+    assert!(
+        within(r.latency_us.mean, expected, 0.02),
+        "{} µs, theory {expected}",
+        r.latency_us.mean
+    );
+    let cores = r.cores.expect("cores simulated");
+    assert!(within(cores.cores_busy, 0.5, 0.02), "{cores:?}");
+}
+
+#[test]
+fn the_kernel_comes_first_and_takes_its_share_of_the_core() {
+    // Two legs of 100 µs of kernel work per request: 20% of the core. The application's
+    // 500 µs stretch to 625 (ρ = 0.625), and the legs' own time adds 200 µs.
+    let r = run(&one_core(500.0, 100.0, 200.0), "ebpf");
+    let (service, rho) = (625.0, 0.625);
+    let expected = service + rho * service / (2.0 * (1.0 - rho)) + 200.0;
+    assert!(
+        within(r.latency_us.mean, expected, 0.02),
+        "{} µs, theory {expected}",
+        r.latency_us.mean
+    );
+    let cores = r.cores.expect("cores simulated");
+    assert!(within(cores.cores_busy, 0.7, 0.02), "{cores:?}");
+}
+
+/// A client generating `rps` in its pod, calling a server through sidecars, everything on one
+/// core.
+fn sidecars_on_one_core(rps: f64) -> String {
+    format!(
+        r#"
+[cluster]
+nodes = 2
+[cluster.hosts]
+count = 1
+cores = 1
+[[service]]
+name = "client"
+replicas = 1
+rps_per_pod = {rps}
+origin = "in-pod"
+calls = ["server"]
+[[service]]
+name = "server"
+replicas = 1
+rps_per_pod = {rps}
+[mesh]
+architectures = ["sidecar"]
+[latency]
+duration_s = 20
+"#
+    )
+}
+
+#[test]
+fn sidecars_saturate_a_core_where_their_cpu_fills_it() {
+    // Two sidecars at 200 µs of CPU each per request, and the kernel's legs, share one core:
+    // about 2,100 requests per second fill it.
+    let light = run(&sidecars_on_one_core(1000.0), "sidecar");
+    let cores = light.cores.expect("cores simulated");
+    assert!(!light.saturated, "{cores:?}");
+    // The cores' busy time is the CPU the requests cost: the sidecars' 400 µs per request
+    // (what `cpu_cores` counts) plus the kernel's legs.
+    let per_request_us = cores.cores_busy * 1e6 / light.throughput_rps;
+    assert!(
+        (400.0..500.0).contains(&per_request_us),
+        "{per_request_us} µs of CPU per request"
+    );
+    let heavy = run(&sidecars_on_one_core(2600.0), "sidecar");
+    assert!(heavy.saturated, "{:?}", heavy.cores);
+}
