@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! topology   node namespace routing to pod namespaces      netns, netlink, cgroup
-//! workloads  processes in a pod's namespace and cgroup     traffic, http_server
+//! workloads  processes in a pod's namespace and cgroup     traffic, http_server, nginx
 //!            (the `meshtwin-traffic` binary)
 //! programs   the agent, traffic tool and node proxy        binaries
 //! bench      same-node request/response through five paths (`meshtwin-testbed bench`)
@@ -20,6 +20,8 @@
 //! - [`cgroup`]: cgroup v2 directories to start workloads in;
 //! - [`traffic`]: echo, request/response, name and raw HTTP clients and servers;
 //! - [`http_server`]: the HTTP/1.1 workload server (hyper);
+//! - [`nginx`]: Debian's nginx as a pod's server, with its access log as the reference;
+//! - [`sched`]: the scheduling policy of started processes;
 //! - [`binaries`]: where the workspace's programs are;
 //! - [`bench`]: the datapath benchmark;
 //! - [`load`]: the open-loop HTTP load generator;
@@ -40,6 +42,8 @@ pub mod measure;
 pub mod mesh;
 pub mod netlink;
 pub mod netns;
+pub mod nginx;
+pub mod sched;
 pub mod topology;
 pub mod traffic;
 pub mod validate;

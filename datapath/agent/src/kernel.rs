@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use meshtwin_datapath_pins::mounts::{cgroup2_mount, is_on_bpffs};
+use meshtwin_datapath_pins::mounts::{cgroup2_mount, is_on_bpffs, sys_remounted_by_ip_netns_exec};
 pub use meshtwin_kernel_features::{
     probe::{raise_memlock_if_charged, Finding, MissingFeature},
     Feature, KernelVersion,
@@ -43,6 +43,9 @@ pub enum PreflightError {
     /// The pin directory's parent is not on a bpf filesystem.
     #[error("{dir} is not on a bpf filesystem; mount one with `mount -t bpf bpf /sys/fs/bpf` or set bpffs-dir to a directory on a mounted bpffs")]
     NoBpffs { dir: String },
+    /// The bpffs is hidden by the mount namespace `ip netns exec` made.
+    #[error("{dir} is out of sight: `ip netns exec {netns}` runs this in a mount namespace of its own and mounts a new /sys there for the network namespace, which hides the bpffs at /sys/fs/bpf and every pin in it (mounting another bpffs here would not reach them); enter only the network namespace instead: `nsenter --net=/run/netns/{netns} meshtwin-agent ...`")]
+    BpffsHidden { dir: String, netns: String },
 }
 
 /// The running kernel's version.
@@ -118,10 +121,20 @@ pub fn check_bpffs(dir: &Path) -> Result<(), PreflightError> {
     if is_on_bpffs(existing) {
         Ok(())
     } else {
-        Err(PreflightError::NoBpffs {
-            dir: dir.display().to_string(),
-        })
+        Err(
+            bpffs_hidden(dir).unwrap_or_else(|| PreflightError::NoBpffs {
+                dir: dir.display().to_string(),
+            }),
+        )
     }
+}
+
+/// When `dir` cannot be seen because `ip netns exec` remounted /sys, the error that says so.
+pub fn bpffs_hidden(dir: &Path) -> Option<PreflightError> {
+    sys_remounted_by_ip_netns_exec().map(|remount| PreflightError::BpffsHidden {
+        dir: dir.display().to_string(),
+        netns: remount.netns,
+    })
 }
 
 #[cfg(test)]

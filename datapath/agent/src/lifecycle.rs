@@ -90,6 +90,14 @@ pub enum DatapathError {
     NotUp(PathBuf),
 }
 
+/// The error for a directory without pins: that `ip netns exec` hides them, when it does.
+fn not_up(dir: &Path) -> DatapathError {
+    match kernel::bpffs_hidden(dir) {
+        Some(hidden) => DatapathError::Preflight(hidden),
+        None => DatapathError::NotUp(dir.to_owned()),
+    }
+}
+
 /// What `up` did, for the log and for tests.
 #[derive(Debug, Default)]
 pub struct UpReport {
@@ -175,19 +183,17 @@ fn up_in(
     tc_program
         .load()
         .map_err(program_error(ProgramKind::TcServiceLb))?;
-    report.tcx = match config.tc_attach {
-        TcAttachSetting::Auto => meshtwin_kernel_features::TCX.listed_for(running),
-        TcAttachSetting::Tcx => true,
-        TcAttachSetting::Netlink => false,
-    };
+    report.tcx = uses_tcx(config, running);
 
+    // By path: the same interface's tc program is a link under links/ with tcx and a filter's
+    // record under netlink/ without, and a change of `tc-attach` must replace one by the other.
     let mut wanted = BTreeSet::new();
     let mut created = Vec::new();
     for attachment in &config.attachments {
         let outcome = attach(&mut ebpf, config, attachment, pins, report.tcx);
         match outcome {
             Ok((pin, was_created)) => {
-                wanted.insert(pin.file_name());
+                wanted.insert(pin_path(pins, &pin, report.tcx));
                 if was_created {
                     created.push(pin);
                 } else {
@@ -215,20 +221,41 @@ fn up_in(
         }
     }
 
-    // Attachments of an earlier config that this one no longer has.
-    for dir in [pins.links(), pins.netlink()] {
-        let listed = PinDir::list(&dir).map_err(|source| DatapathError::PinDir {
-            dir: dir.clone(),
-            source,
-        })?;
-        for (_, pin) in listed {
-            if !wanted.contains(&pin.file_name()) {
-                remove_attachment(pins, &pin, Some(config))?;
-                report.removed.push(pin);
-            }
+    // Attachments of an earlier config that this one no longer has, or has in the other tc
+    // mode: removed after their replacement is attached, so the interface is never without.
+    for (path, pin) in pinned_attachments(pins)? {
+        if wanted.contains(&path) {
+            continue;
         }
+        if path.starts_with(pins.links()) {
+            remove_link(&path)?;
+        } else {
+            remove_netlink_filter(pins, &pin, Some(config))?;
+        }
+        report.removed.push(pin);
     }
     Ok(report)
+}
+
+/// Every attachment pinned under `links/` and `netlink/`, by path.
+fn pinned_attachments(pins: &PinDir) -> Result<Vec<(PathBuf, AttachmentPin)>, DatapathError> {
+    let mut listed = Vec::new();
+    for dir in [pins.links(), pins.netlink()] {
+        listed.extend(PinDir::list(&dir).map_err(|source| DatapathError::PinDir {
+            dir: dir.clone(),
+            source,
+        })?);
+    }
+    Ok(listed)
+}
+
+/// Whether the tc program is attached as a tcx link (else as a netlink filter).
+fn uses_tcx(config: &NodeConfig, running: KernelVersion) -> bool {
+    match config.tc_attach {
+        TcAttachSetting::Auto => meshtwin_kernel_features::TCX.listed_for(running),
+        TcAttachSetting::Tcx => true,
+        TcAttachSetting::Netlink => false,
+    }
 }
 
 fn open_maps(pins: &PinDir) -> Result<PinnedMaps, DatapathError> {
@@ -275,6 +302,50 @@ fn where_(netns: Option<&Path>) -> String {
     )
 }
 
+/// Enters the network namespace of an attachment (none: the agent's own stays).
+fn enter_netns(attachment: &Attachment) -> Result<Option<NetnsGuard>, DatapathError> {
+    match attachment.netns.as_deref() {
+        Some(path) => NetnsGuard::enter(path)
+            .map(Some)
+            .map_err(|source| DatapathError::Netns {
+                netns: path.to_owned(),
+                source,
+            }),
+        None => Ok(None),
+    }
+}
+
+/// The pin an attachment has once attached: its namespace and interface, found now.
+fn resolve(attachment: &Attachment) -> Result<AttachmentPin, DatapathError> {
+    let netns_path = attachment.netns.as_deref();
+    let inode = netns::netns_inode(netns_path).map_err(|source| DatapathError::Netns {
+        netns: netns_path.map_or_else(|| PathBuf::from("(own)"), Path::to_owned),
+        source,
+    })?;
+    let _inside = enter_netns(attachment)?;
+    let interface = attachment.interface.as_str();
+    let if_index = netns::if_index(interface).ok_or_else(|| DatapathError::InterfaceAbsent {
+        interface: interface.to_string(),
+        where_: where_(netns_path),
+    })?;
+    Ok(AttachmentPin::new(
+        attachment.program.program_name(),
+        inode,
+        if_index,
+        interface,
+    ))
+}
+
+/// Where an attachment's pin goes: a bpf link under `links/`, a netlink tc filter's record
+/// under `netlink/`.
+fn pin_path(pins: &PinDir, pin: &AttachmentPin, tcx: bool) -> PathBuf {
+    if pin.program == ProgramKind::TcServiceLb.program_name() && !tcx {
+        pins.netlink().join(pin.file_name())
+    } else {
+        pins.links().join(pin.file_name())
+    }
+}
+
 /// Attaches one program to one interface; returns its pin and whether it is new.
 fn attach(
     ebpf: &mut Ebpf,
@@ -283,27 +354,11 @@ fn attach(
     pins: &PinDir,
     tcx: bool,
 ) -> Result<(AttachmentPin, bool), DatapathError> {
-    let netns_path = attachment.netns.as_deref();
-    let inode = netns::netns_inode(netns_path).map_err(|source| DatapathError::Netns {
-        netns: netns_path.map_or_else(|| PathBuf::from("(own)"), Path::to_owned),
-        source,
-    })?;
-    let _inside = match netns_path {
-        Some(path) => Some(
-            NetnsGuard::enter(path).map_err(|source| DatapathError::Netns {
-                netns: path.to_owned(),
-                source,
-            })?,
-        ),
-        None => None,
-    };
+    let pin = resolve(attachment)?;
+    let _inside = enter_netns(attachment)?;
     let interface = attachment.interface.as_str();
-    let if_index = netns::if_index(interface).ok_or_else(|| DatapathError::InterfaceAbsent {
-        interface: interface.to_string(),
-        where_: where_(netns_path),
-    })?;
+    let if_index = pin.if_index;
     let kind = attachment.program;
-    let pin = AttachmentPin::new(kind.program_name(), inode, if_index, interface);
     match kind {
         ProgramKind::XdpPolicy => {
             let xdp = program_mut::<Xdp>(ebpf, kind)?;
@@ -459,18 +514,32 @@ fn pinned_link_is_live(path: &Path) -> bool {
         .is_some_and(|index| index != 0)
 }
 
-/// Removes one attachment and its pin.
+/// Removes one attachment (its link and its netlink filter, whichever it has) and its pins.
 fn remove_attachment(
     pins: &PinDir,
     pin: &AttachmentPin,
     config: Option<&NodeConfig>,
 ) -> Result<(), DatapathError> {
-    let link_path = pins.links().join(pin.file_name());
-    if let Ok(fd) = bpf_syscall::obj_get(&link_path) {
+    remove_link(&pins.links().join(pin.file_name()))?;
+    remove_netlink_filter(pins, pin, config)
+}
+
+/// Detaches a pinned link (even if another process holds it) and removes its pin.
+fn remove_link(link_path: &Path) -> Result<(), DatapathError> {
+    if let Ok(fd) = bpf_syscall::obj_get(link_path) {
         bpf_syscall::link_detach(fd.as_fd());
         drop(fd);
-        remove_pin(&link_path)?;
+        remove_pin(link_path)?;
     }
+    Ok(())
+}
+
+/// Deletes the netlink tc filter an attachment's record names, and the record.
+fn remove_netlink_filter(
+    pins: &PinDir,
+    pin: &AttachmentPin,
+    config: Option<&NodeConfig>,
+) -> Result<(), DatapathError> {
     let record = pins.netlink().join(pin.file_name());
     if record.exists() {
         if let Some(netns_path) = find_netns(pin.netns_inode, config) {
@@ -561,6 +630,8 @@ fn find_netns(inode: u64, config: Option<&NodeConfig>) -> Option<NetnsLocation> 
 /// What `down` removed.
 #[derive(Debug, Default)]
 pub struct DownReport {
+    /// Nothing was pinned in the directory: there was nothing to take down.
+    pub nothing_up: bool,
     pub attachments: Vec<AttachmentPin>,
     pub cgroups: Vec<CgroupPin>,
     pub maps: Vec<String>,
@@ -571,7 +642,15 @@ pub fn down(dir: &Path, config: Option<&NodeConfig>) -> Result<DownReport, Datap
     kernel::check_root()?;
     let pins = PinDir::new(dir);
     if !dir.exists() {
-        return Err(DatapathError::NotUp(dir.to_owned()));
+        // Scripts call `down` in their cleanup: nothing up is not an error, unless the pins
+        // are only out of sight.
+        if let Some(hidden) = kernel::bpffs_hidden(dir) {
+            return Err(hidden.into());
+        }
+        return Ok(DownReport {
+            nothing_up: true,
+            ..DownReport::default()
+        });
     }
     let mut report = DownReport::default();
     for sub in [pins.links(), pins.netlink()] {
@@ -639,7 +718,7 @@ pub fn status(dir: &Path) -> Result<Status, DatapathError> {
     kernel::check_root()?;
     let pins = PinDir::new(dir);
     if !pins.maps().exists() {
-        return Err(DatapathError::NotUp(dir.to_owned()));
+        return Err(not_up(dir));
     }
     let mut status = Status::default();
     let links = PinDir::list(&pins.links()).map_err(|source| DatapathError::PinDir {
@@ -719,12 +798,55 @@ pub fn status(dir: &Path) -> Result<Status, DatapathError> {
     Ok(status)
 }
 
-/// Applies a config to the pinned maps of a running datapath (the `reload` command and SIGHUP).
-pub fn reload(config: &NodeConfig) -> Result<SyncSummary, DatapathError> {
+/// What `reload` did.
+#[derive(Debug, Default)]
+pub struct ReloadReport {
+    pub sync: SyncSummary,
+    /// When the config adds or removes attachments or workloads (or changes how tc programs
+    /// attach): what `up` attached, replaced and detached for it.
+    pub up: Option<UpReport>,
+}
+
+/// Applies a config to a running datapath (the `reload` command and SIGHUP): the maps in
+/// place; and when the config attaches programs where none are pinned, or no longer where some
+/// are, the attachments too, which needs the programs (`object`) and is what `up` does. Every
+/// interface and cgroup the config names is looked up before anything changes, so a reload
+/// that cannot be applied changes nothing.
+pub fn reload(config: &NodeConfig, object: &[u8]) -> Result<ReloadReport, DatapathError> {
     kernel::check_root()?;
     let pins = PinDir::new(&config.bpffs_dir);
     if !pins.maps().exists() {
-        return Err(DatapathError::NotUp(config.bpffs_dir.clone()));
+        return Err(not_up(&config.bpffs_dir));
     }
-    Ok(map_sync::apply(&mut open_maps(&pins)?, config)?)
+    if planned_pins(config, &pins)? == pinned_pins(&pins)? {
+        let sync = map_sync::apply(&mut open_maps(&pins)?, config)?;
+        return Ok(ReloadReport { sync, up: None });
+    }
+    let mut report = up(config, object)?;
+    Ok(ReloadReport {
+        sync: std::mem::take(&mut report.sync),
+        up: Some(report),
+    })
+}
+
+/// The pins `config` would have once up: interface attachments, cgroup attachments and the
+/// socket hash's program.
+fn planned_pins(config: &NodeConfig, pins: &PinDir) -> Result<BTreeSet<PathBuf>, DatapathError> {
+    let tcx = uses_tcx(config, kernel::running_kernel()?);
+    let mut planned = BTreeSet::new();
+    for attachment in &config.attachments {
+        planned.insert(pin_path(pins, &resolve(attachment)?, tcx));
+    }
+    planned.extend(socket_level::planned_pins(config, pins)?);
+    Ok(planned)
+}
+
+/// The pins there are.
+fn pinned_pins(pins: &PinDir) -> Result<BTreeSet<PathBuf>, DatapathError> {
+    let mut pinned: BTreeSet<PathBuf> = pinned_attachments(pins)?
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    pinned.extend(socket_level::pinned_pins(pins)?);
+    Ok(pinned)
 }

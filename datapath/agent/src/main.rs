@@ -10,7 +10,8 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use meshtwin_agent::{
     config::{self, NodeConfig},
-    lifecycle::{self, UpReport},
+    lifecycle::{self, ReloadReport, UpReport},
+    map_sync::SyncSummary,
     metrics::{DatapathCollector, Labels, MetricsSource},
     EBPF_OBJECT,
 };
@@ -89,12 +90,43 @@ fn dir_and_config(args: &DirArgs) -> Result<(PathBuf, Option<NodeConfig>)> {
     Ok((dir, config))
 }
 
+fn maps_summary(sync: &SyncSummary) -> String {
+    format!(
+        "{} prefixes, {} policy rules, {} services with {} backends ({} stale entries removed; policy epoch {})",
+        sync.prefixes, sync.rules, sync.services, sync.backends, sync.removed, sync.policy_epoch
+    )
+}
+
 fn print_up(report: &UpReport, dir: &Path) {
-    let sync = &report.sync;
+    println!("maps: {}", maps_summary(&report.sync));
+    print_attachments(report);
     println!(
-        "maps: {} prefixes, {} policy rules, {} services with {} backends ({} stale entries removed)",
-        sync.prefixes, sync.rules, sync.services, sync.backends, sync.removed
+        "datapath up; pins in {} (tc attach: {})",
+        dir.display(),
+        if report.tcx {
+            "tcx link"
+        } else {
+            "netlink filter"
+        }
     );
+}
+
+/// What `reload` did, line by line: what was not done is never reported as done.
+fn print_reload(report: &ReloadReport, prefix: &str) {
+    println!("{prefix}: maps: {}", maps_summary(&report.sync));
+    match &report.up {
+        None => println!("{prefix}: attachments and workloads unchanged"),
+        Some(up) => {
+            print_attachments(up);
+            println!(
+                "{prefix}: attachments and workloads applied (tc attach: {})",
+                if up.tcx { "tcx link" } else { "netlink filter" }
+            );
+        }
+    }
+}
+
+fn print_attachments(report: &UpReport) {
     for pin in &report.created {
         println!(
             "attached {} to {} (ifindex {})",
@@ -135,18 +167,9 @@ fn print_up(report: &UpReport, dir: &Path) {
     if socket.sk_msg {
         println!(
             "sk_msg_mesh attached to the socket hash ({} workloads)",
-            sync.workloads
+            report.sync.workloads
         );
     }
-    println!(
-        "datapath up; pins in {} (tc attach: {})",
-        dir.display(),
-        if report.tcx {
-            "tcx link"
-        } else {
-            "netlink filter"
-        }
-    );
 }
 
 fn bring_up(args: &ConfigArgs, config: &NodeConfig) -> Result<()> {
@@ -227,6 +250,8 @@ fn run_cli(cli: Cli) -> Result<()> {
             metrics_address,
         } => {
             let mut config = load_config(&args)?;
+            // What the file says, to tell a SIGHUP that changes it that it is not applied.
+            let configured_metrics = config.metrics_address;
             if let Some(address) = metrics_address {
                 config.metrics_address = address
                     .parse()
@@ -237,16 +262,13 @@ fn run_cli(cli: Cli) -> Result<()> {
                     })?;
             }
             bring_up(&args, &config)?;
-            serve(args, config)
+            serve(args, config, configured_metrics)
         }
         Command::Reload(args) => {
             let config = load_config(&args)?;
-            let summary = lifecycle::reload(&config)
+            let report = lifecycle::reload(&config, EBPF_OBJECT)
                 .with_context(|| format!("failed to apply {}", args.config.display()))?;
-            println!(
-                "reloaded: {} prefixes, {} policy rules, {} services with {} backends ({} stale entries removed)",
-                summary.prefixes, summary.rules, summary.services, summary.backends, summary.removed
-            );
+            print_reload(&report, "reloaded");
             Ok(())
         }
         Command::Down(args) => {
@@ -254,6 +276,13 @@ fn run_cli(cli: Cli) -> Result<()> {
             let report = lifecycle::down(&dir, config.as_ref()).with_context(|| {
                 format!("failed to take the datapath in {} down", dir.display())
             })?;
+            if report.nothing_up {
+                println!(
+                    "nothing of meshtwin's is pinned in {}: nothing to take down",
+                    dir.display()
+                );
+                return Ok(());
+            }
             for pin in &report.attachments {
                 println!(
                     "detached {} from {} (ifindex {})",
@@ -326,7 +355,28 @@ fn run_cli(cli: Cli) -> Result<()> {
     }
 }
 
-fn serve(args: ConfigArgs, config: NodeConfig) -> Result<()> {
+/// SIGHUP's reload: refused when the new config moves the pins (a running agent keeps its
+/// bpffs directory).
+fn reload_on_hangup(
+    running: &NodeConfig,
+    new_config: NodeConfig,
+) -> Result<(ReloadReport, NodeConfig)> {
+    if new_config.bpffs_dir != running.bpffs_dir {
+        anyhow::bail!(
+            "bpffs-dir changed from {} to {}: a running agent keeps its pins where they are; stop `run`, `down`, then start it again to move them",
+            running.bpffs_dir.display(),
+            new_config.bpffs_dir.display()
+        );
+    }
+    let report = lifecycle::reload(&new_config, EBPF_OBJECT)?;
+    Ok((report, new_config))
+}
+
+fn serve(
+    args: ConfigArgs,
+    config: NodeConfig,
+    configured_metrics: std::net::SocketAddr,
+) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -348,12 +398,18 @@ fn serve(args: ConfigArgs, config: NodeConfig) -> Result<()> {
             tokio::select! {
                 _ = hangup.recv() => {
                     // A bad config is reported and the running state is kept.
-                    match load_config(&args).and_then(|c| Ok((lifecycle::reload(&c)?, c))) {
-                        Ok((summary, new_config)) => {
+                    match load_config(&args).and_then(|c| reload_on_hangup(&config, c)) {
+                        Ok((report, new_config)) => {
                             if let Ok(mut source) = source.lock() {
                                 source.labels = Labels::from_config(&new_config);
                             }
-                            println!("reloaded on SIGHUP: {} policy rules, {} services", summary.rules, summary.services);
+                            print_reload(&report, "reloaded on SIGHUP");
+                            if new_config.metrics_address != configured_metrics {
+                                println!(
+                                    "reloaded on SIGHUP: metrics-address {} not applied: metrics stay on {} until `run` restarts",
+                                    new_config.metrics_address, config.metrics_address
+                                );
+                            }
                         }
                         Err(error) => eprintln!("meshtwin-agent: reload failed, keeping the previous config: {error:#}"),
                     }

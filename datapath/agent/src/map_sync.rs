@@ -13,7 +13,7 @@ use meshtwin_datapath_common::{
     policy::PolicyKey,
     redirect::NodeProxy,
     service::{BackendKey, ServiceInfo, ServiceKey},
-    sockets::{Endpoint, LocalEndpoint, ENDPOINT_SOCKMAP},
+    sockets::{next_policy_epoch, Endpoint, LocalEndpoint, ENDPOINT_SOCKMAP},
 };
 use meshtwin_datapath_pins::{OpenError, PinnedMaps};
 
@@ -49,6 +49,8 @@ pub struct SyncSummary {
     pub services: usize,
     pub backends: usize,
     pub removed: usize,
+    /// The policy epoch written last.
+    pub policy_epoch: u32,
 }
 
 /// Makes the maps say what `config` says.
@@ -58,7 +60,19 @@ pub fn apply(maps: &mut PinnedMaps, config: &NodeConfig) -> Result<SyncSummary, 
     sync_policy(maps, config, &mut summary)?;
     sync_services(maps, config, &mut summary)?;
     sync_sockets(maps, config, &mut summary)?;
+    summary.policy_epoch = advance_policy_epoch(maps)?;
     Ok(summary)
+}
+
+/// Last, once every map says what the config says: sk_msg asks the policy again about every
+/// bypassed socket before its next message (sk_msg_mesh.rs), so an established connection
+/// whose pair was revoked leaves the bypass for the XDP-policed path.
+fn advance_policy_epoch(maps: &mut PinnedMaps) -> Result<u32, MapSyncError> {
+    let epoch = next_policy_epoch(maps.policy_epoch.get(&0, 0).unwrap_or(0));
+    maps.policy_epoch
+        .set(0, epoch, 0)
+        .map_err(update(names::POLICY_EPOCH))?;
+    Ok(epoch)
 }
 
 fn sync_identities(

@@ -214,17 +214,20 @@ fn encode_socket_level(encoder: &mut DescriptorEncoder, source: &MetricsSource) 
             sockmap.peer_absent_bytes += c.peer_absent_bytes;
             sockmap.kept_messages += c.kept_messages;
             sockmap.kept_bytes += c.kept_bytes;
+            sockmap.revoked_messages += c.revoked_messages;
+            sockmap.revoked_bytes += c.revoked_bytes;
         }
     }
     let result = |r: &str| -> LabelSet { vec![("result".into(), r.into())] };
     counter_family(
         encoder,
         "meshtwin_sockmap_messages",
-        "Messages of bypass sockets: redirected to the peer socket, or through TCP because the peer was not in the socket hash (peer_absent) or an earlier message went that way (kept)",
+        "Messages of bypass sockets: redirected to the peer socket, or through TCP because the peer was not in the socket hash (peer_absent) or an earlier message went that way (kept), or the policy no longer allows the socket's flow since the maps changed (revoked: XDP judges it on TCP)",
         &[
             (result("redirected"), sockmap.redirected_messages),
             (result("peer_absent"), sockmap.peer_absent_messages),
             (result("kept"), sockmap.kept_messages),
+            (result("revoked"), sockmap.revoked_messages),
         ],
     )?;
     counter_family(
@@ -235,6 +238,7 @@ fn encode_socket_level(encoder: &mut DescriptorEncoder, source: &MetricsSource) 
             (result("redirected"), sockmap.redirected_bytes),
             (result("peer_absent"), sockmap.peer_absent_bytes),
             (result("kept"), sockmap.kept_bytes),
+            (result("revoked"), sockmap.revoked_bytes),
         ],
     )?;
 

@@ -9,7 +9,12 @@
 //! map does, a new `up` replaces it, and its program is pinned under `<bpffs-dir>/sockmap/` so
 //! that `down` can detach it.
 
-use std::{collections::BTreeSet, fs, io, os::fd::AsFd as _, path::Path};
+use std::{
+    collections::BTreeSet,
+    fs, io,
+    os::fd::AsFd as _,
+    path::{Path, PathBuf},
+};
 
 use aya::{
     maps::{ProgramArray, SockHash},
@@ -329,6 +334,45 @@ fn attach_sk_msg(ebpf: &mut Ebpf, pins: &PinDir) -> Result<(), DatapathError> {
         path: record.clone(),
         source: Box::new(source),
     })
+}
+
+/// The pins `config` would have at the socket level once up.
+pub fn planned_pins(config: &NodeConfig, pins: &PinDir) -> Result<Vec<PathBuf>, DatapathError> {
+    let wanted = targets(config);
+    let mut planned = Vec::new();
+    for target in &wanted {
+        kernel::check_cgroup2(target.cgroup)?;
+        let inode = cgroup_inode(target.cgroup)?;
+        for kind in &target.programs {
+            let pin = CgroupPin {
+                program: kind.program_name().to_string(),
+                cgroup_inode: inode,
+                owner: target.owner.to_string(),
+            };
+            planned.push(pins.cgroups().join(pin.file_name()));
+        }
+    }
+    if !wanted.is_empty() {
+        planned.push(pins.sockmap().join(SK_MSG_RECORD));
+    }
+    Ok(planned)
+}
+
+/// The socket-level pins there are.
+pub fn pinned_pins(pins: &PinDir) -> Result<Vec<PathBuf>, DatapathError> {
+    let mut pinned: Vec<PathBuf> = CgroupPin::list(&pins.cgroups())
+        .map_err(|source| DatapathError::PinDir {
+            dir: pins.cgroups(),
+            source,
+        })?
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    let record = pins.sockmap().join(SK_MSG_RECORD);
+    if record.exists() {
+        pinned.push(record);
+    }
+    Ok(pinned)
 }
 
 /// Detaches the recorded sk_msg program from the socket hash and removes its record.

@@ -2,26 +2,33 @@
 //! ("messages": what one run of the sk_msg program sees of a `sendmsg`).
 //!
 //! The same code runs in the kernel and in the user-space tests, so it is bounded: one call
-//! reads at most [`HEAD_WINDOW`] bytes of a message, one byte at a time through
-//! [`PacketBytes`] (a bounds-checked read on both sides), in a loop of fixed length.
+//! reads at most [`READ_BUDGET`] bytes of a message, one byte at a time through
+//! [`PacketBytes`] (a bounds-checked read on both sides), in chunks of [`CHUNK`] bytes, each a
+//! loop of fixed length. Bodies are skipped, not read: what they cost is arithmetic.
 //!
 //! It is exact or it says so. Between messages a direction of a connection is at a message
-//! boundary, inside a body of known length, or lost. A head is only reported when it is
-//! complete and well formed (start line, header lines, empty line, CRLF everywhere), and the
-//! body length is taken from `Content-Length` (RFC 9112 section 6). Whatever the parser cannot
-//! follow exactly (a head split across messages, non-HTTP bytes, a chunked or close-delimited
-//! body, a head past the window) is reported as an [`Unparsed`] reason, and from then on that
-//! direction is lost: every later message counts as [`Unparsed::Unsynced`], none is guessed.
+//! boundary, inside a body of known length, inside the framing of a chunked body, or lost. A
+//! head is only reported when it is complete and well formed (start line, header lines, empty
+//! line, CRLF everywhere); the body is framed by `Transfer-Encoding: chunked` or by
+//! `Content-Length` (RFC 9112 sections 6 and 7.1): a chunked body is followed chunk by chunk,
+//! its size lines and trailers parsed wherever messages cut them, its data skipped. Whatever
+//! the parser cannot follow exactly (a head split across messages, non-HTTP bytes, a
+//! close-delimited body or another transfer coding, a head past the read budget) is reported
+//! as an [`Unparsed`] reason, and from then on that direction is lost: every later message
+//! counts as [`Unparsed::Unsynced`], none is guessed.
 
 use crate::packet::PacketBytes;
 
-/// Bytes of one message the parser reads (from where the next head can start).
-pub const HEAD_WINDOW: usize = 512;
-/// Bytes the parser reads in one run of its loop: a window is read in chunks of this size. In
-/// the kernel each chunk is one run of a program (the next chunk is a tail call), so that the
-/// verifier only ever follows a loop of `CHUNK` bytes.
+/// Bytes the parser reads in one run of its loop. In the kernel each chunk is one run of a
+/// program (the next chunk is a tail call), so that the verifier only ever follows a loop of
+/// `CHUNK` bytes. A chunk starts where the parser is: after a skipped body, past it.
 pub const CHUNK: usize = 64;
-const _: () = assert!(HEAD_WINDOW.is_multiple_of(CHUNK) && CHUNK.is_power_of_two());
+/// Chunks read of one message at most. The kernel allows 33 tail calls in a row.
+pub const MAX_CHUNKS: u32 = 16;
+/// Bytes of one message the parser reads at most (bodies it skips do not count): heads, and
+/// the size lines and trailers of chunked bodies.
+pub const READ_BUDGET: usize = CHUNK * MAX_CHUNKS as usize;
+const _: () = assert!(CHUNK.is_power_of_two() && MAX_CHUNKS < 33);
 /// Heads reported from one message (pipelined requests, or responses written together). A
 /// power of two.
 pub const MAX_HEADS_PER_MESSAGE: usize = 4;
@@ -142,11 +149,12 @@ pub enum Unparsed {
     NotHttp = 1,
     /// The message ended inside a head (a line split across messages).
     Split = 2,
-    /// No end of head within the first [`HEAD_WINDOW`] bytes.
+    /// No end of head within the [`READ_BUDGET`] of a message.
     HeadTooLong = 3,
-    /// Another head starts past the window, or after [`MAX_HEADS_PER_MESSAGE`] heads.
+    /// The message goes on past the read budget, or after [`MAX_HEADS_PER_MESSAGE`] heads.
     BeyondWindow = 4,
-    /// A chunked or close-delimited body: the head was counted, what follows cannot be framed.
+    /// A close-delimited body, or a transfer coding other than chunked: the head was counted,
+    /// what follows cannot be framed.
     UnknownLength = 5,
     /// A protocol switch (101, CONNECT): the head was counted, what follows is not HTTP.
     Upgrade = 6,
@@ -210,20 +218,25 @@ pub enum Direction {
 
 /// At a message boundary: the next byte starts a head.
 pub const STREAM_AT_BOUNDARY: u32 = 0;
-/// Inside a body: `remaining` bytes belong to it.
+/// Inside a body, or a chunk's data: `remaining` bytes belong to it, then parsing goes on in
+/// `state` (0: at a message boundary).
 pub const STREAM_IN_BODY: u32 = 1;
 /// Framing lost: nothing more is parsed in this direction.
 pub const STREAM_LOST: u32 = 2;
+/// Inside the framing of a chunked body (a size line, the CRLF after a chunk's data, the
+/// trailers): parsing goes on in `state`, with `remaining` holding the size read so far.
+pub const STREAM_IN_FRAMING: u32 = 3;
 
 /// One direction of a connection between two messages.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamState {
-    /// `STREAM_AT_BOUNDARY`, `STREAM_IN_BODY` or `STREAM_LOST`.
+    /// `STREAM_AT_BOUNDARY`, `STREAM_IN_BODY`, `STREAM_LOST` or `STREAM_IN_FRAMING`.
     pub mode: u32,
-    /// Always 0.
-    pub pad: u32,
-    /// Body bytes still to come when `mode` is `STREAM_IN_BODY`.
+    /// Where the parser resumes in a chunked body (a state of its automaton), or 0.
+    pub state: u32,
+    /// Body bytes still to come (`STREAM_IN_BODY`), or the chunk size read so far
+    /// (`STREAM_IN_FRAMING`).
     pub remaining: u64,
 }
 
@@ -304,7 +317,7 @@ pub struct LoopState {
     /// The message: where the window starts in it, and its length.
     start: u64,
     len: u64,
-    /// Bytes of the window (at most `HEAD_WINDOW`).
+    /// Bytes of the window: the message from `start` on.
     limit: u64,
     /// Offset in the window of the current chunk's first byte.
     chunk_base: u64,
@@ -323,6 +336,10 @@ pub struct LoopState {
     length_seen: u64,
     /// Non-zero when two Content-Length values differ.
     conflict: u64,
+    /// Chunks read of this message.
+    chunks: u32,
+    /// Always 0.
+    pad_chunks: u32,
     /// Heads found.
     count: u32,
     /// Final responses found (the pending request each answers).
@@ -340,10 +357,15 @@ pub struct LoopState {
     pending_connect: u8,
     /// The automaton's state; only ever read from its tables.
     state: u8,
-    /// Non-zero once the head has a Transfer-Encoding.
+    /// The head's Transfer-Encoding values: `ENCODING_OTHER` and `ENCODING_CHUNKED` bits.
     encoding: u8,
     pad: [u8; 6],
 }
+
+/// `LoopState::encoding` bit: a Transfer-Encoding value other than exactly "chunked".
+const ENCODING_OTHER: u8 = 1;
+/// `LoopState::encoding` bit: a Transfer-Encoding value "chunked".
+const ENCODING_CHUNKED: u8 = 2;
 
 impl LoopState {
     /// Memory for the loop (its content does not matter: the loop initialises it).
@@ -366,6 +388,8 @@ impl LoopState {
         overflow: 0,
         length_seen: 0,
         conflict: 0,
+        chunks: 0,
+        pad_chunks: 0,
         count: 0,
         finals: 0,
         lost: 0,
@@ -381,7 +405,7 @@ impl LoopState {
     };
 
     /// Stops a message whose remaining chunks cannot be parsed (the kernel could not chain to
-    /// the next one): what follows is reported as past the window.
+    /// the next one): what follows is reported as past the read budget.
     pub fn give_up(&mut self) {
         self.lost = Unparsed::BeyondWindow as u32;
     }
@@ -400,8 +424,8 @@ pub const LOOP_STATE_SIZE: usize = core::mem::size_of::<LoopState>();
 /// then [`parse_chunk`] until it says the message is done, then [`finish_message`], as the
 /// kernel does it across tail calls.
 ///
-/// `window` holds the message from byte [`window_start`] on, at least
-/// `min(len - start, HEAD_WINDOW)` bytes; bytes it cannot give are treated as past the window.
+/// `window` holds the message from byte [`window_start`] on; bytes it cannot give are treated
+/// as past the read budget.
 /// `pending` describes the requests that responses in this message answer; `s` is where the
 /// parser keeps its state (see [`LoopState`]), and where the heads found are afterwards.
 pub fn parse_message<B: PacketBytes + ?Sized>(
@@ -415,8 +439,8 @@ pub fn parse_message<B: PacketBytes + ?Sized>(
     if let Some(report) = begin_message(direction, stream, len, pending, s) {
         return report;
     }
-    // Every chunk consumes at least one byte of a window of at most HEAD_WINDOW.
-    for _ in 0..HEAD_WINDOW {
+    // `parse_chunk` says the message is done after MAX_CHUNKS chunks at the latest.
+    for _ in 0..MAX_CHUNKS {
         let chunk = Shifted {
             bytes: window,
             by: s.offset as usize,
@@ -453,6 +477,12 @@ pub fn begin_message(
     let mut report = MessageReport::default();
     s.count = 0;
     let start = window_start(stream, len);
+    let first_state = match direction {
+        Direction::Request => R_START,
+        Direction::Response => S_START,
+    };
+    // Where the automaton resumes, and the chunk size read so far.
+    let (mut resume, mut partial) = (first_state, 0);
     match stream.mode {
         STREAM_AT_BOUNDARY => {}
         STREAM_IN_BODY => {
@@ -460,24 +490,21 @@ pub fn begin_message(
                 stream.remaining -= len;
                 return Some(report);
             }
-            stream.mode = STREAM_AT_BOUNDARY;
-            stream.remaining = 0;
+            if stream.state != 0 {
+                resume = stream.state as u8;
+            }
+        }
+        STREAM_IN_FRAMING => {
+            resume = stream.state as u8;
+            partial = stream.remaining;
         }
         _ => {
             report.unparsed = Unparsed::Unsynced as u32;
             return Some(report);
         }
     }
-    let available = len - start;
-    let limit = if available < HEAD_WINDOW as u64 {
-        available
-    } else {
-        HEAD_WINDOW as u64
-    };
-    let first_state = match direction {
-        Direction::Request => R_START,
-        Direction::Response => S_START,
-    };
+    *stream = StreamState::default();
+    let limit = len - start;
     // Field by field, and each write kept apart: LLVM would merge the writes into one memset,
     // which in BPF is a call to a byte-by-byte loop. (The heads are only read below `count`.)
     for field in [
@@ -494,7 +521,7 @@ pub fn begin_message(
         // SAFETY: a valid, aligned reference.
         unsafe { core::ptr::write_volatile(field, 0) };
     }
-    for field in [&mut s.count, &mut s.finals, &mut s.lost] {
+    for field in [&mut s.count, &mut s.finals, &mut s.lost, &mut s.chunks] {
         // SAFETY: as above.
         unsafe { core::ptr::write_volatile(field, 0) };
     }
@@ -509,7 +536,8 @@ pub fn begin_message(
     s.limit = limit;
     s.response = (direction == Direction::Response) as u8;
     s.first_state = first_state;
-    s.state = first_state;
+    s.state = resume;
+    s.current = partial;
     s.pending_head = pending.head;
     s.pending_connect = pending.connect;
     None
@@ -541,8 +569,10 @@ pub fn parse_chunk<B: PacketBytes + ?Sized>(s: &mut LoopState, bytes: &B) -> boo
             break;
         }
     }
-    // The chunk is used up, or a body jumped past it.
-    s.offset >= s.limit
+    // The chunk is used up, or a body jumped past it; the message is done when it is all read
+    // (or skipped), or the read budget is spent.
+    s.chunks += 1;
+    s.offset >= s.limit || s.chunks >= MAX_CHUNKS
 }
 
 /// Ends a message: why the parsing stopped, and the stream's state for the next message.
@@ -555,24 +585,32 @@ pub fn finish_message(stream: &mut StreamState, s: &LoopState) -> MessageReport 
     if s.lost != 0 {
         return lose(stream, report, s.lost);
     }
-    let available = s.len - s.start;
-    if s.state != s.first_state {
-        let reason = if s.limit == available {
-            Unparsed::Split
-        } else if s.head_start == 0 {
-            Unparsed::HeadTooLong
-        } else {
-            Unparsed::BeyondWindow
-        };
-        return lose(stream, report, reason as u32);
-    }
     let pos = s.start + s.offset;
+    let framing = s.state >= CH_FIRST;
     if pos > s.len {
+        // A body, or a chunk's data, goes on in the next messages: only a skip gets here, and a
+        // skip leaves the automaton where the next head, or the chunk's CRLF, starts.
         stream.mode = STREAM_IN_BODY;
         stream.remaining = pos - s.len;
+        stream.state = if framing { s.state as u32 } else { 0 };
     } else if pos < s.len {
-        // The next head starts in bytes we did not read.
-        return lose(stream, report, Unparsed::BeyondWindow as u32);
+        // Bytes we did not read: the read budget is spent (or a fifth head came).
+        let reason = if s.state == s.first_state || framing || s.head_start != 0 {
+            Unparsed::BeyondWindow
+        } else {
+            Unparsed::HeadTooLong
+        };
+        return lose(stream, report, reason as u32);
+    } else if framing {
+        // A chunk's framing that the next message goes on with.
+        if s.overflow != 0 {
+            return lose(stream, report, Unparsed::NotHttp as u32);
+        }
+        stream.mode = STREAM_IN_FRAMING;
+        stream.state = s.state as u32;
+        stream.remaining = s.current;
+    } else if s.state != s.first_state {
+        return lose(stream, report, Unparsed::Split as u32);
     }
     report
 }
@@ -611,13 +649,14 @@ fn next_byte<B: PacketBytes + ?Sized>(s: &mut LoopState, bytes: &B) -> u8 {
         s.lost = Unparsed::NotHttp as u32;
         return STEP_STOP;
     }
-    s.state = next;
     let Some(e) = opaque(&EFFECTS).get(action as usize) else {
         return STEP_CONTINUE;
     };
     // Every action's effect as arithmetic with the coefficients of its row (see `Effects`):
     // one path for every byte, whichever action it has.
+    s.state = (next & !e.restart) | (s.first_state & e.restart);
     let digit = (b as u64).wrapping_sub(b'0' as u64);
+    let hex = opaque(&HEX_VALUE)[b as usize] as u64;
     s.head_start = (s.head_start & !e.first) | (offset & e.first);
     s.method = ((s.method << 8) & e.keep_method) & e.method
         | (s.method & !e.method)
@@ -627,13 +666,22 @@ fn next_byte<B: PacketBytes + ?Sized>(s: &mut LoopState, bytes: &B) -> u8 {
     s.current = s
         .current
         .wrapping_mul(e.current_times)
-        .wrapping_add(digit & e.current_digit);
-    s.overflow = (s.overflow & !e.first) | ((s.current >> 48) & e.current_digit);
+        .wrapping_add(digit & e.current_digit)
+        .wrapping_add(hex & e.current_hex);
+    s.overflow = (s.overflow & !e.first & !e.size_start)
+        | ((s.current >> 48) & (e.current_digit | e.current_hex));
+    // The LF of a chunk's size line: its data is skipped.
+    s.offset += s.current & e.skip_data;
     s.conflict = (s.conflict & !e.first) | (s.length_seen & (s.length ^ s.current) & e.length_end);
     s.length = (s.length & !e.length_end & !e.first) | (s.current & e.length_end);
     s.length_seen = (s.length_seen & !e.first) | e.length_end;
     s.encoding = (s.encoding & !e.first as u8) | e.encoding;
     if action == A_DONE && s.head_done() {
+        return STEP_STOP;
+    }
+    if action == A_CHUNK_DATA && s.overflow != 0 {
+        // A chunk larger than any Content-Length we accept: not HTTP we can follow.
+        s.lost = Unparsed::NotHttp as u32;
         return STEP_STOP;
     }
     STEP_CONTINUE
@@ -653,14 +701,23 @@ struct Effects {
     /// The status is multiplied by this, plus the digit where `status_digit` is all ones.
     status_times: u64,
     status_digit: u64,
-    /// As for the status, for the current Content-Length value.
+    /// As for the status, for the current Content-Length value (decimal digits) or chunk size
+    /// (hexadecimal digits).
     current_times: u64,
     current_digit: u64,
+    current_hex: u64,
+    /// All ones on the first digit of a chunk size: forget an overflow of the previous one.
+    size_start: u64,
+    /// All ones on the LF after a chunk size: skip the chunk's data.
+    skip_data: u64,
     /// All ones on the CR after a Content-Length value.
     length_end: u64,
-    /// 1 on the CR after a Transfer-Encoding value.
+    /// Bits ORed into `encoding` on the CR after a Transfer-Encoding value.
     encoding: u8,
-    pad: [u8; 7],
+    /// All ones where the automaton goes back to the direction's start state (the end of a
+    /// chunked body), which the tables cannot name: they are shared by both directions.
+    restart: u8,
+    pad: [u8; 6],
 }
 
 const fn effects(action: u8) -> Effects {
@@ -673,9 +730,13 @@ const fn effects(action: u8) -> Effects {
         status_digit: 0,
         current_times: 1,
         current_digit: 0,
+        current_hex: 0,
+        size_start: 0,
+        skip_data: 0,
         length_end: 0,
         encoding: 0,
-        pad: [0; 7],
+        restart: 0,
+        pad: [0; 6],
     };
     match action {
         A_FIRST => {
@@ -695,13 +756,25 @@ const fn effects(action: u8) -> Effects {
             e.current_digit = ALL;
         }
         A_LENGTH_END => e.length_end = ALL,
-        A_ENCODING_END => e.encoding = 1,
+        A_ENCODING_OTHER => e.encoding = ENCODING_OTHER,
+        A_ENCODING_CHUNKED => e.encoding = ENCODING_CHUNKED,
+        A_SIZE_FIRST => {
+            e.current_times = 0;
+            e.current_hex = ALL;
+            e.size_start = ALL;
+        }
+        A_SIZE_DIGIT => {
+            e.current_times = 16;
+            e.current_hex = ALL;
+        }
+        A_CHUNK_DATA => e.skip_data = ALL,
+        A_BODY_END => e.restart = u8::MAX,
         _ => {}
     }
     e
 }
 
-const ACTIONS: usize = A_DONE as usize + 1;
+const ACTIONS: usize = A_BODY_END as usize + 1;
 
 static EFFECTS: [Effects; ACTIONS] = {
     let mut table = [effects(A_NONE); ACTIONS];
@@ -744,12 +817,17 @@ impl LoopState {
             | ((self.pending_connect >> self.finals) as u64 & 1) << 1;
         let connect = (self.method ^ pack(b"CONNECT")) | (self.method_len ^ 7) as u64;
         let is_connect = 1 - ((connect | connect.wrapping_neg()) >> 63);
+        let encoding = self.encoding as u64;
+        // Transfer-Encoding present; and all it says is "chunked".
+        let any_encoding = (encoding | encoding >> 1) & 1;
+        let chunked = (encoding >> 1) & !encoding & 1;
         let flags = (answered & response.wrapping_neg())
             | (is_connect << 1) & (response.wrapping_sub(1))
-            | (self.encoding as u64 & 1) << 2
-            | (self.length_seen & 1) << 3;
+            | any_encoding << 2
+            | (self.length_seen & 1) << 3
+            | chunked << 4;
         let outcome = opaque(&BODY_RULES)
-            [verifier_bound(kind as usize * 16 + flags as usize, BODY_RULES.len())];
+            [verifier_bound(kind as usize * 32 + flags as usize, BODY_RULES.len())];
         self.finals += self.response as u32;
         self.heads[verifier_bound(self.count as usize, MAX_HEADS_PER_MESSAGE)] = HeadEvent {
             method: self.method & response.wrapping_sub(1),
@@ -758,9 +836,11 @@ impl LoopState {
             is_response: self.response as u32,
         };
         self.count += 1;
-        // The body: skip it, none, or framing lost.
+        // The body: skip it, none, chunks to follow, or framing lost.
         let length_mask = ((outcome == BODY_LENGTH) as u64).wrapping_neg();
         self.offset += self.length & length_mask;
+        let chunked_mask = ((outcome == BODY_CHUNKED) as u8).wrapping_neg();
+        self.state = (self.state & !chunked_mask) | (CH_SIZE_START & chunked_mask);
         self.lost =
             opaque(&LOST_BY_OUTCOME)[verifier_bound(outcome as usize, LOST_BY_OUTCOME.len())];
         self.lost != 0
@@ -799,35 +879,44 @@ const BODY_LENGTH: u8 = 0;
 const BODY_NONE: u8 = 1;
 const BODY_UPGRADE: u8 = 2;
 const BODY_UNKNOWN: u8 = 3;
+const BODY_CHUNKED: u8 = 4;
 
 /// The reason the framing is lost after each outcome (0: not lost).
-static LOST_BY_OUTCOME: [u32; 4] = [
+static LOST_BY_OUTCOME: [u32; 8] = [
     0,
     0,
     Unparsed::Upgrade as u32,
     Unparsed::UnknownLength as u32,
+    0,
+    0,
+    0,
+    0,
 ];
 
-/// RFC 9112 section 6.3, as a table: the body after a head of a kind (index `kind * 16 +
+/// RFC 9112 section 6.3, as a table: the body after a head of a kind (index `kind * 32 +
 /// flags`). Flags: 1 the answered request was a HEAD, 2 it was a CONNECT (for a request: it is
-/// a CONNECT), 4 Transfer-Encoding present, 8 Content-Length present.
-static BODY_RULES: [u8; 128] = {
-    let mut table = [BODY_UNKNOWN; 128];
+/// a CONNECT), 4 Transfer-Encoding present, 8 Content-Length present, 16 the Transfer-Encoding
+/// is exactly "chunked" (which overrides Content-Length).
+static BODY_RULES: [u8; 256] = {
+    let mut table = [BODY_UNKNOWN; 256];
     let mut kind = 0;
     while kind < 8 {
         let mut flags = 0;
-        while flags < 16 {
+        while flags < 32 {
             let (to_head, connect) = (flags & 1 != 0, flags & 2 != 0);
             let (encoding, length) = (flags & 4 != 0, flags & 8 != 0);
-            table[kind * 16 + flags] = match kind as u8 {
+            let chunked = encoding && flags & 16 != 0;
+            table[kind * 32 + flags] = match kind as u8 {
                 KIND_REQUEST if connect => BODY_UPGRADE,
+                KIND_REQUEST if chunked => BODY_CHUNKED,
                 KIND_REQUEST if encoding => BODY_UNKNOWN,
                 KIND_REQUEST => BODY_LENGTH, // 0 without Content-Length
                 KIND_SWITCHING => BODY_UPGRADE,
                 KIND_SUCCESS | KIND_NO_CONTENT if connect => BODY_UPGRADE,
                 KIND_SUCCESS | KIND_NO_CONTENT | KIND_OTHER if to_head => BODY_NONE,
                 KIND_NO_CONTENT => BODY_NONE,
-                KIND_SUCCESS | KIND_OTHER if encoding || !length => BODY_UNKNOWN, // chunked, or until close
+                KIND_SUCCESS | KIND_OTHER if chunked => BODY_CHUNKED,
+                KIND_SUCCESS | KIND_OTHER if encoding || !length => BODY_UNKNOWN, // another coding, or until close
                 KIND_SUCCESS | KIND_OTHER => BODY_LENGTH,
                 _ => BODY_UNKNOWN,
             };
@@ -856,6 +945,7 @@ pub fn verifier_bound(index: usize, len: usize) -> usize {
 #[inline(always)]
 fn lose(stream: &mut StreamState, mut report: MessageReport, reason: u32) -> MessageReport {
     stream.mode = STREAM_LOST;
+    stream.state = 0;
     stream.remaining = 0;
     report.unparsed = reason;
     report
@@ -887,16 +977,17 @@ const C_UPPER_H: u8 = 11;
 const C_UPPER_T: u8 = 12;
 const C_UPPER_P: u8 = 13;
 const C_DASH: u8 = 14;
-/// Letters of the two header names: lowercase ones from C_LOWER, uppercase from C_UPPER (by
-/// their index in NAME_LETTERS; H and T use C_UPPER_H and C_UPPER_T).
-const NAME_LETTERS: &[u8; 14] = b"acdefghilnorst";
+/// Letters of the two header names, of the coding "chunked" and of hexadecimal numbers:
+/// lowercase ones from C_LOWER, uppercase from C_UPPER (by their index in NAME_LETTERS; H and
+/// T use C_UPPER_H and C_UPPER_T).
+const NAME_LETTERS: &[u8; 17] = b"abcdefghiklnorstu";
 const C_LOWER: u8 = 15;
-const C_UPPER: u8 = 29;
-const C_UPPER_OTHER: u8 = 43; // other A-Z
-const C_TCHAR_OTHER: u8 = 44; // other a-z, and !#$%&'*+^_`|~
-const C_VCHAR: u8 = 45; // other printable: "(),;<=>?@[\]{}
-const C_OBS: u8 = 46; // 0x80-0xff
-const CLASSES: usize = 47;
+const C_UPPER: u8 = C_LOWER + NAME_LETTERS.len() as u8;
+const C_UPPER_OTHER: u8 = C_UPPER + NAME_LETTERS.len() as u8; // other A-Z
+const C_TCHAR_OTHER: u8 = C_UPPER_OTHER + 1; // other a-z, and !#$%&'*+^_`|~
+const C_VCHAR: u8 = C_UPPER_OTHER + 2; // other printable: "(),;<=>?@[\]{}
+const C_OBS: u8 = C_UPPER_OTHER + 3; // 0x80-0xff
+const CLASSES: usize = C_OBS as usize + 1;
 
 const fn name_letter_index(lower: u8) -> Option<usize> {
     let mut i = 0;
@@ -996,6 +1087,26 @@ const TCHAR: ClassSet = {
     set
 };
 const DIGITS: ClassSet = classes(&[C_ZERO, C_ONE, C_DIGIT]);
+/// Hexadecimal digits, either case.
+const HEX: ClassSet = union(
+    DIGITS,
+    union(
+        union(
+            classes(&letter_classes(b'a')),
+            classes(&letter_classes(b'b')),
+        ),
+        union(
+            union(
+                classes(&letter_classes(b'c')),
+                classes(&letter_classes(b'd')),
+            ),
+            union(
+                classes(&letter_classes(b'e')),
+                classes(&letter_classes(b'f')),
+            ),
+        ),
+    ),
+);
 /// Request-target bytes (VCHAR).
 const TARGET: ClassSet = union(TCHAR, classes(&[C_COLON, C_SLASH, C_VCHAR]));
 /// Field-value bytes: HTAB, SP, VCHAR, obs-text (RFC 9110 section 5.5).
@@ -1024,7 +1135,6 @@ const S_AFTER_STATUS: u8 = S_SP + 4;
 const S_REASON: u8 = S_SP + 5;
 /// The response's header block.
 const S_HEADERS: u8 = S_SP + 6;
-const STATES: usize = S_HEADERS as usize + HEADER_STATES as usize;
 
 // Offsets of the states of a header block from its first state.
 const H_LINE_LF: u8 = 0;
@@ -1038,12 +1148,46 @@ const CL_NAME: &[u8; 14] = b"content-length";
 const H_TE: u8 = H_CL + CL_NAME.len() as u8;
 const TE_NAME: &[u8; 17] = b"transfer-encoding";
 const H_VALUE: u8 = H_TE + TE_NAME.len() as u8;
+/// A Transfer-Encoding value, before its first letter.
 const H_VALUE_TE: u8 = H_VALUE + 1;
 const H_CL_BEFORE: u8 = H_VALUE + 2;
 const H_CL_DIGITS: u8 = H_VALUE + 3;
 const H_CL_AFTER: u8 = H_VALUE + 4;
 const H_END_LF: u8 = H_VALUE + 5;
-const HEADER_STATES: u8 = H_END_LF + 1;
+/// The first k letters of "chunked" read as a Transfer-Encoding value: H_TE_CHUNKED + k - 1.
+const H_TE_CHUNKED: u8 = H_VALUE + 6;
+const CHUNKED: &[u8; 7] = b"chunked";
+/// Whitespace after "chunked".
+const H_TE_CHUNKED_OWS: u8 = H_TE_CHUNKED + CHUNKED.len() as u8;
+/// Any other Transfer-Encoding value.
+const H_TE_OTHER: u8 = H_TE_CHUNKED_OWS + 1;
+const HEADER_STATES: u8 = H_TE_OTHER + 1;
+
+// A chunked body (RFC 9112 section 7.1), shared by both directions: the end of the body goes
+// back to the direction's start state by the action A_BODY_END. Every state from CH_FIRST on
+// can be resumed in the next message (`STREAM_IN_FRAMING`).
+const CH_FIRST: u8 = S_HEADERS + HEADER_STATES;
+/// The first digit of a chunk size.
+const CH_SIZE_START: u8 = CH_FIRST;
+/// Only zeros so far: the last chunk, unless another digit comes.
+const CH_ZERO: u8 = CH_FIRST + 1;
+const CH_SIZE: u8 = CH_FIRST + 2;
+/// Chunk extensions (not interpreted), of a chunk and of the last chunk.
+const CH_EXT: u8 = CH_FIRST + 3;
+const CH_LAST_EXT: u8 = CH_FIRST + 4;
+/// The LF of a size line: its data is skipped (A_CHUNK_DATA).
+const CH_SIZE_LF: u8 = CH_FIRST + 5;
+const CH_LAST_LF: u8 = CH_FIRST + 6;
+/// The CRLF after a chunk's data.
+const CH_DATA_CR: u8 = CH_FIRST + 7;
+const CH_DATA_LF: u8 = CH_FIRST + 8;
+/// Trailer fields after the last chunk, and the empty line that ends the body.
+const CH_TRAILER_START: u8 = CH_FIRST + 9;
+const CH_TRAILER_NAME: u8 = CH_FIRST + 10;
+const CH_TRAILER_VALUE: u8 = CH_FIRST + 11;
+const CH_TRAILER_LF: u8 = CH_FIRST + 12;
+const CH_END_LF: u8 = CH_FIRST + 13;
+const STATES: usize = CH_END_LF as usize + 1;
 const _: () = assert!(STATES < 256);
 
 // Actions on a transition.
@@ -1056,9 +1200,18 @@ const A_STATUS: u8 = 3;
 const A_LENGTH_START: u8 = 4;
 const A_LENGTH_DIGIT: u8 = 5;
 const A_LENGTH_END: u8 = 6;
-const A_ENCODING_END: u8 = 7;
+/// The CR after a Transfer-Encoding value: another coding, or "chunked".
+const A_ENCODING_OTHER: u8 = 7;
 /// The LF of the empty line: a head is complete.
 const A_DONE: u8 = 8;
+const A_ENCODING_CHUNKED: u8 = 9;
+/// The first digit of a chunk size, and the next ones.
+const A_SIZE_FIRST: u8 = 10;
+const A_SIZE_DIGIT: u8 = 11;
+/// The LF of a chunk's size line: skip its data.
+const A_CHUNK_DATA: u8 = 12;
+/// The LF of the empty line after the last chunk: the body is complete.
+const A_BODY_END: u8 = 13;
 
 const fn build_classes() -> [u8; 256] {
     let mut table = [0u8; 256];
@@ -1155,8 +1308,7 @@ const fn headers(t: &mut Tables, base: u8, start: u8) {
     name_states(t, base, base + H_TE, TE_NAME, base + H_VALUE_TE, A_NONE);
     set(t, base + H_VALUE, &FIELD, base + H_VALUE, A_NONE);
     set_one(t, base + H_VALUE, C_CR, base + H_LINE_LF, A_NONE);
-    set(t, base + H_VALUE_TE, &FIELD, base + H_VALUE_TE, A_NONE);
-    set_one(t, base + H_VALUE_TE, C_CR, base + H_LINE_LF, A_ENCODING_END);
+    transfer_encoding_value(t, base);
     // Content-Length: OWS 1*DIGIT OWS.
     set(t, base + H_CL_BEFORE, &OWS, base + H_CL_BEFORE, A_NONE);
     set(
@@ -1178,6 +1330,79 @@ const fn headers(t: &mut Tables, base: u8, start: u8) {
     set(t, base + H_CL_AFTER, &OWS, base + H_CL_AFTER, A_NONE);
     set_one(t, base + H_CL_AFTER, C_CR, base + H_LINE_LF, A_LENGTH_END);
     set_one(t, base + H_END_LF, C_LF, start, A_DONE);
+}
+
+/// A Transfer-Encoding value: OWS "chunked" OWS (either case) ends with A_ENCODING_CHUNKED,
+/// anything else with A_ENCODING_OTHER.
+const fn transfer_encoding_value(t: &mut Tables, base: u8) {
+    let other = base + H_TE_OTHER;
+    set(t, other, &FIELD, other, A_NONE);
+    set_one(t, other, C_CR, base + H_LINE_LF, A_ENCODING_OTHER);
+    set(t, base + H_VALUE_TE, &FIELD, other, A_NONE);
+    set(t, base + H_VALUE_TE, &OWS, base + H_VALUE_TE, A_NONE);
+    set_one(
+        t,
+        base + H_VALUE_TE,
+        C_CR,
+        base + H_LINE_LF,
+        A_ENCODING_OTHER,
+    );
+    let first = classes(&letter_classes(CHUNKED[0]));
+    set(t, base + H_VALUE_TE, &first, base + H_TE_CHUNKED, A_NONE);
+    let mut k = 1;
+    while k <= CHUNKED.len() {
+        let state = base + H_TE_CHUNKED + k as u8 - 1;
+        set(t, state, &FIELD, other, A_NONE);
+        if k < CHUNKED.len() {
+            let next = classes(&letter_classes(CHUNKED[k]));
+            set(t, state, &next, state + 1, A_NONE);
+            set_one(t, state, C_CR, base + H_LINE_LF, A_ENCODING_OTHER);
+        } else {
+            set(t, state, &OWS, base + H_TE_CHUNKED_OWS, A_NONE);
+            set_one(t, state, C_CR, base + H_LINE_LF, A_ENCODING_CHUNKED);
+        }
+        k += 1;
+    }
+    let after = base + H_TE_CHUNKED_OWS;
+    set(t, after, &FIELD, other, A_NONE);
+    set(t, after, &OWS, after, A_NONE);
+    set_one(t, after, C_CR, base + H_LINE_LF, A_ENCODING_CHUNKED);
+}
+
+/// A chunked body: size lines, data (skipped), the last chunk, trailers, the empty line.
+const fn chunked_body(t: &mut Tables) {
+    let size_end = union(OWS, classes(&[C_VCHAR]));
+    let hex_not_zero = {
+        let mut set = HEX;
+        set[C_ZERO as usize] = false;
+        set
+    };
+    set_one(t, CH_SIZE_START, C_ZERO, CH_ZERO, A_SIZE_FIRST);
+    set(t, CH_SIZE_START, &hex_not_zero, CH_SIZE, A_SIZE_FIRST);
+    set_one(t, CH_ZERO, C_ZERO, CH_ZERO, A_SIZE_DIGIT);
+    set(t, CH_ZERO, &hex_not_zero, CH_SIZE, A_SIZE_DIGIT);
+    set_one(t, CH_ZERO, C_CR, CH_LAST_LF, A_NONE);
+    set(t, CH_ZERO, &size_end, CH_LAST_EXT, A_NONE);
+    set(t, CH_SIZE, &HEX, CH_SIZE, A_SIZE_DIGIT);
+    set_one(t, CH_SIZE, C_CR, CH_SIZE_LF, A_NONE);
+    set(t, CH_SIZE, &size_end, CH_EXT, A_NONE);
+    set(t, CH_EXT, &FIELD, CH_EXT, A_NONE);
+    set_one(t, CH_EXT, C_CR, CH_SIZE_LF, A_NONE);
+    set(t, CH_LAST_EXT, &FIELD, CH_LAST_EXT, A_NONE);
+    set_one(t, CH_LAST_EXT, C_CR, CH_LAST_LF, A_NONE);
+    set_one(t, CH_SIZE_LF, C_LF, CH_DATA_CR, A_CHUNK_DATA);
+    set_one(t, CH_DATA_CR, C_CR, CH_DATA_LF, A_NONE);
+    set_one(t, CH_DATA_LF, C_LF, CH_SIZE_START, A_NONE);
+    set_one(t, CH_LAST_LF, C_LF, CH_TRAILER_START, A_NONE);
+    set_one(t, CH_TRAILER_START, C_CR, CH_END_LF, A_NONE);
+    set(t, CH_TRAILER_START, &TCHAR, CH_TRAILER_NAME, A_NONE);
+    set(t, CH_TRAILER_NAME, &TCHAR, CH_TRAILER_NAME, A_NONE);
+    set_one(t, CH_TRAILER_NAME, C_COLON, CH_TRAILER_VALUE, A_NONE);
+    set(t, CH_TRAILER_VALUE, &FIELD, CH_TRAILER_VALUE, A_NONE);
+    set_one(t, CH_TRAILER_VALUE, C_CR, CH_TRAILER_LF, A_NONE);
+    set_one(t, CH_TRAILER_LF, C_LF, CH_TRAILER_START, A_NONE);
+    // The next state is the direction's start, which A_BODY_END puts in place of this one.
+    set_one(t, CH_END_LF, C_LF, CH_SIZE_START, A_BODY_END);
 }
 
 /// Next state and action of every (state, class); everything not set leads to `S_INVALID`.
@@ -1203,10 +1428,28 @@ const fn build_automaton() -> Tables {
     set(&mut t, S_REASON, &FIELD, S_REASON, A_NONE);
     set_one(&mut t, S_REASON, C_CR, S_HEADERS + H_LINE_LF, A_NONE);
     headers(&mut t, S_HEADERS, S_START);
+    chunked_body(&mut t);
     t
 }
 
 static BYTE_CLASS: [u8; 256] = build_classes();
+
+/// The value of a hexadecimal digit (0 for other bytes, which the automaton never lets reach
+/// a chunk size).
+static HEX_VALUE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            d @ b'0'..=b'9' => d - b'0',
+            l @ b'a'..=b'f' => l - b'a' + 10,
+            u @ b'A'..=b'F' => u - b'A' + 10,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+};
 static AUTOMATON: Tables = build_automaton();
 
 #[cfg(test)]
@@ -1215,8 +1458,9 @@ fn every_transition_stays_in_the_tables() {
     for next in AUTOMATON.0 {
         assert!((next as usize) < STATES);
     }
-    // Both cases of every letter of both names have a class that can be told apart.
-    for name in [&CL_NAME[..], &TE_NAME[..]] {
+    // Both cases of every letter of both names, of "chunked" and of hex digits have a class
+    // that can be told apart.
+    for name in [&CL_NAME[..], &TE_NAME[..], &CHUNKED[..], b"abcdef"] {
         for &letter in name {
             let [lower, upper] = letter_classes(letter);
             assert_eq!(class_of(letter), lower);

@@ -3,6 +3,7 @@
 //! request-to-response latency in log2 buckets, and what could not be parsed).
 
 use crate::{
+    counting::add,
     http::{
         begin_message, finish_message, parse_message, Direction, LoopState, MessageReport, Method,
         PendingMethods, StreamState, Unparsed, MAX_HEADS_PER_MESSAGE, STREAM_LOST,
@@ -150,7 +151,7 @@ impl Observation {
         parser: LoopState::EMPTY,
         stream: StreamState {
             mode: 0,
-            pad: 0,
+            state: 0,
             remaining: 0,
         },
         flow: HttpFlowKey {
@@ -314,7 +315,7 @@ impl HttpConnection {
 fn lost() -> StreamState {
     StreamState {
         mode: STREAM_LOST,
-        pad: 0,
+        state: 0,
         remaining: 0,
     }
 }
@@ -363,11 +364,11 @@ pub struct HttpStats {
 impl HttpStats {
     #[inline(always)]
     pub fn record(&mut self, latency_ns: u64) {
-        self.requests += 1;
-        self.latency_sum_ns += latency_ns;
+        add(&mut self.requests, 1);
+        add(&mut self.latency_sum_ns, latency_ns);
         let bucket = latency_bucket(latency_ns);
         if let Some(count) = self.buckets.get_mut(bucket) {
-            *count += 1;
+            add(count, 1);
         }
     }
 }

@@ -6,10 +6,17 @@
 //! fields: the kernel hashes keys byte by byte, so an uninitialised padding byte would make two
 //! equal keys different.
 #![no_std]
+// The BPF target's atomics lack fetch_add: `counting` uses the intrinsic behind it there.
+#![cfg_attr(
+    target_arch = "bpf",
+    feature(core_intrinsics),
+    allow(internal_features)
+)]
 
 #[cfg(test)]
 extern crate std;
 
+pub mod counting;
 pub mod flow_hash;
 pub mod http;
 pub mod http_stats;

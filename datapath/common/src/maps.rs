@@ -56,11 +56,14 @@ pub const REDIRECT_COUNTS: &str = "REDIRECT_COUNTS";
 /// Array indexed by service id: the node proxy's port for that service (host order; 0: the
 /// `NODE_PROXY` port), for proxies that tell services apart by the port they were sent to.
 pub const PROXY_PORTS: &str = "PROXY_PORTS";
+/// Array of one: the policy epoch, which the agent advances after every change of the maps;
+/// sk_msg asks the policy again about a bypassed socket whose last answer is older.
+pub const POLICY_EPOCH: &str = "POLICY_EPOCH";
 /// Program array: the sk_msg program that parses the next chunk of an HTTP message.
 pub const HTTP_PARSE: &str = "HTTP_PARSE";
 
 /// Every map the programs use, in the order `status` prints them.
-pub const ALL: [&str; 25] = [
+pub const ALL: [&str; 26] = [
     IDENTITY_V4,
     IDENTITY_V6,
     POLICED,
@@ -85,6 +88,7 @@ pub const ALL: [&str; 25] = [
     ORIG_DST_FLOW,
     REDIRECT_COUNTS,
     PROXY_PORTS,
+    POLICY_EPOCH,
     HTTP_PARSE,
 ];
 
@@ -109,6 +113,8 @@ pub const MAX_HTTP_CONNS: u32 = 16_384;
 pub const MAX_HTTP_STATS: u32 = 4_096;
 /// (service, reason) combinations.
 pub const MAX_HTTP_UNPARSED: u32 = 4_096;
+/// Messages the HTTP parser can be in the middle of at once (LRU; one per sending socket).
+pub const MAX_PARSING: u32 = 4_096;
 /// Redirected connections whose original destination is remembered (LRU).
 pub const MAX_REDIRECTED: u32 = 16_384;
 

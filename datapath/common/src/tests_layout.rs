@@ -28,8 +28,8 @@ fn shared_types_have_no_implicit_padding() {
     assert_eq!(size_of::<SockKey>(), 4 + 4 + 2 + 2);
     assert_eq!(size_of::<LocalEndpoint>(), 4);
     assert_eq!(size_of::<Endpoint>(), 4 + 2 + 2);
-    assert_eq!(size_of::<SockMode>(), 8);
-    assert_eq!(size_of::<SockmapCounters>(), 48);
+    assert_eq!(size_of::<SockMode>(), 4 + 4 + 4 + 4 + 12);
+    assert_eq!(size_of::<SockmapCounters>(), 64);
     assert_eq!(size_of::<NodeProxy>(), 8);
     assert_eq!(size_of::<OriginalDst>(), 12);
     assert_eq!(size_of::<RedirectCounters>(), 8);

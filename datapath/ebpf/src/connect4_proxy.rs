@@ -12,6 +12,7 @@ use aya_ebpf::{
     programs::SockAddrContext, EbpfContext as _,
 };
 use meshtwin_datapath_common::{
+    counting::add,
     packet::IPPROTO_TCP,
     redirect::{OriginalDst, RedirectCounters},
     service::ServiceKey,
@@ -71,9 +72,10 @@ pub fn connect4_proxy(ctx: SockAddrContext) -> i32 {
     addr.user_ip4 = u32::from_ne_bytes(proxy.addr);
     addr.user_port = port.to_be() as u32;
     if let Some(counters) = REDIRECT_COUNTS.get_ptr_mut(service_id) {
-        // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory").
+        // SAFETY: this CPU's copy of a per-CPU value, added to atomically (maps.rs, "Map
+        // memory").
         let counters: &mut RedirectCounters = unsafe { &mut *counters };
-        counters.connections += 1;
+        add(&mut counters.connections, 1);
     }
     ALLOW
 }

@@ -5,13 +5,14 @@
 //! A message is read in chunks of `CHUNK` bytes, up to `HEAD_WINDOW` bytes from where its next
 //! head can start: `sk_msg_mesh` starts it and parses the first chunk, and each further chunk
 //! is a tail call to `sk_msg_http` (through `HTTP_PARSE`), so that the verifier only ever
-//! follows a loop of one chunk. What is being parsed stays in `PARSER_SCRATCH` (per CPU: the
-//! programs run with migration disabled) between the calls.
+//! follows a loop of one chunk. What is being parsed stays in `PARSER_SCRATCH`, under the
+//! sending socket's 4-tuple, between the calls.
 
 use aya_ebpf::{
     bindings::BPF_NOEXIST, helpers::bpf_ktime_get_ns, macros::sk_msg, programs::SkMsgContext,
 };
 use meshtwin_datapath_common::{
+    counting::add,
     http::{chunk_offset, parse_chunk, Direction, Unparsed, CHUNK},
     http_stats::{
         status_class, HttpConnection, HttpFlowKey, HttpSink, HttpStatsKey, Observation, UnparsedKey,
@@ -19,15 +20,23 @@ use meshtwin_datapath_common::{
     sockets::{SockKey, MODE_HTTP_CLIENT},
 };
 
-use crate::{context_bytes::ContextBytes, maps::*};
+use crate::{context_bytes::ContextBytes, maps::*, sk_msg_mesh::msg_key};
 
 /// sk_msg verdict: let the message go on (to the redirect target if one was set).
 const SK_PASS: u32 = 1;
 
 /// Starts watching one message of a monitored connection (called by `sk_msg_mesh` after its
-/// redirect decision: a tail call does not come back).
+/// redirect decision: a tail call does not come back). `sender` is the sending socket's own
+/// 4-tuple, `key` its wire flow.
 #[inline(always)]
-pub fn observe(ctx: &SkMsgContext, key: &SockKey, flags: u32, service_id: u32, len: u64) {
+pub fn observe(
+    ctx: &SkMsgContext,
+    sender: &SockKey,
+    key: &SockKey,
+    flags: u32,
+    service_id: u32,
+    len: u64,
+) {
     let (direction, flow) = if flags & MODE_HTTP_CLIENT != 0 {
         (Direction::Request, HttpFlowKey::of_client(key))
     } else {
@@ -39,11 +48,12 @@ pub fn observe(ctx: &SkMsgContext, key: &SockKey, flags: u32, service_id: u32, l
     // SAFETY: a shared value written in place: each direction's fields only by its own socket's
     // messages, which that socket's lock serialises (maps.rs, "Map memory").
     let conn = unsafe { &mut *conn };
-    let Some(obs) = PARSER_SCRATCH.get_ptr_mut(0) else {
+    let Some(obs) = parser_scratch(sender) else {
         return;
     };
-    // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory"); the programs that
-    // parse one message, this one and its tail calls, run one after the other on this CPU.
+    // SAFETY: the sending socket's own entry, written only by its messages, which its lock
+    // serialises; the programs that parse one message, this one and its tail calls, run one
+    // after the other (maps.rs, "Map memory").
     let obs = unsafe { &mut *obs };
     obs.flow = flow;
     obs.service_id = conn.service_id;
@@ -60,9 +70,9 @@ pub fn observe(ctx: &SkMsgContext, key: &SockKey, flags: u32, service_id: u32, l
 /// Parses the next chunk of the message in `PARSER_SCRATCH`.
 #[sk_msg]
 pub fn sk_msg_http(ctx: SkMsgContext) -> u32 {
-    if let Some(obs) = PARSER_SCRATCH.get_ptr_mut(0) {
-        // SAFETY: this CPU's copy of a per-CPU value, which the calling program filled just
-        // before its tail call (maps.rs, "Map memory").
+    if let Some(obs) = PARSER_SCRATCH.get_ptr_mut(msg_key(&ctx)) {
+        // SAFETY: the sending socket's own entry, which the calling program filled just before
+        // its tail call, as in `observe`.
         next_chunk(&ctx, unsafe { &mut *obs });
     }
     SK_PASS
@@ -165,8 +175,9 @@ impl HttpSink for Counters {
             reason: reason as u32,
         };
         match HTTP_UNPARSED.get_ptr_mut(key) {
-            // SAFETY: this CPU's copy of a per-CPU value (maps.rs, "Map memory").
-            Some(count) => unsafe { *count += 1 },
+            // SAFETY: this CPU's copy of a per-CPU value, added to atomically (maps.rs, "Map
+            // memory").
+            Some(count) => add(unsafe { &mut *count }, 1),
             None => {
                 let _ = HTTP_UNPARSED.insert(key, 1, BPF_NOEXIST as u64);
             }

@@ -11,6 +11,7 @@ mod connect4_proxy;
 mod context_bytes;
 mod http_observe;
 mod maps;
+mod policy_maps;
 mod sk_msg_mesh;
 mod sockops_mesh;
 mod tc_service_lb;

@@ -16,10 +16,13 @@
 //!   an invalid value. Shared values are copied at once and used as that snapshot.
 //! - Per-CPU values are written in place through the pointer: programs run with migration
 //!   disabled, so only programs on this CPU touch this CPU's copy (user space writes it only to
-//!   reset a removed service's counters). The worst a preempting program on the same CPU can
-//!   do is lose an increment or spoil one parse.
-//! - The shared values written in place (`SOCK_MODES`, `HTTP_CONNS`) are written by the
-//!   messages of one socket per field, which that socket's lock serialises.
+//!   reset a removed service's counters). XDP and TC run in softirq context, which nothing on
+//!   the CPU preempts; sk_msg and connect4 run in the task that sends or connects, which a
+//!   preemptible kernel may preempt between two instructions, letting another program on the
+//!   same CPU run: their counters are added to atomically (`counting::add`), and nothing they
+//!   keep between instructions is per CPU (the HTTP parser's scratch is per socket).
+//! - The shared values written in place (`SOCK_MODES`, `HTTP_CONNS`, `PARSER_SCRATCH`) are
+//!   written by the messages of one socket per field, which that socket's lock serialises.
 
 use aya_ebpf::{
     macros::map,
@@ -103,10 +106,20 @@ pub static REDIRECT_COUNTS: PerCpuArray<RedirectCounters> = PerCpuArray::pinned(
 #[map]
 pub static PROXY_PORTS: Array<u32> = Array::pinned(MAX_SERVICES, 0);
 
-/// The message the HTTP parser is reading, and its loop state (see `LoopState` for why that is
-/// in map memory), kept across the tail calls that read it chunk by chunk.
+/// The policy epoch (`meshtwin_datapath_common::sockets::next_policy_epoch`), advanced by the
+/// agent after every change of the maps.
 #[map]
-pub static PARSER_SCRATCH: PerCpuArray<Observation> = PerCpuArray::with_max_entries(1, 0);
+pub static POLICY_EPOCH: Array<u32> = Array::pinned(1, 0);
+
+/// The message the HTTP parser is reading, and its loop state (see `LoopState` for why that is
+/// in map memory), kept across the tail calls that read it chunk by chunk; keyed by the sending
+/// socket's own 4-tuple. Not per CPU: sk_msg runs in the sender's process context, which a
+/// preemptible kernel may preempt between two instructions, and the next sender on that CPU
+/// would overwrite a per-CPU scratch half-way through another's message. A socket's sends are
+/// serialised by its lock, so its entry has one writer at a time.
+#[map]
+pub static PARSER_SCRATCH: LruHashMap<SockKey, Observation> =
+    LruHashMap::with_max_entries(MAX_PARSING, 0);
 /// The program that parses the next chunk of a message (`sk_msg_http`); the agent puts it at
 /// index 0.
 #[map]
@@ -118,6 +131,20 @@ pub static HTTP_PARSE: ProgramArray = ProgramArray::pinned(1, 0);
 pub static ZERO_HTTP_CONN: Array<HttpConnection> = Array::with_max_entries(1, 0);
 #[map]
 pub static ZERO_HTTP_STATS: Array<HttpStats> = Array::with_max_entries(1, 0);
+#[map]
+pub static ZERO_OBSERVATION: Array<Observation> = Array::with_max_entries(1, 0);
+
+/// The parser's scratch of the socket `sender` (created when absent; its content does not
+/// matter: `begin` initialises what the loop reads).
+#[inline(always)]
+pub fn parser_scratch(sender: &SockKey) -> Option<*mut Observation> {
+    if let Some(obs) = PARSER_SCRATCH.get_ptr_mut(sender) {
+        return Some(obs);
+    }
+    let zero = ZERO_OBSERVATION.get(0)?;
+    let _ = PARSER_SCRATCH.insert(sender, zero, 0);
+    PARSER_SCRATCH.get_ptr_mut(sender)
+}
 
 /// Creates the `HTTP_CONNS` entry of `flow` for `service_id` (replacing any) and returns it.
 #[inline(always)]

@@ -4,7 +4,8 @@
 //! needs; for connections redirected by connect4 it files the original destination under the
 //! connection's 4-tuple for the node proxy; and it forgets a socket's entries when it closes.
 //! The socket hash forgets closed sockets by itself (the kernel unlinks them), so a reused
-//! 4-tuple never finds a stale socket.
+//! 4-tuple never finds a stale socket. A client of a service VIP that the TC load balancer
+//! translates is filed under the backend it reaches, as its peer sees the connection.
 
 use aya_ebpf::{
     bindings::{
@@ -19,6 +20,8 @@ use aya_ebpf::{
 };
 use meshtwin_datapath_common::{
     http_stats::HttpFlowKey,
+    packet::IPPROTO_TCP,
+    service::{Flow4, ServiceKey},
     sockets::{
         sock_mode, Endpoint, HttpRole, SockKey, SockMode, MODE_HTTP_CLIENT, MODE_HTTP_SERVER,
     },
@@ -77,25 +80,60 @@ fn connecting(ctx: &SockOpsContext, key: &SockKey) {
     }
 }
 
+/// The connection as it is on the wire: a client that connected to a service VIP has its
+/// packets translated by `tc_service_lb` (the SYN has crossed it by now, so `LB_CONNTRACK`
+/// holds the backend it chose), while the socket keeps the VIP. The peer's socket, the
+/// backend's, sees the backend: this is what both ends and the policy must agree on.
+#[inline(always)]
+fn wire_flow(key: &SockKey, active: bool) -> SockKey {
+    if !active || LOCAL_ENDPOINTS.get_ptr(key.remote_addr).is_some() {
+        return *key;
+    }
+    let service = ServiceKey::new(key.remote_addr, key.remote_port, IPPROTO_TCP);
+    if SERVICES.get_ptr(service).is_none() {
+        return *key;
+    }
+    let flow = Flow4::new(
+        key.local_addr,
+        key.remote_addr,
+        key.local_port,
+        key.remote_port,
+        IPPROTO_TCP,
+    );
+    match read(LB_CONNTRACK.get_ptr(flow)) {
+        Some(connection) => SockKey {
+            remote_addr: connection.backend.addr,
+            remote_port: connection.backend.port,
+            ..*key
+        },
+        None => *key,
+    }
+}
+
 #[inline(always)]
 fn established(ctx: &SockOpsContext, key: &SockKey, active: bool) {
-    let local = read(LOCAL_ENDPOINTS.get_ptr(key.local_addr));
-    let remote = read(LOCAL_ENDPOINTS.get_ptr(key.remote_addr));
-    let http = match read(HTTP_ENDPOINTS.get_ptr(Endpoint::new(key.local_addr, key.local_port))) {
+    let flow = wire_flow(key, active);
+    let local = read(LOCAL_ENDPOINTS.get_ptr(flow.local_addr));
+    let remote = read(LOCAL_ENDPOINTS.get_ptr(flow.remote_addr));
+    let http = match read(HTTP_ENDPOINTS.get_ptr(Endpoint::new(flow.local_addr, flow.local_port))) {
         Some(service) => Some(HttpRole::Serves(service)),
-        None => read(HTTP_ENDPOINTS.get_ptr(Endpoint::new(key.remote_addr, key.remote_port)))
+        None => read(HTTP_ENDPOINTS.get_ptr(Endpoint::new(flow.remote_addr, flow.remote_port)))
             .map(HttpRole::Calls),
     };
-    let Some(mode) = sock_mode(local, remote, http) else {
+    let Some(mut mode) = sock_mode(local, remote, http) else {
         // A reused 4-tuple must not inherit the mode of an earlier socket.
         let _ = SOCK_MODES.remove(key);
         return;
     };
+    // The socket is in the hash under its wire flow, which its peer reverses to redirect to it;
+    // the policy is asked about that flow before the first redirect (sk_msg_mesh.rs). Its mode
+    // is under its own 4-tuple, which is all sk_msg and the close callback know.
+    mode.flow = flow;
     if active && mode.flags & MODE_HTTP_CLIENT != 0 {
         // The client side is established first: a new connection starts with fresh HTTP state
         // (an earlier one with this 4-tuple may have left some).
         let _ = fresh_http_connection(
-            &HttpFlowKey::of_client(key),
+            &HttpFlowKey::of_client(&flow),
             mode.service_id,
             BPF_ANY as u64,
         );
@@ -103,7 +141,7 @@ fn established(ctx: &SockOpsContext, key: &SockKey, active: bool) {
     if SOCK_MODES.insert(key, mode, BPF_ANY as u64).is_err() {
         return;
     }
-    let mut sock_key = *key;
+    let mut sock_key = flow;
     // SAFETY: `ops` points to the kernel's `bpf_sock_ops` of this call, valid while the program
     // runs; on the established callbacks it is a full TCP socket, which the socket hash takes.
     let ops = unsafe { &mut *ctx.ops };
@@ -131,17 +169,17 @@ fn closed(ctx: &SockOpsContext, key: &SockKey) {
     let mode = unsafe { SOCK_MODES.get(key) }.copied();
     if let Some(mode) = mode {
         let _ = SOCK_MODES.remove(key);
-        forget_http(key, &mode);
+        forget_http(&mode);
     }
     let _ = ORIG_DST_COOKIE.remove(cookie(ctx));
 }
 
 #[inline(always)]
-fn forget_http(key: &SockKey, mode: &SockMode) {
+fn forget_http(mode: &SockMode) {
     let flow = if mode.flags & MODE_HTTP_CLIENT != 0 {
-        HttpFlowKey::of_client(key)
+        HttpFlowKey::of_client(&mode.flow)
     } else if mode.flags & MODE_HTTP_SERVER != 0 {
-        HttpFlowKey::of_server(key)
+        HttpFlowKey::of_server(&mode.flow)
     } else {
         return;
     };

@@ -4,14 +4,13 @@
 //! flow that was allowed. The decision itself is `meshtwin_datapath_common::policy::decide`,
 //! shared with the user-space tests.
 
-use aya_ebpf::{bindings::xdp_action, macros::xdp, maps::lpm_trie::Key, programs::XdpContext};
+use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 use meshtwin_datapath_common::{
-    identity::{IPV4_PREFIX_BITS, IPV6_PREFIX_BITS, UNKNOWN_IDENTITY},
     packet::{parse_frame, Parsed},
-    policy::{decide, FlowKey, IdentityPair, PolicyCounters, PolicyKey, PolicyLookups, Verdict},
+    policy::{decide, FlowKey, IdentityPair, PolicyCounters, Verdict},
 };
 
-use crate::{context_bytes::ContextBytes, maps::*};
+use crate::{context_bytes::ContextBytes, maps::*, policy_maps::KernelMaps};
 
 /// `BPF_NOEXIST`: create the counters entry only if another CPU did not just create it.
 const BPF_NOEXIST: u64 = 1;
@@ -39,41 +38,6 @@ pub fn xdp_policy(ctx: XdpContext) -> u32 {
         xdp_action::XDP_PASS
     } else {
         xdp_action::XDP_DROP
-    }
-}
-
-struct KernelMaps;
-
-impl PolicyLookups for KernelMaps {
-    #[inline(always)]
-    fn identity_v4(&self, addr: [u8; 4]) -> u32 {
-        IDENTITY_V4
-            .get(Key::new(IPV4_PREFIX_BITS, addr))
-            .copied()
-            .unwrap_or(UNKNOWN_IDENTITY)
-    }
-
-    #[inline(always)]
-    fn identity_v6(&self, addr: [u8; 16]) -> u32 {
-        IDENTITY_V6
-            .get(Key::new(IPV6_PREFIX_BITS, addr))
-            .copied()
-            .unwrap_or(UNKNOWN_IDENTITY)
-    }
-
-    #[inline(always)]
-    fn is_policed(&self, identity: u32) -> bool {
-        POLICED.get_ptr(identity).is_some()
-    }
-
-    #[inline(always)]
-    fn has_rule(&self, key: &PolicyKey) -> bool {
-        POLICY.get_ptr(key).is_some()
-    }
-
-    #[inline(always)]
-    fn is_reply(&self, flow: &FlowKey) -> bool {
-        POLICY_FLOWS.get_ptr(flow).is_some()
     }
 }
 

@@ -29,6 +29,12 @@ impl Gate {
     pub fn pass(self) {
         record(self.test, self.feature, RecordStatus::Pass, "");
     }
+
+    /// Skips after all, for a reason found once the test had started (a fixture this machine
+    /// cannot give): prints and records it as [`require`] does.
+    pub fn skip(self, reason: &str) {
+        skip(self.test, self.feature, reason.to_string());
+    }
 }
 
 fn record(test: &str, feature: &str, status: RecordStatus, reason: &str) {

@@ -57,6 +57,7 @@ pub struct PinnedMaps {
     pub redirect_counts: PerCpuArray<MapData, RedirectCounters>,
     /// Service id → the node proxy's port for it (0: `node_proxy`'s port).
     pub proxy_ports: Array<MapData, u32>,
+    pub policy_epoch: Array<MapData, u32>,
 }
 
 fn open<T: TryFrom<Map, Error = MapError>>(pins: &PinDir, name: &str) -> Result<T, OpenError> {
@@ -97,6 +98,7 @@ impl PinnedMaps {
             orig_dst_flow: open(pins, names::ORIG_DST_FLOW)?,
             redirect_counts: open(pins, names::REDIRECT_COUNTS)?,
             proxy_ports: open(pins, names::PROXY_PORTS)?,
+            policy_epoch: open(pins, names::POLICY_EPOCH)?,
         })
     }
 

@@ -59,6 +59,8 @@ pub struct LatencyCosts {
     pub iptables_redirect_us: f64,
     pub connect_redirect_us: f64,
     pub sockmap_us: f64,
+    /// Log-normal shape of a sockmap leg's time, whose tail differs from a kernel segment's.
+    pub sockmap_sigma: f64,
     pub ebpf_program_us: f64,
     pub wire_us: f64,
     pub wire_gbps: f64,
@@ -225,6 +227,7 @@ impl ModelSet {
                 iptables_redirect_us: get("kernel", "iptables_redirect_us")?,
                 connect_redirect_us: get("kernel", "connect_redirect_us")?,
                 sockmap_us: get("kernel", "sockmap_us")?,
+                sockmap_sigma: get("kernel", "sockmap_sigma")?,
                 ebpf_program_us: get("kernel", "ebpf_program_us")?,
                 wire_us: get("kernel", "wire_us")?,
                 wire_gbps: get("kernel", "wire_gbps")?,

@@ -57,7 +57,15 @@ pub struct LegTime {
     /// and for exponential payloads, whose size the walk draws per crossing.
     pub wire_ns: f64,
     pub cross_node: bool,
+    /// Which jitter its time is drawn with: [`JITTER_SEGMENT`], or [`JITTER_SOCKMAP`] for a
+    /// node-local leg the sockmap bypass carries (its own tail: `sockmap_sigma`).
+    pub jitter: u8,
 }
+
+/// Index of the jitter of kernel segments (`segment_sigma`).
+pub const JITTER_SEGMENT: u8 = 0;
+/// Index of the jitter of sockmap legs (`sockmap_sigma`).
+pub const JITTER_SOCKMAP: u8 = 1;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -220,6 +228,11 @@ fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
                 options.fixed_payload_wire_ns
             },
             cross_node: !leg.same_node,
+            jitter: if carried_by_sockmap(leg, options) {
+                JITTER_SOCKMAP
+            } else {
+                JITTER_SEGMENT
+            },
         };
         steps.push(Step::Leg {
             time,
@@ -257,13 +270,17 @@ fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
     }
 }
 
+fn carried_by_sockmap(leg: &Leg, o: Options) -> bool {
+    leg.same_node && o.acceleration == LocalAcceleration::Sockmap
+}
+
 fn leg_mean_us(leg: &Leg, c: &LatencyCosts, o: Options) -> f64 {
     let program = if o.ebpf_programs {
         c.ebpf_program_us
     } else {
         0.0
     };
-    if leg.same_node && o.acceleration == LocalAcceleration::Sockmap {
+    if carried_by_sockmap(leg, o) {
         return c.sockmap_us + program;
     }
     let mut us = c.stack_us + program;
@@ -281,4 +298,66 @@ fn leg_mean_us(leg: &Leg, c: &LatencyCosts, o: Options) -> f64 {
         us += c.iptables_redirect_us;
     }
     us
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn costs() -> LatencyCosts {
+        LatencyCosts {
+            l7_service_time_mean_us: 100.0,
+            l7_service_time_sigma: 0.5,
+            envoy_mtls_handshake_us: 0.0,
+            l4_service_time_mean_us: 20.0,
+            l4_service_time_sigma: 0.5,
+            ztunnel_mtls_handshake_us: 0.0,
+            stack_us: 10.0,
+            segment_sigma: 0.5,
+            veth_crossing_us: 1.0,
+            iptables_redirect_us: 3.0,
+            connect_redirect_us: 14.0,
+            sockmap_us: 5.0,
+            sockmap_sigma: 0.46,
+            ebpf_program_us: 0.2,
+            wire_us: 15.0,
+            wire_gbps: 10.0,
+        }
+    }
+
+    #[test]
+    fn sockmap_legs_draw_their_own_jitter() {
+        use Endpoint::*;
+        let legs = [
+            Leg::new(App, NodeProxy, true, false, true),
+            Leg::new(NodeProxy, NodeProxy, false, false, false),
+            Leg::new(NodeProxy, App, true, false, false),
+        ];
+        let options = |acceleration| Options {
+            interception: Interception::Ebpf,
+            acceleration,
+            ebpf_programs: false,
+            new_connections: false,
+            fixed_payload_wire_ns: 0.0,
+        };
+        let jitters = |acceleration| -> Vec<(u8, f64)> {
+            plan(&legs, &costs(), options(acceleration))
+                .response_legs
+                .iter()
+                .map(|leg| (leg.jitter, leg.mean_ns))
+                .collect()
+        };
+        // Response legs are the request's reversed.
+        assert_eq!(
+            jitters(LocalAcceleration::Sockmap),
+            [
+                (JITTER_SOCKMAP, 5000.0),
+                (JITTER_SEGMENT, 25_000.0),
+                (JITTER_SOCKMAP, 5000.0)
+            ]
+        );
+        assert!(jitters(LocalAcceleration::None)
+            .iter()
+            .all(|(jitter, _)| *jitter == JITTER_SEGMENT));
+    }
 }

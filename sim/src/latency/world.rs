@@ -12,8 +12,10 @@ use super::arrivals::Arrivals;
 use super::host_cpu::{CpuJob, CpuWork, HostCpus};
 use super::lookup::{Callee, Lookup, NONE};
 use super::options::ServiceTimeKind;
-use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step};
+use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step, JITTER_SEGMENT, JITTER_SOCKMAP};
 use super::result::{CoreUtilisation, LatencyResult, ServiceLatency, StationKindLatency};
+
+const _: () = assert!(JITTER_SEGMENT == 0 && JITTER_SOCKMAP == 1);
 use crate::capacity::load::ServiceLoad;
 use crate::capacity::uproxy::{waypoint_groups, waypoint_node};
 use crate::cluster::Cluster;
@@ -192,7 +194,8 @@ pub struct World<'a> {
     end_ns: u64,
     timeout_ns: u64,
     new_connections: bool,
-    jitter: JitterTable,
+    /// By `LegTime::jitter`: kernel segments, sockmap legs.
+    jitter: [JitterTable; 2],
     /// The hosts' cores, where the scenario simulates them; then every CPU job queues there.
     cpus: Option<HostCpus>,
     /// The node of each proxy station.
@@ -312,7 +315,11 @@ impl<'a> World<'a> {
             end_ns: warmup_ns + SimTime::from_secs_f64(latency.duration_s).0,
             timeout_ns: (latency.timeout_ms * 1e6) as u64,
             new_connections: !scenario.traffic.connection_reuse,
-            jitter: JitterTable::lognormal(costs.latency.segment_sigma),
+            // Indexed by JITTER_SEGMENT (0) and JITTER_SOCKMAP (1).
+            jitter: [
+                JitterTable::lognormal(costs.latency.segment_sigma),
+                JitterTable::lognormal(costs.latency.sockmap_sigma),
+            ],
             cpus: cluster.cores.as_ref().map(HostCpus::new),
             station_node: Vec::new(),
             app_cpu_ns: round_ns(costs.app.request_cpu_us * 1000.0),
@@ -721,7 +728,7 @@ impl<'a> World<'a> {
     /// One leg's one-way time, its log-normal jitter drawn; where cores are simulated, the kernel's
     /// share of it is counted on the sending side's host.
     fn leg_ns_on_host(&mut self, id: u32, leg: LegTime) -> f64 {
-        let jitter = self.jitter.draw(&mut self.rng);
+        let jitter = self.jitter[leg.jitter as usize & 1].draw(&mut self.rng);
         if self.cpus.is_some() {
             let host = self.host_of(id, leg.side);
             let kernel = round_ns(leg.cpu_ns * jitter);

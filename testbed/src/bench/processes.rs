@@ -180,6 +180,26 @@ impl Drop for Redirect<'_> {
     }
 }
 
+/// Lets this process, and what it starts from now on, run on any of the first `cpus` CPUs.
+pub(super) fn unpin(cpus: usize) -> Result<()> {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity only read and
+    // write that value.
+    let ret = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 0..cpus.max(1) {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if ret != 0 {
+        bail!(
+            "cannot let the benchmark run on {cpus} CPUs: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
 /// Pins this process to `cpu`; the processes it starts inherit the mask.
 pub(super) fn pin_to(cpu: usize) -> Result<()> {
     // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET and sched_setaffinity only read and

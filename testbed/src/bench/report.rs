@@ -3,6 +3,10 @@
 
 use serde::Serialize;
 
+use super::{
+    program_cost::ProgramCost,
+    wrk::{WrkLoad, WrkRun},
+};
 use crate::traffic::RoundTrips;
 
 /// One path's result: the median run by p50, and every run.
@@ -15,6 +19,16 @@ pub(super) struct PathResult {
     pub(super) skipped: Option<String>,
     /// The node proxy's CPU time per round trip, on the paths through it.
     pub(super) proxy_cpu_us_per_round_trip: Option<f64>,
+}
+
+/// One many-connection row: the median run by p99, and every run.
+#[derive(Debug, Serialize)]
+pub(super) struct LoadResult {
+    pub(super) key: &'static str,
+    pub(super) path: &'static str,
+    pub(super) median: Option<WrkRun>,
+    pub(super) runs: Vec<WrkRun>,
+    pub(super) skipped: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,6 +52,17 @@ pub(super) struct Report {
     pub(super) connect: Option<ConnectCost>,
     /// One-way costs for models/kernel.toml, from the medians.
     pub(super) per_leg_us: serde_json::Value,
+    /// The many-connection rows (unpinned).
+    pub(super) load: WrkLoad,
+    pub(super) many: Vec<LoadResult>,
+    /// sk_msg's mean run time per message in the rows with the bypass (BPF_ENABLE_STATS).
+    pub(super) sk_msg_costs: Vec<RowCost>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct RowCost {
+    pub(super) row: &'static str,
+    pub(super) cost: ProgramCost,
 }
 
 /// One-way costs from the medians' means: the simulator's model adds legs' means.
@@ -120,4 +145,56 @@ pub(super) fn print_report(report: &Report) {
         "one-way costs for models/kernel.toml (µs): {}",
         report.per_leg_us
     );
+    println!(
+        "\nMany connections, unpinned: wrk, {} threads, {} keep-alive connections, {} s, against nginx (a worker per CPU); median of {} runs by p99",
+        report.load.threads, report.load.connections, report.load.duration_secs, report.runs
+    );
+    println!(
+        "{:<4} {:<40} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "", "path", "requests/s", "p50 µs", "p75 µs", "p90 µs", "p99 µs", "max µs"
+    );
+    for row in &report.many {
+        match &row.median {
+            Some(m) => println!(
+                "({}) {:<40} {:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0}",
+                row.key,
+                row.path,
+                m.requests_per_second,
+                m.p50_us,
+                m.p75_us,
+                m.p90_us,
+                m.p99_us,
+                m.max_us
+            ),
+            None => println!(
+                "({}) {:<40} skipped: {}",
+                row.key,
+                row.path,
+                row.skipped.as_deref().unwrap_or("")
+            ),
+        }
+        for run in &row.runs {
+            let per_k = |switches: u64| {
+                switches as f64 * 1000.0
+                    / (run.requests_per_second * report.load.duration_secs).max(1.0)
+            };
+            println!(
+                "     run: {:.0} requests/s, p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; preempted per 1000 requests: wrk {:.1}, nginx {:.1}; slept: wrk {:.1}, nginx {:.1}",
+                run.requests_per_second,
+                run.p50_us,
+                run.p99_us,
+                run.max_us,
+                per_k(run.wrk_involuntary_switches),
+                per_k(run.nginx_involuntary_switches),
+                per_k(run.wrk_voluntary_switches),
+                per_k(run.nginx_voluntary_switches),
+            );
+        }
+    }
+    for RowCost { row, cost } in &report.sk_msg_costs {
+        println!(
+            "({row}) {}: {:.0} ns per message, mean of {} runs (kernel run-time statistics)",
+            cost.program, cost.mean_ns, cost.runs
+        );
+    }
 }

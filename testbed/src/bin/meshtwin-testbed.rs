@@ -61,6 +61,9 @@ enum Command {
         /// Let the scheduler place the processes on any CPU instead.
         #[arg(long)]
         unpinned: bool,
+        /// Only the many-connection rows: wrk against nginx, always unpinned.
+        #[arg(long)]
+        many_only: bool,
         /// Where to write the JSON results.
         #[arg(long, default_value = "target/bench-datapath.json")]
         json: PathBuf,
@@ -241,8 +244,10 @@ fn run(cli: Cli) -> Result<()> {
             runs,
             cpu,
             unpinned,
+            many_only,
             json,
         } => bench::run(&bench::Options {
+            many_only,
             duration: Duration::from_secs_f64(duration_secs),
             size,
             runs: runs.max(1),

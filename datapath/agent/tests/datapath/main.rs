@@ -4,8 +4,11 @@
 //! `just vmtest` runs this binary under other kernels (see docs/datapath.md for the contract).
 
 mod connect_redirect;
+mod http_counts_nginx;
 mod http_visibility;
 mod lifecycle;
+mod lifecycle_honesty;
+mod policy_revocation;
 mod probes;
 mod sockmap_bypass;
 mod support;

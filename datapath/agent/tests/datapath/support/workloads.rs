@@ -94,6 +94,13 @@ impl Process {
             .to_string()
     }
 
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill on our own child's pid.
+        let ret = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(ret, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
     pub fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
         writeln!(stdin, "{line}").expect("write to the process");
@@ -101,7 +108,15 @@ impl Process {
     }
 
     /// Waits for the process to exit and asserts it succeeded; returns its remaining output.
-    pub fn success(mut self, limit: Duration) -> Vec<String> {
+    pub fn success(self, limit: Duration) -> Vec<String> {
+        let name = self.name.clone();
+        let (status, lines) = self.finish(limit);
+        assert!(status.success(), "{name} failed ({status}): {lines:?}");
+        lines
+    }
+
+    /// Waits for the process to exit; returns its exit status and remaining output.
+    pub fn finish(mut self, limit: Duration) -> (std::process::ExitStatus, Vec<String>) {
         drop(self.stdin.take());
         let deadline = Instant::now() + limit;
         loop {
@@ -120,12 +135,7 @@ impl Process {
                         }
                     }
                 }
-                assert!(
-                    status.success(),
-                    "{} failed ({status}): {lines:?}",
-                    self.name
-                );
-                return lines;
+                return (status, lines);
             }
             assert!(
                 Instant::now() < deadline,
