@@ -23,6 +23,10 @@ pub struct ProxyCounters {
     pub no_original_destination: AtomicU64,
     pub no_backend: AtomicU64,
     pub backend_unreachable: AtomicU64,
+    /// Refused before forwarding: policy does not allow the client to reach the backend.
+    pub denied: AtomicU64,
+    /// Closed while open: policy stopped allowing it.
+    pub revoked: AtomicU64,
     pub active: AtomicU64,
     pub bytes_to_backend: AtomicU64,
     pub bytes_to_client: AtomicU64,
@@ -54,6 +58,8 @@ impl Collector for ProxyCollector {
             ("no_original_destination", load(&c.no_original_destination)),
             ("no_backend", load(&c.no_backend)),
             ("backend_unreachable", load(&c.backend_unreachable)),
+            ("denied", load(&c.denied)),
+            ("revoked", load(&c.revoked)),
         ] {
             let labels = [("result", result)];
             ConstCounter::new(value).encode(connections.encode_family(&labels)?)?;

@@ -1,6 +1,7 @@
 //! `meshtwin-node-proxy`: the node proxy that connect4 redirects workloads' service connections
 //! to (docs/datapath.md, "The node proxy"). It is the "micro proxy" the simulator models: one
-//! L4 hop, no mTLS, no buffering beyond the copy loops.
+//! L4 hop, no buffering beyond the copy loops. It enforces the identity policy for the client
+//! it forwards for, and tells the XDP policy whose connection its own is.
 //!
 //! It reads everything from the agent's pins: where to listen from `NODE_PROXY`, the map
 //! connect4 reads (so it listens exactly where connect4 sends, and the node config is read by
@@ -8,12 +9,17 @@
 //! services' backends from `SERVICES` and `BACKENDS`.
 //!
 //! - `route`: where an accepted connection goes;
-//! - `forward`: accepting, connecting to the backend, copying both ways;
+//! - `authorize`: whether the client may reach that backend (the XDP program's decision, over
+//!   the same maps);
+//! - `upstream`: the connection to the backend, announced to the XDP policy as the client's;
+//! - `forward`: accepting, checking, connecting to the backend, copying both ways;
 //! - `counters`: the proxy's counters and their metrics.
 
+mod authorize;
 mod counters;
 mod forward;
 mod route;
+mod upstream;
 
 use std::{
     net::{Ipv4Addr, SocketAddr, SocketAddrV4},

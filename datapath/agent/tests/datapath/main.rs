@@ -7,6 +7,7 @@ mod connect_redirect;
 mod http_visibility;
 mod lifecycle;
 mod probes;
+mod proxy_policy;
 mod sockmap_bypass;
 mod support;
 mod tc_service_lb;
