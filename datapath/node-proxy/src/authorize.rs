@@ -20,6 +20,9 @@ pub enum Client {
     /// A workload on this node, known by the address of the connection the proxy accepted
     /// (its identity is looked up in `IDENTITY_V4` at every check, as XDP does per packet).
     Address(Ipv4Addr),
+    /// A workload on another node, known by the identity of the certificate it presented in
+    /// the mTLS handshake, which the proxy verified.
+    Verified(u32),
 }
 
 /// One check's outcome.
@@ -48,6 +51,7 @@ pub fn check(maps: &Mutex<PinnedMaps>, client: Client, backend: SocketAddrV4) ->
     };
     let src_identity = match client {
         Client::Address(address) => maps.identity_v4(address.octets()),
+        Client::Verified(identity) => identity,
     };
     let dst_identity = maps.identity_v4(backend.ip().octets());
     let verdict = authorize(

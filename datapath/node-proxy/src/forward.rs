@@ -19,6 +19,7 @@ use tokio::{
 use crate::{
     authorize::{check, Authorization, Client},
     counters::ProxyCounters,
+    mtls::tunnel::Tunnels,
     route::{route, Route},
     upstream,
 };
@@ -42,11 +43,12 @@ pub async fn serve(
     listener: TcpListener,
     maps: Arc<Mutex<PinnedMaps>>,
     counters: Arc<ProxyCounters>,
+    tunnels: Option<Arc<Tunnels>>,
 ) -> std::io::Result<()> {
     loop {
         let (client, peer) = listener.accept().await?;
         counters.accepted.fetch_add(1, Ordering::Relaxed);
-        let (maps, counters) = (maps.clone(), counters.clone());
+        let (maps, counters, tunnels) = (maps.clone(), counters.clone(), tunnels.clone());
         tokio::spawn(async move {
             let local = client.local_addr().ok().and_then(v4);
             let route = match (v4(peer), local) {
@@ -63,8 +65,20 @@ pub async fn serve(
             let client_address = v4(peer).map(|p| *p.ip());
             match (route, client_address) {
                 (Route::Backend { backend, .. }, Some(address)) => {
-                    let peer = Client::Address(address);
-                    forward(client, peer, backend, source, &maps, &counters).await
+                    // A backend on another node: the tunnel to that node's proxy, which
+                    // decides on the client's verified identity.
+                    let remote = tunnels
+                        .as_ref()
+                        .and_then(|t| Some((t, t.peer_of(*backend.ip())?)));
+                    match remote {
+                        Some((tunnels, peer)) => {
+                            tunnels.outbound(client, address, backend, peer).await
+                        }
+                        None => {
+                            let peer = Client::Address(address);
+                            forward(client, peer, backend, source, &maps, &counters).await
+                        }
+                    }
                 }
                 (route, _) => count_unrouted(route, &counters),
             }
@@ -106,10 +120,45 @@ fn count_unrouted(route: Route, counters: &ProxyCounters) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Forwards one connection for `peer` to `backend` on this node, connecting from `source`
-/// (the proxy's address), if policy allows it; the client's connection is closed otherwise.
+/// Why a connection was not forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Policy does not allow the client to reach the backend.
+    Denied,
+    /// The backend did not accept the connection.
+    Unreachable,
+}
+
+/// Checks `peer` against the backend's policy and, if allowed, connects to `backend` from
+/// `source` (the proxy's address) with the flow announced to the XDP policy as `peer`'s.
+pub async fn open(
+    peer: Client,
+    backend: SocketAddrV4,
+    source: Ipv4Addr,
+    maps: &Arc<Mutex<PinnedMaps>>,
+    counters: &ProxyCounters,
+) -> Result<(upstream::Upstream, Authorization), Refusal> {
+    let authorization = check(maps, peer, backend);
+    if !authorization.allowed() {
+        counters.denied.fetch_add(1, Ordering::Relaxed);
+        return Err(Refusal::Denied);
+    }
+    match upstream::connect(maps, source, backend, authorization.src_identity).await {
+        Ok(upstream) => {
+            let _ = upstream.stream.set_nodelay(true);
+            Ok((upstream, authorization))
+        }
+        Err(_) => {
+            counters.backend_unreachable.fetch_add(1, Ordering::Relaxed);
+            Err(Refusal::Unreachable)
+        }
+    }
+}
+
+/// Forwards one connection for `peer` to `backend` on this node, if policy allows it; the
+/// client's connection is closed otherwise.
 pub async fn forward<C>(
-    mut client: C,
+    client: C,
     peer: Client,
     backend: SocketAddrV4,
     source: Ipv4Addr,
@@ -118,24 +167,28 @@ pub async fn forward<C>(
 ) where
     C: AsyncRead + AsyncWrite + Unpin,
 {
-    let authorization = check(maps, peer, backend);
-    if !authorization.allowed() {
-        counters.denied.fetch_add(1, Ordering::Relaxed);
-        return;
+    if let Ok((upstream, granted)) = open(peer, backend, source, maps, counters).await {
+        relay(client, upstream, peer, backend, granted, maps, counters).await;
     }
-    let mut upstream =
-        match upstream::connect(maps, source, backend, authorization.src_identity).await {
-            Ok(upstream) => upstream,
-            Err(_) => {
-                counters.backend_unreachable.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        };
-    let _ = upstream.stream.set_nodelay(true);
+}
+
+/// Copies both ways between the client and its backend until both are done, or until policy
+/// revokes what `granted` allowed.
+pub async fn relay<C>(
+    mut client: C,
+    mut upstream: upstream::Upstream,
+    peer: Client,
+    backend: SocketAddrV4,
+    granted: Authorization,
+    maps: &Mutex<PinnedMaps>,
+    counters: &ProxyCounters,
+) where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
     counters.forwarded.fetch_add(1, Ordering::Relaxed);
     counters.active.fetch_add(1, Ordering::Relaxed);
-    // Copies both ways; when one side ends its sending, the other side is shut down for
-    // writing, and the copy goes on in the other direction until it ends too.
+    // When one side ends its sending, the other side is shut down for writing, and the copy
+    // goes on in the other direction until it ends too.
     tokio::select! {
         copied = tokio::io::copy_bidirectional(&mut client, &mut upstream.stream) => {
             if let Ok((to_backend, to_client)) = copied {
@@ -143,7 +196,7 @@ pub async fn forward<C>(
                 counters.bytes_to_client.fetch_add(to_client, Ordering::Relaxed);
             }
         }
-        () = revoked(maps, peer, backend, authorization) => {
+        () = revoked(maps, peer, backend, granted) => {
             counters.revoked.fetch_add(1, Ordering::Relaxed);
         }
     }
