@@ -16,6 +16,7 @@
 //! - [`netlink`]: the route-netlink requests behind them;
 //! - [`topology`]: a routed "node" namespace with "pod" namespaces on veth pairs;
 //! - [`cgroup`]: cgroup v2 directories to start workloads in;
+//! - [`capture`]: the bytes that cross an interface (raw packet socket);
 //! - [`traffic`]: echo, request/response, name and raw HTTP clients and servers;
 //! - [`http_server`]: the HTTP/1.1 workload server (hyper);
 //! - [`binaries`]: where the workspace's programs are;
@@ -23,6 +24,7 @@
 
 pub mod bench;
 pub mod binaries;
+pub mod capture;
 pub mod cgroup;
 pub mod http_server;
 pub mod netlink;

@@ -9,6 +9,11 @@
 //! (a Debian test kernel has the bridge as a module). Every test builds its own node, so tests
 //! can run in parallel with the same addresses, and none of this is visible outside them.
 //! Interfaces of a pod can be read with [`interface_counters`].
+//!
+//! Two nodes (a cluster of two, for the tunnels between node proxies) are two `Node`s with
+//! different pod subnets ([`Node::with_subnet`]) whose namespaces [`link_nodes`] joins by a
+//! veth pair on an "underlay" subnet of their own. No route leads from one node's pods to the
+//! other's: what crosses between nodes is what the node proxies carry.
 
 use std::{net::Ipv4Addr, os::fd::AsRawFd as _};
 
@@ -28,6 +33,8 @@ pub struct Pod {
 pub struct Node {
     pub pods: Vec<Pod>,
     pub ns: Netns,
+    /// The first three octets of the pods' addresses; the gateway is `.1`.
+    subnet: [u8; 3],
 }
 
 impl Default for Node {
@@ -37,28 +44,44 @@ impl Default for Node {
 }
 
 impl Node {
+    /// A node whose pods are 10.77.0.x, with gateway [`GATEWAY_IP`].
     pub fn new() -> Self {
+        let [a, b, c, _] = GATEWAY_IP.octets();
+        Self::with_subnet([a, b, c])
+    }
+
+    /// A node whose pods are `subnet`.x, with gateway `subnet`.1.
+    pub fn with_subnet(subnet: [u8; 3]) -> Self {
         let ns = Netns::new();
         ns.sysctl("net/ipv4/ip_forward", "1");
         Self {
             pods: Vec::new(),
             ns,
+            subnet,
         }
     }
 
-    /// Adds pod `name` at 10.77.0.`host`.
+    /// The node's address on every pod link: the pods' gateway.
+    pub fn gateway(&self) -> Ipv4Addr {
+        let [a, b, c] = self.subnet;
+        Ipv4Addr::new(a, b, c, 1)
+    }
+
+    /// Adds pod `name` at `subnet`.`host` (10.77.0.`host` for [`Node::new`]).
     pub fn add_pod(&mut self, name: &str, host: u8) -> &Pod {
         let pod_ns = Netns::new();
         let host_interface = format!("h-{name}");
-        let ip = Ipv4Addr::new(10, 77, 0, host);
+        let [a, b, c] = self.subnet;
+        let ip = Ipv4Addr::new(a, b, c, host);
+        let gateway = self.gateway();
         self.ns.add_veth(&host_interface, &pod_ns, "eth0");
-        self.ns.add_address(&host_interface, GATEWAY_IP.into(), 32);
+        self.ns.add_address(&host_interface, gateway.into(), 32);
         self.ns.set_up(&host_interface);
         self.ns.add_route(ip, 32, None, &host_interface);
         pod_ns.add_address("eth0", ip.into(), 32);
         pod_ns.set_up("eth0");
-        pod_ns.add_route(GATEWAY_IP, 32, None, "eth0");
-        pod_ns.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(GATEWAY_IP), "eth0");
+        pod_ns.add_route(gateway, 32, None, "eth0");
+        pod_ns.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(gateway), "eth0");
         // Make the stack compute full checksums instead of leaving them to "hardware": a
         // translated packet with a wrong checksum is then really dropped by the receiver.
         pod_ns.run(|| disable_tx_checksum_offload("eth0"));
@@ -79,6 +102,24 @@ impl Node {
             .find(|p| p.name == name)
             .unwrap_or_else(|| panic!("no pod {name}"))
     }
+}
+
+/// The interface that joins two nodes, on both sides.
+pub const NODE_LINK: &str = "node-link";
+
+/// Joins the namespaces of nodes `a` and `b` by a veth pair named [`NODE_LINK`] on both sides,
+/// `a` at `underlay`.1/24 and `b` at `underlay`.2/24; returns the two addresses.
+pub fn link_nodes(a: &Node, b: &Node, underlay: [u8; 3]) -> (Ipv4Addr, Ipv4Addr) {
+    let [x, y, z] = underlay;
+    let (address_a, address_b) = (Ipv4Addr::new(x, y, z, 1), Ipv4Addr::new(x, y, z, 2));
+    a.ns.add_veth(NODE_LINK, &b.ns, NODE_LINK);
+    a.ns.add_address(NODE_LINK, address_a.into(), 24);
+    b.ns.add_address(NODE_LINK, address_b.into(), 24);
+    a.ns.set_up(NODE_LINK);
+    b.ns.set_up(NODE_LINK);
+    a.ns.wait_link_up(NODE_LINK);
+    b.ns.wait_link_up(NODE_LINK);
+    (address_a, address_b)
 }
 
 /// ETHTOOL_STXCSUM through SIOCETHTOOL, so no ethtool binary is needed.

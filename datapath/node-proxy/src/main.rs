@@ -90,7 +90,11 @@ struct RunArgs {
     tunnel_listen: Option<SocketAddr>,
     /// Backends in POD-CIDR are on the node whose proxy accepts tunnels at ADDRESS:PORT
     /// (repeatable), e.g. 10.78.0.0/24=10.100.0.2:15008.
-    #[arg(long = "peer", value_name = "POD-CIDR=ADDRESS:PORT", requires = "certs")]
+    #[arg(
+        long = "peer",
+        value_name = "POD-CIDR=ADDRESS:PORT",
+        requires = "certs"
+    )]
     peers: Vec<Peer>,
 }
 
@@ -137,9 +141,9 @@ fn run(cli: RunArgs) -> Result<()> {
         .with_context(|| format!("the datapath is not up in {}", dir.display()))?;
     let listen = listen_address(&maps, &dir)?;
     let store = match &cli.certs {
-        Some(certs) => Some(Arc::new(CertificateStore::open(certs).with_context(|| {
-            format!("cannot load the certificates in {}", certs.display())
-        })?)),
+        Some(certs) => Some(Arc::new(CertificateStore::open(certs).with_context(
+            || format!("cannot load the certificates in {}", certs.display()),
+        )?)),
         None => None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -215,9 +219,9 @@ async fn reload_certificates(store: Arc<CertificateStore>) {
         match store.reload_if_changed() {
             Ok(Some(identities)) => println!("certificates reloaded for identities {identities:?}"),
             Ok(None) => {}
-            Err(error) => eprintln!(
-                "meshtwin-node-proxy: keeping the previous certificates: {error:#}"
-            ),
+            Err(error) => {
+                eprintln!("meshtwin-node-proxy: keeping the previous certificates: {error:#}")
+            }
         }
         use std::io::Write as _;
         let _ = std::io::stdout().flush();

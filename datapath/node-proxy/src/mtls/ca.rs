@@ -59,8 +59,13 @@ fn write_atomically(dir: &Path, name: &str, contents: &str, mode: u32) -> Result
         .with_context(|| format!("cannot write {}", temporary.display()))?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
-    fs::rename(&temporary, &target)
-        .with_context(|| format!("cannot rename {} to {}", temporary.display(), target.display()))
+    fs::rename(&temporary, &target).with_context(|| {
+        format!(
+            "cannot rename {} to {}",
+            temporary.display(),
+            target.display()
+        )
+    })
 }
 
 fn offset(time: SystemTime) -> Result<OffsetDateTime> {
@@ -88,9 +93,7 @@ pub fn init(dir: &Path, trust_domain: &TrustDomain, valid_for: Duration) -> Resu
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    params.subject_alt_names = vec![SanType::URI(
-        format!("spiffe://{trust_domain}").try_into()?,
-    )];
+    params.subject_alt_names = vec![SanType::URI(format!("spiffe://{trust_domain}").try_into()?)];
     let now = SystemTime::now();
     params.not_before = offset(now - Duration::from_secs(60))?;
     params.not_after = offset(now + valid_for)?;
@@ -104,8 +107,8 @@ pub fn init(dir: &Path, trust_domain: &TrustDomain, valid_for: Duration) -> Resu
 /// The trust domain recorded in a CA or node directory.
 pub fn read_trust_domain(dir: &Path) -> Result<TrustDomain> {
     let path = dir.join(TRUST_DOMAIN);
-    let text = fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     TrustDomain::parse(text.trim()).map_err(anyhow::Error::msg)
 }
 

@@ -47,9 +47,11 @@ pub async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> io::Result<So
         return Err(invalid(format!("method {:?}, not CONNECT", request.method)));
     }
     let target = request.path.unwrap_or_default();
-    target
-        .parse()
-        .map_err(|_| invalid(format!("CONNECT target {target:?} is not an IPv4 address:port")))
+    target.parse().map_err(|_| {
+        invalid(format!(
+            "CONNECT target {target:?} is not an IPv4 address:port"
+        ))
+    })
 }
 
 pub async fn write_response<S: AsyncWrite + Unpin>(

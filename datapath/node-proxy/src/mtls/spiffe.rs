@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(domain.spiffe_id(10), "spiffe://meshtwin.test/identity/10");
         assert_eq!(domain.identity_of(&domain.spiffe_id(10)), Some(10));
         assert_eq!(domain.server_name(20), "identity-20.meshtwin.test");
-        assert_eq!(domain.identity_of_server_name("identity-20.meshtwin.test"), Some(20));
+        assert_eq!(
+            domain.identity_of_server_name("identity-20.meshtwin.test"),
+            Some(20)
+        );
         for foreign in [
             "spiffe://other.test/identity/10",
             "spiffe://meshtwin.test/identity/010",
@@ -99,8 +102,14 @@ mod tests {
         ] {
             assert_eq!(domain.identity_of(foreign), None, "{foreign}");
         }
-        assert_eq!(domain.identity_of_server_name("identity-20.other.test"), None);
-        assert_eq!(domain.identity_of_server_name("identity-20xmeshtwin.test"), None);
+        assert_eq!(
+            domain.identity_of_server_name("identity-20.other.test"),
+            None
+        );
+        assert_eq!(
+            domain.identity_of_server_name("identity-20xmeshtwin.test"),
+            None
+        );
         for bad in ["", "Mesh.test", "a..b", "-a.b", "a_b", "a/b"] {
             assert!(TrustDomain::parse(bad).is_err(), "{bad}");
         }

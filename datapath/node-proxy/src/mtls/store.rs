@@ -94,7 +94,10 @@ impl Certificates {
                 .key_provider
                 .load_private_key(key.clone_key())
                 .with_context(|| format!("unusable private key in {}", path.display()))?;
-            keys.insert(identity, Arc::new(CertifiedKey::new(chain.clone(), signing)));
+            keys.insert(
+                identity,
+                Arc::new(CertifiedKey::new(chain.clone(), signing)),
+            );
             let mut client = ClientConfig::builder_with_provider(provider.clone())
                 .with_protocol_versions(&[&rustls::version::TLS13])?
                 .with_root_certificates(roots.clone())

@@ -54,7 +54,9 @@ impl std::str::FromStr for Peer {
 
     /// `10.78.0.0/24=10.100.0.2:15008`
     fn from_str(text: &str) -> Result<Self, String> {
-        let usage = || format!("{text:?}: expected POD-CIDR=ADDRESS:PORT, e.g. 10.78.0.0/24=10.100.0.2:15008");
+        let usage = || {
+            format!("{text:?}: expected POD-CIDR=ADDRESS:PORT, e.g. 10.78.0.0/24=10.100.0.2:15008")
+        };
         let (cidr, tunnel) = text.split_once('=').ok_or_else(usage)?;
         let (address, prefix_len) = cidr.split_once('/').ok_or_else(usage)?;
         let pods = Network {
@@ -85,7 +87,10 @@ pub struct Tunnels {
 impl Tunnels {
     /// The peer node whose pods include `backend`, if it is not on this node.
     pub fn peer_of(&self, backend: Ipv4Addr) -> Option<Peer> {
-        self.peers.iter().copied().find(|p| p.pods.contains(backend))
+        self.peers
+            .iter()
+            .copied()
+            .find(|p| p.pods.contains(backend))
     }
 
     fn identities(&self, client: Ipv4Addr, backend: Ipv4Addr) -> (u32, u32) {
@@ -143,9 +148,15 @@ impl Tunnels {
         }
         counters.tunneled.fetch_add(1, Ordering::Relaxed);
         counters.active.fetch_add(1, Ordering::Relaxed);
-        if let Ok((to_backend, to_client)) = tokio::io::copy_bidirectional(&mut client, &mut tls).await {
-            counters.bytes_to_backend.fetch_add(to_backend, Ordering::Relaxed);
-            counters.bytes_to_client.fetch_add(to_client, Ordering::Relaxed);
+        if let Ok((to_backend, to_client)) =
+            tokio::io::copy_bidirectional(&mut client, &mut tls).await
+        {
+            counters
+                .bytes_to_backend
+                .fetch_add(to_backend, Ordering::Relaxed);
+            counters
+                .bytes_to_client
+                .fetch_add(to_client, Ordering::Relaxed);
         }
         counters.active.fetch_sub(1, Ordering::Relaxed);
     }
@@ -202,7 +213,10 @@ impl Tunnels {
                 let _ = tls.shutdown().await;
             }
             Ok((upstream, granted)) => {
-                if connect_head::write_response(&mut tls, 200, "OK").await.is_ok() {
+                if connect_head::write_response(&mut tls, 200, "OK")
+                    .await
+                    .is_ok()
+                {
                     forward::relay(tls, upstream, peer, target, granted, &self.maps, counters)
                         .await;
                 }
@@ -230,10 +244,14 @@ fn spiffe_identity(
     use x509_parser::{extensions::GeneralName, prelude::FromDer as _};
     let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(certificate).ok()?;
     let names = parsed.subject_alternative_name().ok()??;
-    let mut uris = names.value.general_names.iter().filter_map(|name| match name {
-        GeneralName::URI(uri) => Some(*uri),
-        _ => None,
-    });
+    let mut uris = names
+        .value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::URI(uri) => Some(*uri),
+            _ => None,
+        });
     let uri = uris.next()?;
     if uris.next().is_some() {
         return None;
@@ -253,7 +271,12 @@ mod tests {
         assert_eq!(peer.tunnel, "10.100.0.2:15008".parse().unwrap());
         let everything: Peer = "0.0.0.0/0=10.100.0.2:15008".parse().unwrap();
         assert!(everything.pods.contains(Ipv4Addr::new(192, 0, 2, 1)));
-        for bad in ["10.78.0.0/24", "10.78.0.0/33=1.2.3.4:5", "10.78.0.0=1.2.3.4:5", "x/8=1.2.3.4:5"] {
+        for bad in [
+            "10.78.0.0/24",
+            "10.78.0.0/33=1.2.3.4:5",
+            "10.78.0.0=1.2.3.4:5",
+            "x/8=1.2.3.4:5",
+        ] {
             assert!(bad.parse::<Peer>().is_err(), "{bad}");
         }
     }
