@@ -71,6 +71,15 @@ enum Command {
     /// The mesh's certificate authority: `ca init`, `ca issue`.
     #[command(subcommand)]
     Ca(ca_command::CaCommand),
+    /// Measure TLS's own CPU cost in memory (handshakes, records); prints JSON.
+    MeasureTls {
+        /// Full handshakes (both ends) to time.
+        #[arg(long, default_value_t = 500)]
+        handshakes: usize,
+        /// MiB to seal and open in 16 KiB records.
+        #[arg(long, default_value_t = 256)]
+        megabytes: usize,
+    },
 }
 
 #[derive(Args)]
@@ -102,6 +111,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Ca(command)) => ca_command::run(command),
+        Some(Command::MeasureTls {
+            handshakes,
+            megabytes,
+        }) => mtls::record_cost::run(handshakes.max(1), megabytes.max(1)),
         None => run(cli.run),
     };
     match result {

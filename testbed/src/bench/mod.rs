@@ -15,6 +15,7 @@
 //! of `connect()` to the node proxy directly and through connect4, for the per-connection cost.
 //! Prints a table, the one-way costs the simulator's kernel model takes, and writes JSON.
 
+mod mtls;
 mod processes;
 mod report;
 
@@ -40,6 +41,19 @@ pub struct Options {
     /// The CPU all benchmark processes are pinned to, or none.
     pub cpu: Option<usize>,
     pub json: PathBuf,
+    /// Which parts to run.
+    pub sections: Sections,
+}
+
+/// The benchmark's parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sections {
+    /// Everything.
+    All,
+    /// The same-node paths (0) to (e).
+    Node,
+    /// The mTLS tunnel between two nodes against a plain proxy hop.
+    Mtls,
 }
 
 const CLIENT: &str = "10.77.0.2";
@@ -86,29 +100,7 @@ pub fn run(options: &Options) -> Result<()> {
     loopback_echo.args(["echo-server", "--listen", "127.0.0.1:7000"]);
     let _loopback_server = start(loopback_echo, "listening")?;
 
-    let measure = |connect: &str| -> Result<Vec<RoundTrips>> {
-        let mut runs = Vec::new();
-        for _ in 0..options.runs {
-            let output = cgroups
-                .command("client", &traffic, Some(client_ns))
-                .args(["rr-client", "--connect", connect])
-                .args(["--size", &options.size.to_string()])
-                .args(["--warmup-secs", "1"])
-                .args([
-                    "--duration-secs",
-                    &options.duration.as_secs_f64().to_string(),
-                ])
-                .output()?;
-            if !output.status.success() {
-                bail!(
-                    "rr-client to {connect} failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-            }
-            runs.push(serde_json::from_slice(&output.stdout)?);
-        }
-        Ok(runs)
-    };
+    let measure = |connect: &str| round_trips(options, &cgroups, &traffic, client_ns, connect);
     let mut paths = Vec::new();
     let mut record = |key, path, result: Result<Vec<RoundTrips>>| {
         let (runs, skipped) = match result {
@@ -134,33 +126,45 @@ pub fn run(options: &Options) -> Result<()> {
         });
     };
 
-    record("0", "loopback (reference)", measure("127.0.0.1:7000"));
-    record("a", "veth, plain kernel path", measure(SERVER));
+    let mut connect = None;
+    if matches!(options.sections, Sections::All | Sections::Node) {
+        record("0", "loopback (reference)", measure("127.0.0.1:7000"));
+        record("a", "veth, plain kernel path", measure(SERVER));
 
-    agent.up(&node.ns, &workloads(&cgroups, true, false, false))?;
-    record("b", "sockmap bypass", measure(SERVER));
+        agent.up(&node.ns, &workloads(&cgroups, true, false, false))?;
+        record("b", "sockmap bypass", measure(SERVER));
 
-    // The proxy for (c), (d), (e): in the node namespace and its own cgroup.
-    agent.up(&node.ns, &workloads(&cgroups, false, false, false))?;
-    let mut proxy = cgroups.command("proxy", &proxy_binary, Some(&node.ns));
-    proxy.arg("--bpffs-dir").arg(&agent.bpffs_dir);
-    proxy.args(["--metrics-address", "127.0.0.1:0"]);
-    let _proxy = start(proxy, "metrics on")?;
-    record("c", "iptables REDIRECT to the node proxy", {
-        match Redirect::add(&node.ns) {
-            Ok(_rule) => measure(VIP),
-            Err(error) => Err(error),
-        }
-    });
+        // The proxy for (c), (d), (e): in the node namespace and its own cgroup.
+        agent.up(&node.ns, &workloads(&cgroups, false, false, false))?;
+        let mut proxy = cgroups.command("proxy", &proxy_binary, Some(&node.ns));
+        proxy.arg("--bpffs-dir").arg(&agent.bpffs_dir);
+        proxy.args(["--metrics-address", "127.0.0.1:0"]);
+        let _proxy = start(proxy, "metrics on")?;
+        record("c", "iptables REDIRECT to the node proxy", {
+            match Redirect::add(&node.ns) {
+                Ok(_rule) => measure(VIP),
+                Err(error) => Err(error),
+            }
+        });
 
-    agent.up(&node.ns, &workloads(&cgroups, false, true, false))?;
-    record("d", "connect4 redirect to the node proxy", measure(VIP));
-    let connect = connect_cost(&cgroups, &traffic, client_ns)
-        .inspect_err(|error| eprintln!("connect() cost not measured: {error:#}"))
-        .ok();
+        agent.up(&node.ns, &workloads(&cgroups, false, true, false))?;
+        record("d", "connect4 redirect to the node proxy", measure(VIP));
+        connect = connect_cost(&cgroups, &traffic, client_ns)
+            .inspect_err(|error| eprintln!("connect() cost not measured: {error:#}"))
+            .ok();
 
-    agent.up(&node.ns, &workloads(&cgroups, true, true, true))?;
-    record("e", "connect4 + sockmap to the node proxy", measure(VIP));
+        agent.up(&node.ns, &workloads(&cgroups, true, true, true))?;
+        record("e", "connect4 + sockmap to the node proxy", measure(VIP));
+        drop(_proxy);
+    }
+    let mtls = if matches!(options.sections, Sections::All | Sections::Mtls) {
+        let measure = |cgroups: &CgroupTree, traffic: &Path, ns: &Netns, connect: &str| {
+            round_trips(options, cgroups, traffic, ns, connect)
+        };
+        Some(mtls::run(&traffic, &agent.agent, &proxy_binary, measure)?)
+    } else {
+        None
+    };
 
     let report = Report {
         size_bytes: options.size,
@@ -179,6 +183,7 @@ pub fn run(options: &Options) -> Result<()> {
         per_leg_us: per_leg(&paths, connect.as_ref()),
         paths,
         connect,
+        mtls,
     };
     print_report(&report);
     if let Some(parent) = options.json.parent() {
@@ -187,6 +192,37 @@ pub fn run(options: &Options) -> Result<()> {
     std::fs::write(&options.json, serde_json::to_string_pretty(&report)?)?;
     println!("JSON: {}", options.json.display());
     Ok(())
+}
+
+/// `runs` request/response runs of the traffic tool from the client cgroup in `ns`.
+fn round_trips(
+    options: &Options,
+    cgroups: &CgroupTree,
+    traffic: &Path,
+    ns: &Netns,
+    connect: &str,
+) -> Result<Vec<RoundTrips>> {
+    let mut runs = Vec::new();
+    for _ in 0..options.runs {
+        let output = cgroups
+            .command("client", traffic, Some(ns))
+            .args(["rr-client", "--connect", connect])
+            .args(["--size", &options.size.to_string()])
+            .args(["--warmup-secs", "1"])
+            .args([
+                "--duration-secs",
+                &options.duration.as_secs_f64().to_string(),
+            ])
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "rr-client to {connect} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        runs.push(serde_json::from_slice(&output.stdout)?);
+    }
+    Ok(runs)
 }
 
 /// Mean `connect()` time to the node proxy: directly, and to the VIP through connect4.

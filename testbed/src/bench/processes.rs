@@ -14,6 +14,12 @@ use crate::netns::Netns;
 /// A child process killed when dropped.
 pub(super) struct Running(Child);
 
+impl Running {
+    pub(super) fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -36,6 +36,8 @@ pub(super) struct Report {
     pub(super) connect: Option<ConnectCost>,
     /// One-way costs for models/kernel.toml, from the medians.
     pub(super) per_leg_us: serde_json::Value,
+    /// The mTLS tunnel between two nodes against a plain proxy hop.
+    pub(super) mtls: Option<super::mtls::MtlsReport>,
 }
 
 /// One-way costs from the medians' means: the simulator's model adds legs' means.
@@ -111,4 +113,31 @@ pub(super) fn print_report(report: &Report) {
         "one-way costs for models/kernel.toml (µs): {}",
         report.per_leg_us
     );
+    if let Some(m) = &report.mtls {
+        println!("node proxies, plain hop on one node (f) and mTLS tunnel between two nodes (g):");
+        println!(
+            "{:<4} {:<22} {:>9} {:>9} {:>16} {:>14} {:>18}",
+            "", "path", "p50 µs", "p99 µs", "CPU µs/conn", "CPU ns/byte", "RSS bytes/conn"
+        );
+        for (key, name, costs) in [
+            ("f", "plain proxy hop", &m.plain),
+            ("g", "mTLS tunnel", &m.tunnel),
+        ] {
+            let (p50, p99) = costs
+                .round_trips
+                .as_ref()
+                .map_or((f64::NAN, f64::NAN), |r| (r.p50_us, r.p99_us));
+            println!(
+                "({key}) {name:<22} {p50:>9.1} {p99:>9.1} {:>16.1} {:>14.2} {:>18.0}",
+                costs.cpu_per_connection_us, costs.cpu_per_byte_ns, costs.rss_per_connection_bytes
+            );
+        }
+        println!(
+            "TLS per tunnel end: handshake {:.1} µs CPU, records {:.2} ns CPU per byte, {:.0} bytes per connection",
+            m.handshake_cpu_us_per_end,
+            m.record_cpu_ns_per_byte_per_end,
+            m.memory_bytes_per_connection_per_end
+        );
+        println!("TLS alone, in memory: {}", m.tls_in_memory);
+    }
 }

@@ -39,6 +39,9 @@ enum Command {
         /// Let the scheduler place the processes on any CPU instead.
         #[arg(long)]
         unpinned: bool,
+        /// Which parts to run.
+        #[arg(long, value_enum, default_value = "all")]
+        sections: bench::Sections,
         /// Where to write the JSON results.
         #[arg(long, default_value = "target/bench-datapath.json")]
         json: PathBuf,
@@ -64,12 +67,14 @@ fn run(cli: Cli) -> Result<()> {
             cpu,
             unpinned,
             json,
+            sections,
         } => bench::run(&bench::Options {
             duration: Duration::from_secs_f64(duration_secs),
             size,
             runs: runs.max(1),
             cpu: (!unpinned).then_some(cpu),
             json,
+            sections,
         }),
     }
 }

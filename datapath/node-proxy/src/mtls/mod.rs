@@ -21,10 +21,12 @@
 //! - `ca`: the CA (`meshtwin-node-proxy ca init|issue`) and its files;
 //! - `store`: a node's certificates as rustls configurations, reloaded when they change;
 //! - `connect_head`: the CONNECT request and its answer;
-//! - `tunnel`: the outbound and inbound ends.
+//! - `tunnel`: the outbound and inbound ends;
+//! - `record_cost`: TLS's own CPU cost, in memory (`meshtwin-node-proxy measure-tls`).
 
 pub mod ca;
 pub mod connect_head;
+pub mod record_cost;
 pub mod spiffe;
 pub mod store;
 pub mod tunnel;
