@@ -19,7 +19,7 @@ const EMBEDDED_COMPONENTS: [(&str, &str); 4] = [
 ];
 
 /// In file-name order, as `from_dir` reads them.
-const EMBEDDED_PROFILES: [(&str, &str); 3] = [
+const EMBEDDED_PROFILES: [(&str, &str); 4] = [
     (
         "envoy-ci-bounds",
         include_str!("../../../models/profiles/envoy-ci-bounds.toml"),
@@ -27,6 +27,10 @@ const EMBEDDED_PROFILES: [(&str, &str); 3] = [
     (
         "flat-70MB",
         include_str!("../../../models/profiles/flat-70MB.toml"),
+    ),
+    (
+        "meshtwin-node-proxy",
+        include_str!("../../../models/profiles/meshtwin-node-proxy.toml"),
     ),
     (
         "qubership-sizing",

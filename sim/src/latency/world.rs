@@ -137,6 +137,10 @@ pub struct World<'a> {
     /// Service-time distribution (ns) and mTLS handshake cost (ns), by station kind.
     service_time: [Sampler; StationKind::COUNT],
     mtls_ns: [f64; StationKind::COUNT],
+    /// What sealing and opening a request's and its response's payload costs a proxy next to
+    /// an mTLS leg, every request (ns), by station kind: the L4 micro proxy's measured cost
+    /// per byte; zero for L7 proxies, whose service time was calibrated with it.
+    mtls_record_ns: [f64; StationKind::COUNT],
     /// Pods, services and the call graph as the loop reads them, proxies filled in.
     lookup: Lookup,
     waypoint_replicas: u32,
@@ -206,6 +210,13 @@ impl<'a> World<'a> {
                     costs.latency.ztunnel_mtls_handshake_us
                 }
         });
+        let mtls_record_ns = StationKind::ALL.map(|k| {
+            if k.l7() {
+                0.0
+            } else {
+                2.0 * scenario.traffic.payload_bytes as f64 * costs.latency.ztunnel_mtls_ns_per_byte
+            }
+        });
 
         let load = ServiceLoad::new(cluster, 1);
         let sources: Vec<_> = cluster
@@ -240,6 +251,7 @@ impl<'a> World<'a> {
             proxy_kind: StationKind::Sidecar,
             service_time,
             mtls_ns,
+            mtls_record_ns,
             lookup: Lookup::new(cluster, &load),
             waypoint_replicas: scenario.mesh.waypoint_replicas,
             arrivals,
@@ -543,10 +555,13 @@ impl<'a> World<'a> {
             call.step as usize,
         );
         let mut ns = self.service_time[kind].sample(&mut self.rng);
-        if self.new_connections {
+        if self.new_connections || self.mtls_record_ns[kind] > 0.0 {
             let step = self.plans[plan].steps[step - 1];
             if let Step::Proxy { mtls: true, .. } = step {
-                ns += self.mtls_ns[kind];
+                ns += self.mtls_record_ns[kind];
+                if self.new_connections {
+                    ns += self.mtls_ns[kind];
+                }
             }
         }
         let ns = round_ns(ns).max(1);
