@@ -67,14 +67,24 @@ impl Node {
         Ipv4Addr::new(a, b, c, 1)
     }
 
-    /// Adds pod `name` at `subnet`.`host` (10.77.0.`host` for [`Node::new`]).
+    /// Adds pod `name` at `subnet`.`host` (10.77.0.`host` for [`Node::new`]), on a veth pair.
     pub fn add_pod(&mut self, name: &str, host: u8) -> &Pod {
+        self.add_pod_on(name, host, PodLink::Veth)
+            .expect("a veth pair is always possible")
+    }
+
+    /// Adds pod `name` on `link`; fails only when the kernel cannot make a netkit pair (built
+    /// without it, or older than 6.7).
+    pub fn add_pod_on(&mut self, name: &str, host: u8, link: PodLink) -> std::io::Result<&Pod> {
         let pod_ns = Netns::new();
         let host_interface = format!("h-{name}");
         let [a, b, c] = self.subnet;
         let ip = Ipv4Addr::new(a, b, c, host);
         let gateway = self.gateway();
-        self.ns.add_veth(&host_interface, &pod_ns, "eth0");
+        match link {
+            PodLink::Veth => self.ns.add_veth(&host_interface, &pod_ns, "eth0"),
+            PodLink::Netkit => self.ns.add_netkit(&host_interface, &pod_ns, "eth0")?,
+        }
         self.ns.add_address(&host_interface, gateway.into(), 32);
         self.ns.set_up(&host_interface);
         self.ns.add_route(ip, 32, None, &host_interface);
@@ -84,7 +94,9 @@ impl Node {
         pod_ns.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(gateway), "eth0");
         // Make the stack compute full checksums instead of leaving them to "hardware": a
         // translated packet with a wrong checksum is then really dropped by the receiver.
-        pod_ns.run(|| disable_tx_checksum_offload("eth0"));
+        if link == PodLink::Veth {
+            pod_ns.run(|| disable_tx_checksum_offload("eth0"));
+        }
         self.ns.wait_link_up(&host_interface);
         pod_ns.wait_link_up("eth0");
         self.pods.push(Pod {
@@ -93,7 +105,7 @@ impl Node {
             host_interface,
             ns: pod_ns,
         });
-        self.pods.last().expect("just pushed")
+        Ok(self.pods.last().expect("just pushed"))
     }
 
     pub fn pod(&self, name: &str) -> &Pod {
@@ -102,6 +114,16 @@ impl Node {
             .find(|p| p.name == name)
             .unwrap_or_else(|| panic!("no pod {name}"))
     }
+}
+
+/// The device pair between a pod and its node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodLink {
+    /// A veth pair (`h-<pod>` on the node, `eth0` in the pod).
+    Veth,
+    /// A netkit pair in L2 mode (6.7+, `CONFIG_NETKIT`): `h-<pod>` is the primary, where BPF
+    /// programs attach for both directions; `eth0` the peer.
+    Netkit,
 }
 
 /// The interface that joins two nodes, on both sides.

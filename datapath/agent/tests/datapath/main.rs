@@ -7,6 +7,7 @@ mod connect_redirect;
 mod http_visibility;
 mod lifecycle;
 mod mtls_tunnel;
+mod netkit_pods;
 mod probes;
 mod proxy_policy;
 mod sockmap_bypass;
