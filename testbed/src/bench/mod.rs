@@ -16,6 +16,7 @@
 //! Prints a table, the one-way costs the simulator's kernel model takes, and writes JSON.
 
 mod mtls;
+mod netkit;
 mod processes;
 mod report;
 
@@ -54,6 +55,8 @@ pub enum Sections {
     Node,
     /// The mTLS tunnel between two nodes against a plain proxy hop.
     Mtls,
+    /// Pods on veth and on netkit pairs, without and with the service load balancer.
+    Netkit,
 }
 
 const CLIENT: &str = "10.77.0.2";
@@ -103,27 +106,7 @@ pub fn run(options: &Options) -> Result<()> {
     let measure = |connect: &str| round_trips(options, &cgroups, &traffic, client_ns, connect);
     let mut paths = Vec::new();
     let mut record = |key, path, result: Result<Vec<RoundTrips>>| {
-        let (runs, skipped) = match result {
-            Ok(runs) => (runs, None),
-            Err(error) => (Vec::new(), Some(format!("{error:#}"))),
-        };
-        let mut sorted: Vec<&RoundTrips> = runs.iter().collect();
-        sorted.sort_by(|a, b| a.p50_us.total_cmp(&b.p50_us));
-        let median = sorted.get(sorted.len() / 2).map(|r| (*r).clone());
-        eprintln!(
-            "{key} {path}: {}",
-            median.as_ref().map_or_else(
-                || skipped.clone().unwrap_or_default(),
-                |m| format!("p50 {:.1} µs, p99 {:.1} µs", m.p50_us, m.p99_us)
-            )
-        );
-        paths.push(PathResult {
-            key,
-            path,
-            median,
-            runs,
-            skipped,
-        });
+        paths.push(record_run(key, path, result));
     };
 
     let mut connect = None;
@@ -156,6 +139,9 @@ pub fn run(options: &Options) -> Result<()> {
         agent.up(&node.ns, &workloads(&cgroups, true, true, true))?;
         record("e", "connect4 + sockmap to the node proxy", measure(VIP));
         drop(_proxy);
+    }
+    if matches!(options.sections, Sections::All | Sections::Netkit) {
+        netkit::run(options, &traffic, &agent.agent, &mut paths)?;
     }
     let mtls = if matches!(options.sections, Sections::All | Sections::Mtls) {
         let measure = |cgroups: &CgroupTree, traffic: &Path, ns: &Netns, connect: &str| {
@@ -192,6 +178,36 @@ pub fn run(options: &Options) -> Result<()> {
     std::fs::write(&options.json, serde_json::to_string_pretty(&report)?)?;
     println!("JSON: {}", options.json.display());
     Ok(())
+}
+
+/// One path's runs, reduced to the median run by p50 (or why it was skipped), printed as it
+/// comes.
+fn record_run(
+    key: &'static str,
+    path: &'static str,
+    result: Result<Vec<RoundTrips>>,
+) -> PathResult {
+    let (runs, skipped) = match result {
+        Ok(runs) => (runs, None),
+        Err(error) => (Vec::new(), Some(format!("{error:#}"))),
+    };
+    let mut sorted: Vec<&RoundTrips> = runs.iter().collect();
+    sorted.sort_by(|a, b| a.p50_us.total_cmp(&b.p50_us));
+    let median = sorted.get(sorted.len() / 2).map(|r| (*r).clone());
+    eprintln!(
+        "{key} {path}: {}",
+        median.as_ref().map_or_else(
+            || skipped.clone().unwrap_or_default(),
+            |m| format!("p50 {:.1} µs, p99 {:.1} µs", m.p50_us, m.p99_us)
+        )
+    );
+    PathResult {
+        key,
+        path,
+        median,
+        runs,
+        skipped,
+    }
 }
 
 /// `runs` request/response runs of the traffic tool from the client cgroup in `ns`.

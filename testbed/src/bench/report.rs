@@ -15,6 +15,19 @@ pub(super) struct PathResult {
     pub(super) skipped: Option<String>,
 }
 
+impl PathResult {
+    pub(super) fn skipped(key: &'static str, path: &'static str, reason: String) -> Self {
+        eprintln!("{key} {path}: {reason}");
+        Self {
+            key,
+            path,
+            median: None,
+            runs: Vec::new(),
+            skipped: Some(reason),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct ConnectCost {
     pub(super) direct_us: f64,

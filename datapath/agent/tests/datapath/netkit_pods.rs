@@ -99,3 +99,32 @@ fn tc_service_lb_on_netkit_pods_spreads_flows_as_predicted() {
     drop(agent);
     gate.pass();
 }
+
+/// The datapath benchmark's netkit rows (`meshtwin-testbed bench --sections netkit`) for a VM
+/// whose kernel has netkit, which this project's build host lacks:
+/// `cargo run --release -p vmtests -- 6.18 -- --ignored bench_netkit_rows --nocapture`
+/// (the table lands in the kernel's guest.log). It measures; it checks nothing but that every
+/// row was measured.
+#[test]
+#[ignore = "a benchmark: run it by name in a VM kernel that has netkit"]
+fn bench_netkit_rows() {
+    let Some(gate) = gate::require("bench_netkit_rows", FEATURES) else {
+        return;
+    };
+    meshtwin_testbed::bench::run(&meshtwin_testbed::bench::Options {
+        duration: Duration::from_secs(3),
+        size: 1024,
+        runs: 3,
+        cpu: Some(0),
+        json: std::env::temp_dir().join("meshtwin-bench-netkit.json"),
+        sections: meshtwin_testbed::bench::Sections::Netkit,
+    })
+    .expect("the netkit benchmark");
+    let report = std::fs::read_to_string(std::env::temp_dir().join("meshtwin-bench-netkit.json"))
+        .expect("the benchmark's JSON");
+    assert!(
+        !report.contains("\"skipped\": \""),
+        "a row was skipped: {report}"
+    );
+    gate.pass();
+}
