@@ -4,12 +4,12 @@
 //! ```text
 //! meshtwin-node-proxy ca init  --dir CA --trust-domain meshtwin.test [--valid-for-secs N]
 //! meshtwin-node-proxy ca issue --ca CA --out NODE-DIR --identity 10=frontend --identity 20 \
-//!                              [--valid-for-secs 3600] [--backdate-secs 0]
+//!                              [--valid-for-secs 3600] [--backdate-secs 0] [--renew-every-secs 1800]
 //! ```
 
 use std::{path::PathBuf, time::Duration};
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Subcommand;
 
 use crate::mtls::{ca, spiffe::TrustDomain};
@@ -47,6 +47,10 @@ pub enum CaCommand {
         /// Start the validity this many seconds in the past (tests of expired certificates).
         #[arg(long, default_value_t = 0)]
         backdate_secs: u64,
+        /// Keep running and issue again every this many seconds (rotation; at most half the
+        /// validity, so a proxy always holds a valid certificate).
+        #[arg(long)]
+        renew_every_secs: Option<u64>,
     },
 }
 
@@ -83,16 +87,30 @@ pub fn run(command: CaCommand) -> Result<()> {
             identities,
             valid_for_secs,
             backdate_secs,
+            renew_every_secs,
         } => {
+            if let Some(every) = renew_every_secs {
+                if every == 0 || every * 2 > valid_for_secs {
+                    bail!("--renew-every-secs {every} must be from 1 to half of --valid-for-secs ({valid_for_secs})");
+                }
+            }
             let request = ca::Issue {
                 identities: &identities,
                 valid_for: Duration::from_secs(valid_for_secs),
                 backdate: Duration::from_secs(backdate_secs),
             };
-            let written = ca::issue(&ca_dir, &out, &request)
-                .with_context(|| format!("cannot issue certificates into {}", out.display()))?;
-            for path in written {
-                println!("issued {}", path.display());
+            loop {
+                let written = ca::issue(&ca_dir, &out, &request)
+                    .with_context(|| format!("cannot issue certificates into {}", out.display()))?;
+                for path in written {
+                    println!("issued {}", path.display());
+                }
+                use std::io::Write as _;
+                std::io::stdout().flush()?;
+                match renew_every_secs {
+                    Some(every) => std::thread::sleep(Duration::from_secs(every)),
+                    None => break,
+                }
             }
         }
     }
