@@ -39,7 +39,8 @@ bench-engine:
 
 # The datapath benchmark (root): same-node 1 KiB request/response through loopback, veth, the
 # sockmap bypass, iptables REDIRECT and connect4 to the node proxy, and connect4 + sockmap
-# (docs/performance.md, "Datapath"). `just bench-datapath --unpinned` lets processes spread.
+# (docs/performance.md, "Datapath"). `just bench-datapath --unpinned` lets processes spread;
+# `--sections node|mtls|netkit` runs one part (netkit rows need a kernel with netkit).
 bench-datapath *ARGS:
     cargo build --release -p meshtwin-agent -p meshtwin-node-proxy -p meshtwin-testbed
     target/release/meshtwin-testbed bench --duration-secs 5 --runs 3 {{ARGS}}
