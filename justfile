@@ -46,8 +46,9 @@ bench-engine:
 
 # The datapath benchmark (root): same-node 1 KiB request/response through loopback, veth, the
 # sockmap bypass, iptables REDIRECT and connect4 to the node proxy, and connect4 + sockmap
-# (docs/performance.md, "Datapath"), then wrk against nginx over veth and the bypass, unpinned.
-# `just bench-datapath --unpinned` lets every process spread; `--many-only` runs only wrk/nginx.
+# (docs/performance.md, "Datapath"), then wrk against nginx over veth and the bypass, unpinned,
+# the mTLS tunnel between two nodes and netkit pods. `just bench-datapath --unpinned` lets every
+# process spread; `--sections node|many|mtls|netkit` runs one part (netkit needs a kernel with it).
 bench-datapath *ARGS:
     cargo build --release -p meshtwin-agent -p meshtwin-node-proxy -p meshtwin-testbed
     target/release/meshtwin-testbed bench --duration-secs 5 --runs 3 {{ARGS}}

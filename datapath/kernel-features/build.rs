@@ -21,6 +21,8 @@ struct RawFeature {
     since: String,
     used_for: String,
     probe: Option<String>,
+    /// The kernel config option that builds the feature, for one a kernel may be built without.
+    config: Option<String>,
 }
 
 /// The probes kernels.toml may name, and the Rust value each becomes (src/feature.rs).
@@ -36,6 +38,7 @@ const PROBES: &[(&str, &str)] = &[
         "program:cgroup_sock_addr",
         "Probe::Program(ProgramProbe::CgroupSockAddr)",
     ),
+    ("device:netkit", "Probe::Device(DeviceProbe::Netkit)"),
 ];
 
 fn main() {
@@ -101,10 +104,21 @@ fn generate(table: &Path) -> Result<String, String> {
                 }
             },
         };
+        let config = match &raw.config {
+            None => "None".to_owned(),
+            Some(option) if option.starts_with("CONFIG_") && raw.probe.is_some() => {
+                format!("Some({option:?})")
+            }
+            Some(_) => {
+                return Err(at(
+                    "config must be a CONFIG_ option, and needs a probe to tell a kernel built without it".into(),
+                ))
+            }
+        };
         let constant = name.to_ascii_uppercase();
         writeln!(
             code,
-            "/// `{name}`, since {since}: {}.\npub const {constant}: Feature = Feature {{\n    name: {name:?},\n    since: KernelVersion::new({}, {}, {}),\n    used_for: {:?},\n    probe: {probe},\n}};\n",
+            "/// `{name}`, since {since}: {}.\npub const {constant}: Feature = Feature {{\n    name: {name:?},\n    since: KernelVersion::new({}, {}, {}),\n    used_for: {:?},\n    probe: {probe},\n    config: {config},\n}};\n",
             raw.used_for, since.major, since.minor, since.patch, raw.used_for
         )
         .expect("writing to a String");

@@ -18,6 +18,7 @@
 //! - [`netlink`]: the route-netlink requests behind them;
 //! - [`topology`]: a routed "node" namespace with "pod" namespaces on veth pairs;
 //! - [`cgroup`]: cgroup v2 directories to start workloads in;
+//! - [`capture`]: the bytes that cross an interface (raw packet socket);
 //! - [`traffic`]: echo, request/response, name and raw HTTP clients and servers;
 //! - [`http_server`]: the HTTP/1.1 workload server (hyper);
 //! - [`nginx`]: Debian's nginx as a pod's server, with its access log as the reference;
@@ -35,6 +36,7 @@ pub mod affinity;
 pub mod bench;
 pub mod binaries;
 pub mod calibrate;
+pub mod capture;
 pub mod cgroup;
 pub mod http_server;
 pub mod load;

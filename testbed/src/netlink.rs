@@ -19,8 +19,8 @@ use netlink_packet_core::{
 use netlink_packet_route::{
     address::{AddressAttribute, AddressHeaderFlags, AddressMessage},
     link::{
-        InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkXdp,
-        State, XdpAttached,
+        InfoData, InfoKind, InfoNetkit, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+        LinkXdp, NetkitMode, State, XdpAttached,
     },
     route::{RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType},
     AddressFamily, RouteNetlinkMessage,
@@ -60,6 +60,32 @@ impl RouteNetlink {
             LinkAttribute::LinkInfo(vec![
                 LinkInfo::Kind(InfoKind::Veth),
                 LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+            ]),
+        ];
+        self.acknowledged(
+            RouteNetlinkMessage::NewLink(link),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+    }
+
+    /// `ip link add NAME type netkit mode l2 peer name PEER_NAME netns PEER_NETNS`: NAME is the
+    /// primary (where BPF programs attach), PEER_NAME the pod's device. L2 mode, so frames
+    /// carry an Ethernet header as on a veth and the datapath's parsers read them alike.
+    pub fn add_netkit(&mut self, name: &str, peer_name: &str, peer_netns: RawFd) -> io::Result<()> {
+        let mut peer = LinkMessage::default();
+        peer.attributes = vec![
+            LinkAttribute::IfName(peer_name.to_owned()),
+            LinkAttribute::NetNsFd(peer_netns),
+        ];
+        let mut link = LinkMessage::default();
+        link.attributes = vec![
+            LinkAttribute::IfName(name.to_owned()),
+            LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::Netkit),
+                LinkInfo::Data(InfoData::Netkit(vec![
+                    InfoNetkit::Mode(NetkitMode::L2),
+                    InfoNetkit::Peer(peer),
+                ])),
             ]),
         ];
         self.acknowledged(

@@ -176,6 +176,11 @@ impl Netns {
             .unwrap_or_else(|error| panic!("add veth {name} (peer {peer_name}): {error}"));
     }
 
+    /// Creates a netkit pair (L2 mode): primary `name` here, peer `peer_name` in `peer`.
+    pub fn add_netkit(&self, name: &str, peer: &Netns, peer_name: &str) -> std::io::Result<()> {
+        self.netlink().add_netkit(name, peer_name, peer.raw_fd())
+    }
+
     /// `ip link set NAME up`.
     pub fn set_up(&self, name: &str) {
         self.netlink()

@@ -56,6 +56,32 @@ pub fn obj_get(path: &Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// `BPF_OBJ_PIN`: pins `fd` at `path` on a bpffs.
+pub fn obj_pin(fd: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
+    let c_path = CString::new(path.as_os_str().as_bytes())?;
+    let mut attr = zeroed_attr();
+    attr.__bindgen_anon_4.pathname = c_path.as_ptr() as u64;
+    attr.__bindgen_anon_4.bpf_fd = fd.as_raw_fd() as u32;
+    bpf(bpf_cmd::BPF_OBJ_PIN, &mut attr).map(drop)
+}
+
+/// `BPF_LINK_CREATE` of a netkit link (6.7+, which aya 0.14 does not offer): `program` on the
+/// netkit device `if_index` (the primary, in the host's namespace), at `attach_type`
+/// (`BPF_NETKIT_PEER`: what the pod sends; `BPF_NETKIT_PRIMARY`: what it receives).
+pub fn netkit_link_create(
+    program: BorrowedFd<'_>,
+    if_index: u32,
+    attach_type: bpf_attach_type,
+) -> io::Result<OwnedFd> {
+    let mut attr = zeroed_attr();
+    attr.link_create.__bindgen_anon_1.prog_fd = program.as_raw_fd() as u32;
+    attr.link_create.__bindgen_anon_2.target_ifindex = if_index;
+    attr.link_create.attach_type = attach_type as u32;
+    let fd = bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr)?;
+    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
 /// `BPF_OBJ_GET_INFO_BY_FD` on a link.
 fn link_info(fd: BorrowedFd<'_>) -> Option<bpf_link_info> {
     // SAFETY: integers and unions of integers: all-zero bytes are a valid value.
@@ -79,6 +105,7 @@ pub fn netdev_link_ifindex(fd: BorrowedFd<'_>) -> Option<u32> {
         match info.type_ {
             t if t == bpf_link_type::BPF_LINK_TYPE_XDP as u32 => Some(target.xdp.ifindex),
             t if t == bpf_link_type::BPF_LINK_TYPE_TCX as u32 => Some(target.tcx.ifindex),
+            t if t == bpf_link_type::BPF_LINK_TYPE_NETKIT as u32 => Some(target.netkit.ifindex),
             _ => None,
         }
     }

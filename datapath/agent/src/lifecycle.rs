@@ -396,6 +396,15 @@ fn attach(
         }
         ProgramKind::TcServiceLb => {
             let program = program_mut::<SchedClassifier>(ebpf, kind)?;
+            // A netkit pod: the program goes on the device itself, at what the pod sends
+            // (docs/datapath.md, "netkit pods").
+            if netns::driver_name(interface).as_deref() == Some("netkit") {
+                let path = pins.links().join(pin.file_name());
+                let program = program.fd().map_err(attach_error(kind, interface))?;
+                let created = attach_netkit(program.as_fd(), if_index, &path)
+                    .map_err(attach_error(kind, interface))?;
+                return Ok((pin, created));
+            }
             if tcx {
                 let path = pins.links().join(pin.file_name());
                 if let Some(old) = open_live_link(&path) {
@@ -497,6 +506,29 @@ fn attach(
 
 /// A pinned link that is still attached, or `None` (no pin, or the interface went away: such a
 /// pin is removed so that a fresh link can take its name).
+/// Attaches `program` to the netkit device `if_index` at `BPF_NETKIT_PEER` (what the pod sends,
+/// where tcx on a veth's host side sees it), pinned at `path`; a live pinned link gets the new
+/// program in place. Returns whether the link is new.
+fn attach_netkit(
+    program: std::os::fd::BorrowedFd<'_>,
+    if_index: u32,
+    path: &Path,
+) -> std::io::Result<bool> {
+    if pinned_link_is_live(path) {
+        let link = bpf_syscall::obj_get(path)?;
+        bpf_syscall::link_update(link.as_fd(), program)?;
+        return Ok(false);
+    }
+    let _ = fs::remove_file(path);
+    let link = bpf_syscall::netkit_link_create(
+        program,
+        if_index,
+        aya_obj::generated::bpf_attach_type::BPF_NETKIT_PEER,
+    )?;
+    bpf_syscall::obj_pin(link.as_fd(), path)?;
+    Ok(true)
+}
+
 fn open_live_link(path: &Path) -> Option<FdLink> {
     if !pinned_link_is_live(path) {
         let _ = fs::remove_file(path);

@@ -14,6 +14,9 @@ pub const POLICED: &str = "POLICED";
 pub const POLICY: &str = "POLICY";
 /// LRU hash: reply direction of allowed flows, so that replies pass.
 pub const POLICY_FLOWS: &str = "POLICY_FLOWS";
+/// LRU hash: [`crate::policy::FlowKey`] of a connection the node proxy opened to a backend ->
+/// the identity of the client it forwards for (written by the proxy, read by the XDP policy).
+pub const FORWARDED_FLOWS: &str = "FORWARDED_FLOWS";
 /// Per-CPU hash: identity pair -> passed/dropped counters.
 pub const POLICY_COUNTS: &str = "POLICY_COUNTS";
 /// Hash: service VIP:port/protocol -> service id and backend count.
@@ -63,12 +66,13 @@ pub const POLICY_EPOCH: &str = "POLICY_EPOCH";
 pub const HTTP_PARSE: &str = "HTTP_PARSE";
 
 /// Every map the programs use, in the order `status` prints them.
-pub const ALL: [&str; 26] = [
+pub const ALL: [&str; 27] = [
     IDENTITY_V4,
     IDENTITY_V6,
     POLICED,
     POLICY,
     POLICY_FLOWS,
+    FORWARDED_FLOWS,
     POLICY_COUNTS,
     SERVICES,
     BACKENDS,
@@ -96,6 +100,9 @@ pub const MAX_IDENTITY_PREFIXES: u32 = 16_384;
 pub const MAX_IDENTITIES: u32 = 4_096;
 pub const MAX_POLICY_RULES: u32 = 16_384;
 pub const MAX_POLICY_FLOWS: u32 = 65_536;
+/// Connections the node proxy forwards at once (LRU: an entry the proxy failed to remove
+/// gives way to new ones).
+pub const MAX_FORWARDED_FLOWS: u32 = 65_536;
 pub const MAX_IDENTITY_PAIRS: u32 = 16_384;
 /// Service ids run from 0 to `MAX_SERVICES - 1` (they index [`SERVICE_COUNTS`]).
 pub const MAX_SERVICES: u32 = 1_024;

@@ -134,6 +134,9 @@ pub trait PolicyLookups {
     fn has_rule(&self, key: &PolicyKey) -> bool;
     /// Whether `flow` is the reply direction of a flow that was allowed.
     fn is_reply(&self, flow: &FlowKey) -> bool;
+    /// The identity the node proxy opened `flow` for (`FORWARDED_FLOWS`): the proxy's own
+    /// connection to a backend is judged as the client's, whose identity the proxy checked.
+    fn forwarded_identity(&self, flow: &FlowKey) -> Option<u32>;
 }
 
 /// Outcome for one packet.
@@ -145,13 +148,19 @@ pub struct Decision {
 
 /// Decides one packet. The caller records `FlowKey::from_headers(h).reversed()` as a reply flow
 /// when the verdict is [`Verdict::PassAllowed`].
+///
+/// A flow the node proxy opened on behalf of a client (`forwarded_identity`) carries that
+/// client's identity instead of the proxy address's, so a backend's policy sees who is really
+/// connecting, and the proxy's address needs (and should have) no rule of its own.
 #[inline(always)]
 pub fn decide<L: PolicyLookups>(headers: &IpHeaders, maps: &L) -> Decision {
+    let flow = FlowKey::from_headers(headers);
     let (src_identity, dst_identity) = if headers.family == 4 {
-        (
-            maps.identity_v4(headers.src_v4()),
-            maps.identity_v4(headers.dst_v4()),
-        )
+        let src = match maps.forwarded_identity(&flow) {
+            Some(identity) => identity,
+            None => maps.identity_v4(headers.src_v4()),
+        };
+        (src, maps.identity_v4(headers.dst_v4()))
     } else {
         (maps.identity_v6(headers.src), maps.identity_v6(headers.dst))
     };
@@ -163,10 +172,8 @@ pub fn decide<L: PolicyLookups>(headers: &IpHeaders, maps: &L) -> Decision {
         Verdict::PassNotPoliced
     } else if headers.is_neighbor_discovery() {
         Verdict::PassNeighborDiscovery
-    } else if maps.is_reply(&FlowKey::from_headers(headers)) {
+    } else if maps.is_reply(&flow) {
         Verdict::PassReply
-    } else if src_identity == UNKNOWN_IDENTITY {
-        Verdict::DropUnknownSource
     } else {
         // A packet whose ports we cannot see (a later fragment, another protocol) only matches
         // rules that allow every port.
@@ -175,18 +182,46 @@ pub fn decide<L: PolicyLookups>(headers: &IpHeaders, maps: &L) -> Decision {
         } else {
             PolicyKey::ANY_PORT
         };
-        let exact = PolicyKey::new(src_identity, dst_identity, headers.protocol, port);
-        let any = PolicyKey::new(
-            src_identity,
-            dst_identity,
-            headers.protocol,
-            PolicyKey::ANY_PORT,
-        );
-        if maps.has_rule(&exact) || maps.has_rule(&any) {
-            Verdict::PassAllowed
-        } else {
-            Verdict::DropDenied
-        }
+        rule_verdict(src_identity, dst_identity, headers.protocol, port, maps)
     };
     Decision { pair, verdict }
+}
+
+/// Whether `src_identity` may open a connection to `dst_identity` over `protocol` to `port`:
+/// the decision of [`decide`] for a flow's first packet, for callers that know identities
+/// rather than packets (the node proxy, before it forwards a connection it accepted or a
+/// tunnel whose peer certificate it verified).
+#[inline(always)]
+pub fn authorize<L: PolicyLookups>(
+    src_identity: u32,
+    dst_identity: u32,
+    protocol: u8,
+    port: u16,
+    maps: &L,
+) -> Verdict {
+    if dst_identity == UNKNOWN_IDENTITY || !maps.is_policed(dst_identity) {
+        return Verdict::PassNotPoliced;
+    }
+    rule_verdict(src_identity, dst_identity, protocol, port, maps)
+}
+
+/// The rules' verdict for a destination under policy.
+#[inline(always)]
+fn rule_verdict<L: PolicyLookups>(
+    src_identity: u32,
+    dst_identity: u32,
+    protocol: u8,
+    port: u16,
+    maps: &L,
+) -> Verdict {
+    if src_identity == UNKNOWN_IDENTITY {
+        return Verdict::DropUnknownSource;
+    }
+    let exact = PolicyKey::new(src_identity, dst_identity, protocol, port);
+    let any = PolicyKey::new(src_identity, dst_identity, protocol, PolicyKey::ANY_PORT);
+    if maps.has_rule(&exact) || maps.has_rule(&any) {
+        Verdict::PassAllowed
+    } else {
+        Verdict::DropDenied
+    }
 }

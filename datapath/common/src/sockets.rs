@@ -237,6 +237,9 @@ mod tests {
             fn is_reply(&self, flow: &FlowKey) -> bool {
                 flow.src_port == 8080
             }
+            fn forwarded_identity(&self, _: &FlowKey) -> Option<u32> {
+                None
+            }
         }
         let client = SockKey {
             local_addr: [10, 0, 0, 2],

@@ -59,6 +59,8 @@ pub static POLICY: HashMap<PolicyKey, u32> = HashMap::pinned(MAX_POLICY_RULES, 0
 #[map]
 pub static POLICY_FLOWS: LruHashMap<FlowKey, u32> = LruHashMap::pinned(MAX_POLICY_FLOWS, 0);
 #[map]
+pub static FORWARDED_FLOWS: LruHashMap<FlowKey, u32> = LruHashMap::pinned(MAX_FORWARDED_FLOWS, 0);
+#[map]
 pub static POLICY_COUNTS: PerCpuHashMap<IdentityPair, PolicyCounters> =
     PerCpuHashMap::pinned(MAX_IDENTITY_PAIRS, BPF_F_NO_PREALLOC);
 

@@ -42,4 +42,10 @@ impl PolicyLookups for KernelMaps {
     fn is_reply(&self, flow: &FlowKey) -> bool {
         POLICY_FLOWS.get_ptr(flow).is_some()
     }
+
+    #[inline(always)]
+    fn forwarded_identity(&self, flow: &FlowKey) -> Option<u32> {
+        // SAFETY: copied at once (maps.rs, "Map memory").
+        unsafe { FORWARDED_FLOWS.get(flow) }.copied()
+    }
 }

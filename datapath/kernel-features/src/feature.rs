@@ -17,6 +17,11 @@ pub struct Feature {
     pub used_for: &'static str,
     /// How to ask the running kernel, when that is cheap; otherwise its version decides.
     pub probe: Option<Probe>,
+    /// The kernel config option that builds it, for a feature a distribution may leave out of
+    /// a kernel of any version (a bool option: there is no module to load). At or above
+    /// `since`, a refused probe then means "built without it", and the tests skip instead of
+    /// failing: the one exception to the gate's rule.
+    pub config: Option<&'static str>,
 }
 
 /// A cheap question to the running kernel (cilium/ebpf's way: probe, don't parse versions).
@@ -28,6 +33,23 @@ pub enum Probe {
     Program(ProgramProbe),
     /// Look for a file the feature puts in place.
     File(&'static str),
+    /// Create a device pair of this kind in a throwaway network namespace.
+    Device(DeviceProbe),
+}
+
+/// Device kinds kernels.toml can probe for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceProbe {
+    Netkit,
+}
+
+impl DeviceProbe {
+    /// The kind's name in netlink (`ip link add type <kind>`).
+    pub fn kind(self) -> &'static str {
+        match self {
+            DeviceProbe::Netkit => "netkit",
+        }
+    }
 }
 
 /// Map types kernels.toml can probe for.
@@ -68,6 +90,11 @@ impl fmt::Display for Probe {
             Probe::Map(map) => write!(f, "creating a {} map", map.kernel_name()),
             Probe::Program(program) => write!(f, "loading a {} program", program.kernel_name()),
             Probe::File(path) => write!(f, "looking for {path}"),
+            Probe::Device(device) => write!(
+                f,
+                "creating a {} device pair in a new network namespace",
+                device.kind()
+            ),
         }
     }
 }

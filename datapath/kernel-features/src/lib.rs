@@ -10,13 +10,15 @@
 mod feature;
 mod version;
 
+#[cfg(feature = "probe")]
+mod device_probe;
 #[cfg(feature = "gate")]
 pub mod gate;
 #[cfg(feature = "probe")]
 pub mod probe;
 pub mod record;
 
-pub use feature::{Feature, MapProbe, Probe, ProgramProbe};
+pub use feature::{DeviceProbe, Feature, MapProbe, Probe, ProgramProbe};
 pub use version::{KernelVersion, VersionError};
 
 include!(concat!(env!("OUT_DIR"), "/features.rs"));

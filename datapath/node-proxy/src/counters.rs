@@ -23,6 +23,24 @@ pub struct ProxyCounters {
     pub no_original_destination: AtomicU64,
     pub no_backend: AtomicU64,
     pub backend_unreachable: AtomicU64,
+    /// Refused before forwarding: policy does not allow the client to reach the backend.
+    pub denied: AtomicU64,
+    /// Closed while open: policy stopped allowing it.
+    pub revoked: AtomicU64,
+    /// Outbound: carried to another node's proxy in an mTLS tunnel that proxy accepted.
+    pub tunneled: AtomicU64,
+    /// Outbound: no certificate here for the client's identity (or either identity unknown).
+    pub no_certificate: AtomicU64,
+    /// Outbound: the peer proxy could not be reached or the handshake failed.
+    pub tunnel_failed: AtomicU64,
+    /// Outbound: the peer proxy answered the CONNECT with a refusal.
+    pub tunnel_refused: AtomicU64,
+    /// Inbound: a tunnel whose client certificate was verified.
+    pub tunnels_accepted: AtomicU64,
+    /// Inbound: the handshake failed (a certificate of another CA, expired, none, ...).
+    pub handshake_failed: AtomicU64,
+    /// Inbound: a CONNECT to something that is not the presented identity's workload here.
+    pub misdirected: AtomicU64,
     pub active: AtomicU64,
     pub bytes_to_backend: AtomicU64,
     pub bytes_to_client: AtomicU64,
@@ -54,6 +72,15 @@ impl Collector for ProxyCollector {
             ("no_original_destination", load(&c.no_original_destination)),
             ("no_backend", load(&c.no_backend)),
             ("backend_unreachable", load(&c.backend_unreachable)),
+            ("denied", load(&c.denied)),
+            ("revoked", load(&c.revoked)),
+            ("tunneled", load(&c.tunneled)),
+            ("no_certificate", load(&c.no_certificate)),
+            ("tunnel_failed", load(&c.tunnel_failed)),
+            ("tunnel_refused", load(&c.tunnel_refused)),
+            ("tunnel_accepted", load(&c.tunnels_accepted)),
+            ("handshake_failed", load(&c.handshake_failed)),
+            ("misdirected", load(&c.misdirected)),
         ] {
             let labels = [("result", result)];
             ConstCounter::new(value).encode(connections.encode_family(&labels)?)?;

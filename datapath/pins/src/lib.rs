@@ -6,11 +6,14 @@
 //!
 //! - [`layout`]: the directories and pin names under `<bpffs-dir>`;
 //! - [`pinned_maps`]: every map opened from its pin, with its key and value types;
-//! - [`mounts`]: whether a directory is on bpffs, and where cgroup v2 is mounted.
+//! - [`mounts`]: whether a directory is on bpffs, and where cgroup v2 is mounted;
+//! - `policy_lookups`: the policy decision's lookups over the pinned maps (the node proxy
+//!   decides with the XDP program's code and maps).
 
 pub mod layout;
 pub mod mounts;
 pub mod pinned_maps;
+mod policy_lookups;
 
 pub use layout::{AttachmentPin, CgroupPin, PinDir};
 pub use pinned_maps::{OpenError, PinnedMaps};

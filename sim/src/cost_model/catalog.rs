@@ -20,7 +20,7 @@ const EMBEDDED_COMPONENTS: [(&str, &str); 5] = [
 ];
 
 /// In file-name order, as `from_dir` reads them.
-const EMBEDDED_PROFILES: [(&str, &str); 3] = [
+const EMBEDDED_PROFILES: [(&str, &str); 4] = [
     (
         "envoy-ci-bounds",
         include_str!("../../../models/profiles/envoy-ci-bounds.toml"),
@@ -28,6 +28,10 @@ const EMBEDDED_PROFILES: [(&str, &str); 3] = [
     (
         "flat-70MB",
         include_str!("../../../models/profiles/flat-70MB.toml"),
+    ),
+    (
+        "meshtwin-node-proxy",
+        include_str!("../../../models/profiles/meshtwin-node-proxy.toml"),
     ),
     (
         "qubership-sizing",
@@ -260,7 +264,7 @@ impl Catalog {
 fn out_of_range(name: &str, value: f64) -> Option<String> {
     match super::ranges::of(name) {
         None => Some(
-            "no range: a parameter's name must end in _bytes, _us, _sigma, _gbps or vcpu_per_krps, or be worker_threads (cost_model/ranges.rs)"
+            "no range: a parameter's name must end in _bytes, _us, _sigma, _gbps, _ns_per_byte, _ratio or vcpu_per_krps, or be worker_threads (cost_model/ranges.rs)"
                 .to_string(),
         ),
         Some(range) if !range.contains(value) => Some(format!(

@@ -53,6 +53,8 @@ pub struct LatencyCosts {
     pub l4_service_time_mean_us: f64,
     pub l4_service_time_sigma: f64,
     pub ztunnel_mtls_handshake_us: f64,
+    /// CPU per payload byte at one end of a ztunnel-like mTLS tunnel (sealing or opening).
+    pub ztunnel_mtls_ns_per_byte: f64,
     pub stack_us: f64,
     pub segment_sigma: f64,
     pub veth_crossing_us: f64,
@@ -221,6 +223,7 @@ impl ModelSet {
                 l4_service_time_mean_us: get("ztunnel", "l4_service_time_mean_us")?,
                 l4_service_time_sigma: get("ztunnel", "l4_service_time_sigma")?,
                 ztunnel_mtls_handshake_us: get("ztunnel", "mtls_handshake_us")?,
+                ztunnel_mtls_ns_per_byte: get("ztunnel", "mtls_ns_per_byte")?,
                 stack_us: get("kernel", "stack_us")?,
                 segment_sigma: get("kernel", "segment_sigma")?,
                 veth_crossing_us: get("kernel", "veth_crossing_us")?,

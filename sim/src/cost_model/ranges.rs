@@ -1,5 +1,5 @@
 //! The range of every model parameter, from what its name says it is (`*_bytes`, `*_us`,
-//! `*_sigma`, ...): the same rule for the models' own files, their profiles and a cluster
+//! `*_sigma`, `*_ns_per_byte`, `*_ratio`, ...): the same rule for the models' own files, their profiles and a cluster
 //! file's `[models.*]` overrides. A parameter whose name fits no rule has no range, and the
 //! catalog refuses it (a test checks every shipped one has a range).
 
@@ -19,6 +19,10 @@ pub const CPU_PER_KRPS: ValueRange = ValueRange::numbers(0.0, 1000.0);
 /// A link's speed: from a megabit to a petabit per second (a slower wire would hold one
 /// request's payload for hours).
 pub const GBPS: ValueRange = ValueRange::numbers(0.001, 1e6);
+/// CPU per byte, in ns: up to a µs per byte (1 MB/s, far slower than any cipher or copy).
+pub const NS_PER_BYTE: ValueRange = ValueRange::numbers(0.0, 1000.0);
+/// One path's time over another's: from a hundredth to a hundred times.
+pub const RATIO: ValueRange = ValueRange::numbers(0.01, 100.0);
 
 /// The range of parameter `name`, by what its name says it is.
 pub fn of(name: &str) -> Option<ValueRange> {
@@ -34,6 +38,10 @@ pub fn of(name: &str) -> Option<ValueRange> {
         Some(CPU_PER_KRPS)
     } else if name.ends_with("_gbps") {
         Some(GBPS)
+    } else if name.ends_with("_ns_per_byte") {
+        Some(NS_PER_BYTE)
+    } else if name.ends_with("_ratio") {
+        Some(RATIO)
     } else {
         None
     }

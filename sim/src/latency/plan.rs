@@ -312,6 +312,7 @@ mod tests {
             l4_service_time_mean_us: 20.0,
             l4_service_time_sigma: 0.5,
             ztunnel_mtls_handshake_us: 0.0,
+            ztunnel_mtls_ns_per_byte: 0.0,
             stack_us: 10.0,
             segment_sigma: 0.5,
             veth_crossing_us: 1.0,

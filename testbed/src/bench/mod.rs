@@ -30,6 +30,8 @@
 //!
 //! Prints both tables, the one-way costs the simulator's kernel model takes, and writes JSON.
 
+mod mtls;
+mod netkit;
 pub(crate) mod processes;
 mod program_cost;
 mod report;
@@ -64,11 +66,26 @@ pub struct Options {
     pub duration: Duration,
     pub size: usize,
     pub runs: usize,
-    /// Only the many-connection rows (f, g).
-    pub many_only: bool,
     /// The CPU all benchmark processes are pinned to, or none.
     pub cpu: Option<usize>,
     pub json: PathBuf,
+    /// Which parts to run.
+    pub sections: Sections,
+}
+
+/// The benchmark's parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sections {
+    /// Everything.
+    All,
+    /// The same-node paths (0) to (e), one connection at a time, pinned.
+    Node,
+    /// Many connections, unpinned: wrk against nginx over veth and the bypass, (f) to (i).
+    Many,
+    /// The mTLS tunnel between two nodes against a plain proxy hop.
+    Mtls,
+    /// Pods on veth and on netkit pairs, without and with the service load balancer.
+    Netkit,
 }
 
 const CLIENT: &str = "10.77.0.2";
@@ -155,58 +172,15 @@ pub fn run(options: &Options) -> Result<()> {
     loopback_echo.args(["echo-server", "--listen", "127.0.0.1:7000"]);
     let _loopback_server = start(loopback_echo, "listening")?;
 
-    let measure = |connect: &str| -> Result<Vec<RoundTrips>> {
-        let mut runs = Vec::new();
-        for _ in 0..options.runs {
-            let output = cgroups
-                .command("client", &traffic, Some(client_ns))
-                .args(["rr-client", "--connect", connect])
-                .args(["--size", &options.size.to_string()])
-                .args(["--warmup-secs", "1"])
-                .args([
-                    "--duration-secs",
-                    &options.duration.as_secs_f64().to_string(),
-                ])
-                .output()?;
-            if !output.status.success() {
-                bail!(
-                    "rr-client to {connect} failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-            }
-            runs.push(serde_json::from_slice(&output.stdout)?);
-        }
-        Ok(runs)
-    };
+    let measure = |connect: &str| round_trips(options, &cgroups, &traffic, client_ns, connect);
     let mut paths = Vec::new();
     let mut record = |key, path, result: Result<Vec<RoundTrips>>| {
-        let (runs, skipped) = match result {
-            Ok(runs) => (runs, None),
-            Err(error) => (Vec::new(), Some(format!("{error:#}"))),
-        };
-        let mut sorted: Vec<&RoundTrips> = runs.iter().collect();
-        sorted.sort_by(|a, b| a.p50_us.total_cmp(&b.p50_us));
-        let median = sorted.get(sorted.len() / 2).map(|r| (*r).clone());
-        eprintln!(
-            "{key} {path}: {}",
-            median.as_ref().map_or_else(
-                || skipped.clone().unwrap_or_default(),
-                |m| format!("p50 {:.1} µs, p99 {:.1} µs", m.p50_us, m.p99_us)
-            )
-        );
-        paths.push(PathResult {
-            key,
-            path,
-            median,
-            runs,
-            skipped,
-            proxy_cpu_us_per_round_trip: None,
-        });
+        paths.push(record_run(key, path, result));
     };
 
     let mut connect = None;
     let mut proxy_cpu = Vec::new();
-    if !options.many_only {
+    if matches!(options.sections, Sections::All | Sections::Node) {
         record("0", "loopback (reference)", measure("127.0.0.1:7000"));
         record("a", "veth, plain kernel path", measure(SERVER));
 
@@ -269,90 +243,104 @@ pub fn run(options: &Options) -> Result<()> {
             .map(|(_, us)| *us);
     }
 
+    if matches!(options.sections, Sections::All | Sections::Netkit) {
+        netkit::run(options, &traffic, &agent.agent, &mut paths)?;
+    }
+    let mtls = if matches!(options.sections, Sections::All | Sections::Mtls) {
+        let measure = |cgroups: &CgroupTree, traffic: &Path, ns: &Netns, connect: &str| {
+            round_trips(options, cgroups, traffic, ns, connect)
+        };
+        Some(mtls::run(&traffic, &agent.agent, &proxy_binary, measure)?)
+    } else {
+        None
+    };
+
     let load = WrkLoad {
         threads: 2,
         connections: 16,
         duration_secs: options.duration.as_secs_f64(),
     };
     let mut many = Vec::new();
-    // nginx and wrk go where the scheduler puts them, as workloads do.
-    unpin(cpus)?;
-    let nginx = |port, batch| {
-        Nginx::start(
-            &cgroups,
-            "server",
-            server_ns,
-            &NginxOptions {
-                port,
-                workers: cpus.max(1),
-                batch,
-            },
-        )
-    };
-    match nginx(8080, false).and_then(|plain| Ok((plain, nginx(8081, true)?))) {
-        Ok((plain, batch)) => {
-            // (key, path, bypass, nginx and wrk with SCHED_BATCH)
-            let rows = [
-                ("f", "wrk → nginx, veth", false, false),
-                ("g", "wrk → nginx, sockmap bypass", true, false),
-                ("h", "(f) with SCHED_BATCH", false, true),
-                ("i", "(g) with SCHED_BATCH", true, true),
-            ];
-            let mut results: Vec<Result<Vec<WrkRun>>> =
-                rows.iter().map(|_| Ok(Vec::new())).collect();
-            let mut bypass_costs = [CostSum::default(); 4];
-            // Interleaved, row after row within each run: the machine's load drifts (other
-            // work shares these CPUs), and every row should see the same drift.
-            for _ in 0..options.runs {
-                for (i, (_, _, bypass, sched_batch)) in rows.iter().enumerate() {
-                    let Ok(runs) = &mut results[i] else {
-                        continue;
-                    };
-                    let server = if *sched_batch { &batch } else { &plain };
-                    let url = format!(
-                        "http://10.77.0.3:{}{INDEX}",
-                        if *sched_batch { 8081 } else { 8080 }
-                    );
-                    let outcome = agent
-                        .up(&node.ns, &workloads(&cgroups, *bypass, false, false))
-                        .and_then(|()| {
-                            let before = sk_msg_sample(&agent.bpffs_dir);
-                            let switches = server.worker_context_switches();
-                            let mut command = cgroups.command("client", WRK, Some(client_ns));
-                            if *sched_batch {
-                                crate::sched::batch(&mut command);
+    if matches!(options.sections, Sections::All | Sections::Many) {
+        // nginx and wrk go where the scheduler puts them, as workloads do.
+        unpin(cpus)?;
+        let nginx = |port, batch| {
+            Nginx::start(
+                &cgroups,
+                "server",
+                server_ns,
+                &NginxOptions {
+                    port,
+                    workers: cpus.max(1),
+                    batch,
+                },
+            )
+        };
+        match nginx(8080, false).and_then(|plain| Ok((plain, nginx(8081, true)?))) {
+            Ok((plain, batch)) => {
+                // (key, path, bypass, nginx and wrk with SCHED_BATCH)
+                let rows = [
+                    ("f", "wrk → nginx, veth", false, false),
+                    ("g", "wrk → nginx, sockmap bypass", true, false),
+                    ("h", "(f) with SCHED_BATCH", false, true),
+                    ("i", "(g) with SCHED_BATCH", true, true),
+                ];
+                let mut results: Vec<Result<Vec<WrkRun>>> =
+                    rows.iter().map(|_| Ok(Vec::new())).collect();
+                let mut bypass_costs = [CostSum::default(); 4];
+                // Interleaved, row after row within each run: the machine's load drifts (other
+                // work shares these CPUs), and every row should see the same drift.
+                for _ in 0..options.runs {
+                    for (i, (_, _, bypass, sched_batch)) in rows.iter().enumerate() {
+                        let Ok(runs) = &mut results[i] else {
+                            continue;
+                        };
+                        let server = if *sched_batch { &batch } else { &plain };
+                        let url = format!(
+                            "http://10.77.0.3:{}{INDEX}",
+                            if *sched_batch { 8081 } else { 8080 }
+                        );
+                        let outcome = agent
+                            .up(&node.ns, &workloads(&cgroups, *bypass, false, false))
+                            .and_then(|()| {
+                                let before = sk_msg_sample(&agent.bpffs_dir);
+                                let switches = server.worker_context_switches();
+                                let mut command = cgroups.command("client", WRK, Some(client_ns));
+                                if *sched_batch {
+                                    crate::sched::batch(&mut command);
+                                }
+                                let mut run = wrk::run(command, load, &url)?;
+                                let after = server.worker_context_switches();
+                                run.nginx_voluntary_switches = after.0 - switches.0;
+                                run.nginx_involuntary_switches = after.1 - switches.1;
+                                Ok((run, before))
+                            });
+                        match outcome {
+                            Ok((run, before)) => {
+                                runs.push(run);
+                                if let (true, Some(before), Some(after)) =
+                                    (*bypass, before, sk_msg_sample(&agent.bpffs_dir))
+                                {
+                                    bypass_costs[i].add(before, after);
+                                }
                             }
-                            let mut run = wrk::run(command, load, &url)?;
-                            let after = server.worker_context_switches();
-                            run.nginx_voluntary_switches = after.0 - switches.0;
-                            run.nginx_involuntary_switches = after.1 - switches.1;
-                            Ok((run, before))
-                        });
-                    match outcome {
-                        Ok((run, before)) => {
-                            runs.push(run);
-                            if let (true, Some(before), Some(after)) =
-                                (*bypass, before, sk_msg_sample(&agent.bpffs_dir))
-                            {
-                                bypass_costs[i].add(before, after);
-                            }
+                            Err(error) => results[i] = Err(error),
                         }
-                        Err(error) => results[i] = Err(error),
+                    }
+                }
+                for (i, ((key, path, _, _), result)) in rows.into_iter().zip(results).enumerate() {
+                    many.push(load_result(key, path, result));
+                    if let Some(cost) = bypass_costs[i].cost("sk_msg_mesh") {
+                        sk_msg_costs.push((key, cost));
                     }
                 }
             }
-            for (i, ((key, path, _, _), result)) in rows.into_iter().zip(results).enumerate() {
-                many.push(load_result(key, path, result));
-                if let Some(cost) = bypass_costs[i].cost("sk_msg_mesh") {
-                    sk_msg_costs.push((key, cost));
-                }
-            }
+            Err(error) => many.push(load_result(
+                "f",
+                "wrk → nginx",
+                Err(anyhow::Error::from(error).context("nginx did not start")),
+            )),
         }
-        Err(error) => many.push(load_result(
-            "f",
-            "wrk → nginx",
-            Err(anyhow::Error::from(error).context("nginx did not start")),
-        )),
     }
 
     let report = Report {
@@ -378,6 +366,7 @@ pub fn run(options: &Options) -> Result<()> {
             .into_iter()
             .map(|(row, cost)| report::RowCost { row, cost })
             .collect(),
+        mtls,
     };
     print_report(&report);
     if let Some(parent) = options.json.parent() {
@@ -386,6 +375,68 @@ pub fn run(options: &Options) -> Result<()> {
     std::fs::write(&options.json, serde_json::to_string_pretty(&report)?)?;
     println!("JSON: {}", options.json.display());
     Ok(())
+}
+
+/// One path's runs, reduced to the median run by p50 (or why it was skipped), printed as it
+/// comes.
+fn record_run(
+    key: &'static str,
+    path: &'static str,
+    result: Result<Vec<RoundTrips>>,
+) -> PathResult {
+    let (runs, skipped) = match result {
+        Ok(runs) => (runs, None),
+        Err(error) => (Vec::new(), Some(format!("{error:#}"))),
+    };
+    let mut sorted: Vec<&RoundTrips> = runs.iter().collect();
+    sorted.sort_by(|a, b| a.p50_us.total_cmp(&b.p50_us));
+    let median = sorted.get(sorted.len() / 2).map(|r| (*r).clone());
+    eprintln!(
+        "{key} {path}: {}",
+        median.as_ref().map_or_else(
+            || skipped.clone().unwrap_or_default(),
+            |m| format!("p50 {:.1} µs, p99 {:.1} µs", m.p50_us, m.p99_us)
+        )
+    );
+    PathResult {
+        key,
+        path,
+        median,
+        runs,
+        skipped,
+        proxy_cpu_us_per_round_trip: None,
+    }
+}
+
+/// `runs` request/response runs of the traffic tool from the client cgroup in `ns`.
+fn round_trips(
+    options: &Options,
+    cgroups: &CgroupTree,
+    traffic: &Path,
+    ns: &Netns,
+    connect: &str,
+) -> Result<Vec<RoundTrips>> {
+    let mut runs = Vec::new();
+    for _ in 0..options.runs {
+        let output = cgroups
+            .command("client", traffic, Some(ns))
+            .args(["rr-client", "--connect", connect])
+            .args(["--size", &options.size.to_string()])
+            .args(["--warmup-secs", "1"])
+            .args([
+                "--duration-secs",
+                &options.duration.as_secs_f64().to_string(),
+            ])
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "rr-client to {connect} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        runs.push(serde_json::from_slice(&output.stdout)?);
+    }
+    Ok(runs)
 }
 
 /// Mean `connect()` time to the node proxy: directly, and to the VIP through connect4.

@@ -20,6 +20,12 @@ impl Running {
     }
 }
 
+impl Running {
+    pub(super) fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -31,6 +31,20 @@ pub(super) struct LoadResult {
     pub(super) skipped: Option<String>,
 }
 
+impl PathResult {
+    pub(super) fn skipped(key: &'static str, path: &'static str, reason: String) -> Self {
+        eprintln!("{key} {path}: {reason}");
+        Self {
+            key,
+            path,
+            median: None,
+            runs: Vec::new(),
+            skipped: Some(reason),
+            proxy_cpu_us_per_round_trip: None,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct ConnectCost {
     pub(super) direct_us: f64,
@@ -57,6 +71,8 @@ pub(super) struct Report {
     pub(super) many: Vec<LoadResult>,
     /// sk_msg's mean run time per message in the rows with the bypass (BPF_ENABLE_STATS).
     pub(super) sk_msg_costs: Vec<RowCost>,
+    /// The mTLS tunnel between two nodes against a plain proxy hop.
+    pub(super) mtls: Option<super::mtls::MtlsReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -145,56 +161,85 @@ pub(super) fn print_report(report: &Report) {
         "one-way costs for models/kernel.toml (µs): {}",
         report.per_leg_us
     );
-    println!(
-        "\nMany connections, unpinned: wrk, {} threads, {} keep-alive connections, {} s, against nginx (a worker per CPU); median of {} runs by p99",
-        report.load.threads, report.load.connections, report.load.duration_secs, report.runs
-    );
-    println!(
-        "{:<4} {:<40} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10}",
-        "", "path", "requests/s", "p50 µs", "p75 µs", "p90 µs", "p99 µs", "max µs"
-    );
-    for row in &report.many {
-        match &row.median {
-            Some(m) => println!(
-                "({}) {:<40} {:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0}",
-                row.key,
-                row.path,
-                m.requests_per_second,
-                m.p50_us,
-                m.p75_us,
-                m.p90_us,
-                m.p99_us,
-                m.max_us
-            ),
-            None => println!(
-                "({}) {:<40} skipped: {}",
-                row.key,
-                row.path,
-                row.skipped.as_deref().unwrap_or("")
-            ),
+    if !report.many.is_empty() {
+        println!(
+            "\nMany connections, unpinned: wrk, {} threads, {} keep-alive connections, {} s, against nginx (a worker per CPU); median of {} runs by p99",
+            report.load.threads, report.load.connections, report.load.duration_secs, report.runs
+        );
+        println!(
+            "{:<4} {:<40} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            "", "path", "requests/s", "p50 µs", "p75 µs", "p90 µs", "p99 µs", "max µs"
+        );
+        for row in &report.many {
+            match &row.median {
+                Some(m) => println!(
+                    "({}) {:<40} {:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0}",
+                    row.key,
+                    row.path,
+                    m.requests_per_second,
+                    m.p50_us,
+                    m.p75_us,
+                    m.p90_us,
+                    m.p99_us,
+                    m.max_us
+                ),
+                None => println!(
+                    "({}) {:<40} skipped: {}",
+                    row.key,
+                    row.path,
+                    row.skipped.as_deref().unwrap_or("")
+                ),
+            }
+            for run in &row.runs {
+                let per_k = |switches: u64| {
+                    switches as f64 * 1000.0
+                        / (run.requests_per_second * report.load.duration_secs).max(1.0)
+                };
+                println!(
+                    "     run: {:.0} requests/s, p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; preempted per 1000 requests: wrk {:.1}, nginx {:.1}; slept: wrk {:.1}, nginx {:.1}",
+                    run.requests_per_second,
+                    run.p50_us,
+                    run.p99_us,
+                    run.max_us,
+                    per_k(run.wrk_involuntary_switches),
+                    per_k(run.nginx_involuntary_switches),
+                    per_k(run.wrk_voluntary_switches),
+                    per_k(run.nginx_voluntary_switches),
+                );
+            }
         }
-        for run in &row.runs {
-            let per_k = |switches: u64| {
-                switches as f64 * 1000.0
-                    / (run.requests_per_second * report.load.duration_secs).max(1.0)
-            };
+        for RowCost { row, cost } in &report.sk_msg_costs {
             println!(
-                "     run: {:.0} requests/s, p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; preempted per 1000 requests: wrk {:.1}, nginx {:.1}; slept: wrk {:.1}, nginx {:.1}",
-                run.requests_per_second,
-                run.p50_us,
-                run.p99_us,
-                run.max_us,
-                per_k(run.wrk_involuntary_switches),
-                per_k(run.nginx_involuntary_switches),
-                per_k(run.wrk_voluntary_switches),
-                per_k(run.nginx_voluntary_switches),
+                "({row}) {}: {:.0} ns per message, mean of {} runs (kernel run-time statistics)",
+                cost.program, cost.mean_ns, cost.runs
             );
         }
     }
-    for RowCost { row, cost } in &report.sk_msg_costs {
+    if let Some(m) = &report.mtls {
+        println!("node proxies, plain hop on one node (j) and mTLS tunnel between two nodes (k):");
         println!(
-            "({row}) {}: {:.0} ns per message, mean of {} runs (kernel run-time statistics)",
-            cost.program, cost.mean_ns, cost.runs
+            "{:<4} {:<22} {:>9} {:>9} {:>16} {:>14} {:>18}",
+            "", "path", "p50 µs", "p99 µs", "CPU µs/conn", "CPU ns/byte", "RSS bytes/conn"
         );
+        for (key, name, costs) in [
+            ("j", "plain proxy hop", &m.plain),
+            ("k", "mTLS tunnel", &m.tunnel),
+        ] {
+            let (p50, p99) = costs
+                .round_trips
+                .as_ref()
+                .map_or((f64::NAN, f64::NAN), |r| (r.p50_us, r.p99_us));
+            println!(
+                "({key}) {name:<22} {p50:>9.1} {p99:>9.1} {:>16.1} {:>14.2} {:>18.0}",
+                costs.cpu_per_connection_us, costs.cpu_per_byte_ns, costs.rss_per_connection_bytes
+            );
+        }
+        println!(
+            "TLS per tunnel end: handshake {:.1} µs CPU, records {:.2} ns CPU per byte, {:.0} bytes per connection",
+            m.handshake_cpu_us_per_end,
+            m.record_cpu_ns_per_byte_per_end,
+            m.memory_bytes_per_connection_per_end
+        );
+        println!("TLS alone, in memory: {}", m.tls_in_memory);
     }
 }

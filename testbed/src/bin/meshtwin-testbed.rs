@@ -61,9 +61,9 @@ enum Command {
         /// Let the scheduler place the processes on any CPU instead.
         #[arg(long)]
         unpinned: bool,
-        /// Only the many-connection rows: wrk against nginx, always unpinned.
-        #[arg(long)]
-        many_only: bool,
+        /// Which parts to run (many: only wrk against nginx, always unpinned).
+        #[arg(long, value_enum, default_value = "all")]
+        sections: bench::Sections,
         /// Where to write the JSON results.
         #[arg(long, default_value = "target/bench-datapath.json")]
         json: PathBuf,
@@ -244,15 +244,15 @@ fn run(cli: Cli) -> Result<()> {
             runs,
             cpu,
             unpinned,
-            many_only,
             json,
+            sections,
         } => bench::run(&bench::Options {
-            many_only,
             duration: Duration::from_secs_f64(duration_secs),
             size,
             runs: runs.max(1),
             cpu: (!unpinned).then_some(cpu),
             json,
+            sections,
         }),
         Command::Load(args) => run_load(args),
         Command::Validate(args) => run_validate(args),

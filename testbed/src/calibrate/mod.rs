@@ -146,7 +146,7 @@ pub fn run(options: &Options) -> Result<Calibration> {
                 runs: options.repeats,
                 cpu: Some(options.mesh_cpu),
                 json: json.clone(),
-                many_only: false,
+                sections: bench::Sections::Node,
             };
             // On a thread of its own: the benchmark pins the thread it runs on.
             std::thread::scope(|s| s.spawn(|| bench::run(&bench_options)).join())

@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::policy::{decide, FlowKey, PolicyKey, PolicyLookups, Verdict};
+use crate::policy::{authorize, decide, FlowKey, PolicyKey, PolicyLookups, Verdict};
 
 fn ipv4_tcp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: u8) -> [u8; 54] {
     let mut f = [0u8; 54];
@@ -187,6 +187,7 @@ struct Tables<'a> {
     policed: &'a [u32],
     rules: &'a [PolicyKey],
     replies: &'a [FlowKey],
+    forwarded: &'a [(FlowKey, u32)],
 }
 
 impl PolicyLookups for Tables<'_> {
@@ -208,6 +209,12 @@ impl PolicyLookups for Tables<'_> {
     fn is_reply(&self, flow: &FlowKey) -> bool {
         self.replies.contains(flow)
     }
+    fn forwarded_identity(&self, flow: &FlowKey) -> Option<u32> {
+        self.forwarded
+            .iter()
+            .find(|(f, _)| f == flow)
+            .map(|(_, id)| *id)
+    }
 }
 
 const CLIENT: [u8; 4] = [10, 0, 0, 1];
@@ -221,6 +228,7 @@ fn tables(rules: &[PolicyKey]) -> Tables<'_> {
         policed: &[2],
         rules,
         replies: &[],
+        forwarded: &[],
     }
 }
 
@@ -274,4 +282,48 @@ fn any_port_rule_and_recorded_replies_pass() {
         Verdict::DropUnknownSource
     );
     assert!(Verdict::PassReply.passes() && !Verdict::DropDenied.passes());
+}
+
+#[test]
+fn a_flow_the_node_proxy_forwards_is_judged_as_its_clients() {
+    const PROXY: [u8; 4] = [10, 0, 0, 254];
+    static RULES: [PolicyKey; 1] = [PolicyKey::new(1, 2, IPPROTO_TCP, 8080)];
+    let frame = ipv4_tcp_frame(PROXY, SERVER, 40000, 8080, TCP_FLAG_SYN);
+    let Ok(Parsed::Ip(from_proxy)) = parse_frame(&frame[..]) else {
+        panic!()
+    };
+    let flow = FlowKey::from_headers(&from_proxy);
+    // The proxy's own address has no identity: alone, its connection is dropped.
+    assert_eq!(
+        decide(&from_proxy, &tables(&RULES)).verdict,
+        Verdict::DropUnknownSource
+    );
+    for (client, expected) in [(1, Verdict::PassAllowed), (3, Verdict::DropDenied)] {
+        let forwarded = [(flow, client)];
+        let t = Tables {
+            forwarded: &forwarded,
+            ..tables(&RULES)
+        };
+        let decision = decide(&from_proxy, &t);
+        assert_eq!(decision.verdict, expected, "client identity {client}");
+        assert_eq!(decision.pair.src_identity, client);
+        // The proxy's own check, before it connects, says the same.
+        assert_eq!(authorize(client, 2, IPPROTO_TCP, 8080, &t), expected);
+    }
+    // Another source port of the proxy is not the forwarded flow.
+    let other = ipv4_tcp_frame(PROXY, SERVER, 40001, 8080, TCP_FLAG_SYN);
+    let Ok(Parsed::Ip(other)) = parse_frame(&other[..]) else {
+        panic!()
+    };
+    let forwarded = [(flow, 1)];
+    let t = Tables {
+        forwarded: &forwarded,
+        ..tables(&RULES)
+    };
+    assert_eq!(decide(&other, &t).verdict, Verdict::DropUnknownSource);
+    assert_eq!(
+        authorize(0, 2, IPPROTO_TCP, 8080, &t),
+        Verdict::DropUnknownSource
+    );
+    assert_eq!(authorize(0, 3, IPPROTO_TCP, 1, &t), Verdict::PassNotPoliced);
 }

@@ -166,7 +166,11 @@ pub struct MeshWorld {
 impl MeshWorld {
     /// A node with `pods` (name, host number of 10.77.0.x), each with a cgroup of its name.
     pub fn new(test: &str, pods: &[(&str, u8)]) -> Self {
-        let mut node = Node::new();
+        Self::on_node(test, Node::new(), pods)
+    }
+
+    /// The same on `node` (a node of another pod subnet, for a cluster of two).
+    pub fn on_node(test: &str, mut node: Node, pods: &[(&str, u8)]) -> Self {
         let mut cgroups = CgroupTree::new(&format!("meshtwin-test-{}-{test}", std::process::id()))
             .expect("create the test's cgroup under the cgroup2 mount");
         for (name, host) in pods {
