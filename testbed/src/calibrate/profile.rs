@@ -135,7 +135,7 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
         );
         push(
             "app",
-            "cpu_us_per_request",
+            "request_cpu_us",
             row.server_cpu_us_per_request,
             format!(
                 "the mesh's workload server's (meshtwin-workload, hyper; no calls, no app time) CPU time per answered request on the direct path, {payload}, {light}"

@@ -271,7 +271,6 @@ pub fn run(options: &Options) -> Result<Report> {
         p99_bound_ms: options.p99_bound_ms,
         profile: options.profile.as_ref().map(|p| p.display().to_string()),
         simulator_ignored: simulator.ignored.clone(),
-        simulator_lacks: simulator.lacking.clone(),
         order: report::order_checks(&points),
         points,
         saturation: saturation_rows,
@@ -340,7 +339,6 @@ fn repredict(
     let report = Report {
         profile: options.profile.as_ref().map(|p| p.display().to_string()),
         simulator_ignored: simulator.ignored.clone(),
-        simulator_lacks: simulator.lacking.clone(),
         order: report::order_checks(&points),
         points,
         saturation: saturation_rows,

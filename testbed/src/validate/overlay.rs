@@ -3,10 +3,8 @@
 //! calibrated profile, and the cores the mesh really had).
 //!
 //! The testbed's nodes are namespaces on one machine: every node's processes share the mesh's
-//! CPUs. The simulator says so with `[cluster.hosts] count = 1, cores = <mesh CPUs>` and
-//! `[cluster] cores_per_node = <mesh CPUs>` (the node-core model). A simulator without those
-//! keys rejects them as unknown: the overlay is then retried without them, and the report
-//! says which keys the prediction was made without.
+//! CPUs. The simulator says so with `[cluster.hosts] count = 1, cores = <mesh CPUs>` (the
+//! node-core model: every node on one host), replacing any cores the file gives.
 
 use anyhow::{bail, Context as _, Result};
 use sim::{config::Scenario, mesh::Architecture};
@@ -25,9 +23,6 @@ pub struct Overlay {
     pub mesh_cpus: usize,
 }
 
-/// Keys the node-core model adds; a simulator that lacks them gets the overlay without them.
-pub const CORE_KEYS: [&str; 2] = ["cluster.cores_per_node", "cluster.hosts"];
-
 /// The file's requests per second from outside: every pod of the services nobody calls.
 pub fn entry_rate(scenario: &Scenario) -> f64 {
     let cluster = &scenario.cluster;
@@ -40,8 +35,8 @@ pub fn entry_rate(scenario: &Scenario) -> f64 {
         .sum()
 }
 
-/// The file's text with the overlay written over it (`with_cores`: the node-core keys too).
-pub fn apply(text: &str, base_rate: f64, overlay: &Overlay, with_cores: bool) -> Result<String> {
+/// The file's text with the overlay written over it.
+pub fn apply(text: &str, base_rate: f64, overlay: &Overlay) -> Result<String> {
     let mut doc: toml::Table = text.parse().context("the validation file is not TOML")?;
     if base_rate.is_nan() || base_rate <= 0.0 {
         bail!("the file sends no load from outside (no entry service with a rate)");
@@ -80,15 +75,13 @@ pub fn apply(text: &str, base_rate: f64, overlay: &Overlay, with_cores: bool) ->
     if let Some(profile) = &overlay.profile {
         table(&mut doc, "models")?.insert("profile".into(), profile.clone().into());
     }
-    if with_cores {
-        let cores = overlay.mesh_cpus as i64;
-        let cluster = table(&mut doc, "cluster")?;
-        cluster.insert("cores_per_node".into(), cores.into());
-        let mut hosts = toml::Table::new();
-        hosts.insert("count".into(), 1i64.into());
-        hosts.insert("cores".into(), cores.into());
-        cluster.insert("hosts".into(), hosts.into());
-    }
+    let cores = overlay.mesh_cpus as i64;
+    let cluster = table(&mut doc, "cluster")?;
+    cluster.remove("cores_per_node");
+    let mut hosts = toml::Table::new();
+    hosts.insert("count".into(), 1i64.into());
+    hosts.insert("cores".into(), cores.into());
+    cluster.insert("hosts".into(), hosts.into());
     Ok(toml::to_string(&doc)?)
 }
 
@@ -137,7 +130,7 @@ duration_s = 60
             profile: Some("testbed".into()),
             mesh_cpus: 1,
         };
-        let text = apply(FILE, 100.0, &overlay, true).unwrap();
+        let text = apply(FILE, 100.0, &overlay).unwrap();
         let doc: toml::Table = text.parse().unwrap();
         assert_eq!(doc["traffic"]["rps_per_pod"].as_float(), Some(1000.0));
         assert_eq!(doc["service"][1]["rps_per_pod"].as_float(), Some(500.0));
@@ -146,9 +139,9 @@ duration_s = 60
         assert_eq!(doc["mesh"]["architectures"][1].as_str(), Some("ebpf"));
         assert_eq!(doc["models"]["profile"].as_str(), Some("testbed"));
         assert_eq!(doc["cluster"]["hosts"]["cores"].as_integer(), Some(1));
+        assert_eq!(doc["cluster"]["hosts"]["count"].as_integer(), Some(1));
+        assert!(doc["cluster"].get("cores_per_node").is_none());
         assert_eq!(doc["cluster"]["nodes"].as_integer(), Some(2));
-        let without = apply(FILE, 100.0, &overlay, false).unwrap();
-        assert!(!without.contains("hosts"));
     }
 
     #[test]

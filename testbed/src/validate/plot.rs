@@ -168,7 +168,7 @@ mod tests {
             "machine_at_end": {"machine": {"kernel": "", "cpus": 2, "cpu_model": "", "date": "", "load_average": ""}, "cpu_pressure_avg10": null},
             "mesh_cpus": [0], "load_cpu": 1, "repeats": 1, "warmup_s": 1.0, "duration_s": 1.0,
             "connections_per_entry": 1, "p99_bound_ms": 100.0, "profile": null,
-            "simulator_ignored": [], "simulator_lacks": [], "points": [], "saturation": [],
+            "simulator_ignored": [], "points": [], "saturation": [],
             "order": [], "failed": []
         }))
         .unwrap();

@@ -260,8 +260,6 @@ pub struct Report {
     pub profile: Option<String>,
     /// Profile values the simulator has no parameter for yet.
     pub simulator_ignored: Vec<String>,
-    /// Overlay keys the simulator does not know yet.
-    pub simulator_lacks: Vec<String>,
     pub points: Vec<Point>,
     pub saturation: Vec<SaturationRow>,
     pub order: Vec<OrderCheck>,
@@ -314,13 +312,12 @@ pub fn render(report: &Report) -> String {
         report.machine_at_start.cpu_pressure_avg10,
         report.machine_at_end.cpu_pressure_avg10,
     );
-    if !report.simulator_lacks.is_empty() || !report.simulator_ignored.is_empty() {
+    if !report.simulator_ignored.is_empty() {
         out.push_str(&format!(
             "the simulator does not know yet: {} (predictions made without them)\n",
             report
-                .simulator_lacks
+                .simulator_ignored
                 .iter()
-                .chain(&report.simulator_ignored)
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(", ")

@@ -13,7 +13,7 @@ use sim::{
 };
 
 use super::{
-    overlay::{self, Overlay, CORE_KEYS},
+    overlay::{self, Overlay},
     saturation::Probe,
     Arch,
 };
@@ -49,8 +49,6 @@ pub struct Simulator {
     mesh_cpus: usize,
     /// Profile values this simulator has no parameter for (left out of the prediction).
     pub ignored: Vec<String>,
-    /// Overlay keys this simulator does not know (the prediction was made without them).
-    pub lacking: Vec<String>,
 }
 
 impl Simulator {
@@ -98,14 +96,13 @@ impl Simulator {
             duration_s,
             mesh_cpus,
             ignored,
-            lacking: Vec::new(),
         })
     }
 
     /// The file as loaded with the calibrated profile (what the mesh is built from).
     pub fn scenario(&self) -> Result<Scenario> {
         let overlay = self.overlay(self.base_rate, &[]);
-        let text = overlay::apply(&self.text, self.base_rate, &overlay, false)?;
+        let text = overlay::apply(&self.text, self.base_rate, &overlay)?;
         // The file's own architectures: the mesh needs only the cluster.
         let mut doc: toml::Table = text.parse()?;
         if let Some(mesh) = doc.get_mut("mesh").and_then(|m| m.as_table_mut()) {
@@ -137,20 +134,7 @@ impl Simulator {
 
     fn scenario_at(&mut self, rate: f64, architectures: &[Architecture]) -> Result<Scenario> {
         let overlay = self.overlay(rate, architectures);
-        if self.lacking.is_empty() {
-            let text = overlay::apply(&self.text, self.base_rate, &overlay, true)?;
-            match load(&self.catalog, &self.file, &text) {
-                Ok((scenario, _)) => return Ok(scenario),
-                Err(error) => {
-                    let message = error.to_string();
-                    if !message.contains("cores_per_node") && !message.contains("hosts") {
-                        return Err(error);
-                    }
-                    self.lacking = CORE_KEYS.iter().map(|k| k.to_string()).collect();
-                }
-            }
-        }
-        let text = overlay::apply(&self.text, self.base_rate, &overlay, false)?;
+        let text = overlay::apply(&self.text, self.base_rate, &overlay)?;
         Ok(load(&self.catalog, &self.file, &text)?.0)
     }
 
