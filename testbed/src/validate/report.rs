@@ -315,12 +315,7 @@ pub fn render(report: &Report) -> String {
     if !report.simulator_ignored.is_empty() {
         out.push_str(&format!(
             "the simulator does not know yet: {} (predictions made without them)\n",
-            report
-                .simulator_ignored
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            report.simulator_ignored.join(", ")
         ));
     }
     out.push_str(&format!(
