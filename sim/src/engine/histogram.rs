@@ -207,6 +207,36 @@ mod tests {
     }
 
     #[test]
+    fn added_latency_is_ordered_across_percentiles() {
+        let p = |p50, p90, p99, p999, mean| Percentiles {
+            p50: Some(p50),
+            p90: Some(p90),
+            p99: Some(p99),
+            p999: Some(p999),
+            mean: Some(mean),
+        };
+        // The eBPF run: 5.6 µs added at p99 but 5.1 µs at p99.9, as raw differences.
+        let mesh = p(103.0, 150.0, 305.6, 405.1, 120.0);
+        let base = p(100.0, 146.0, 300.0, 400.0, 116.5);
+        let raw = mesh.minus(&base);
+        assert_eq!((raw.p99, raw.p999), (Some(5.6), Some(5.1)));
+        let added = mesh.added_over(&base);
+        assert_eq!(
+            [added.p50, added.p90, added.p99, added.p999],
+            [Some(3.0), Some(4.0), Some(5.6), Some(5.6)]
+        );
+        assert_eq!(added.mean, Some(3.5));
+        // Beyond range stays unknown, and so does every later percentile.
+        let far = Percentiles {
+            p99: None,
+            p999: None,
+            ..mesh
+        };
+        let added = far.added_over(&base);
+        assert_eq!((added.p90, added.p99, added.p999), (Some(4.0), None, None));
+    }
+
+    #[test]
     fn nothing_recorded_has_no_percentiles_and_the_ceiling_is_beyond_range() {
         assert_eq!(LatencyHistogram::new().percentiles(), None);
         let mut h = LatencyHistogram::new();

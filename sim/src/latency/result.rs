@@ -42,8 +42,9 @@ pub struct LatencyResult {
     /// A proxy or a host's cores were busy at least 80% of the time
     /// ([`super::saturation::BUSY_UTILISATION`]).
     pub busy: bool,
-    /// The simulation showed the load past capacity: requests dropped, or the calls in flight
-    /// grew over the measured window ([`super::saturation`]).
+    /// The simulation showed the load past capacity: requests dropped, a proxy was offered
+    /// more work than its workers could do, or the calls in flight grew over the measured
+    /// window ([`super::saturation`]).
     pub saturated: bool,
     /// The calls in flight over the measured window, what `saturated` is judged from.
     pub in_flight: InFlightTrend,
@@ -86,9 +87,13 @@ pub struct StationKindLatency {
     /// Queueing plus service at one visit, in µs (`None` without visits).
     pub latency_us: Option<Percentiles>,
     pub utilisation_max: f64,
+    /// The largest offered load of one station of this kind over the measured window: work
+    /// started plus the queue's growth in work, over workers × window
+    /// ([`super::saturation::offered_load`]); 1 or more is past capacity.
+    pub offered_load_max: f64,
     pub utilisation_mean: f64,
-    /// `saturated` (the run's load past capacity and this kind the busiest), `busy` (≥ 80%)
-    /// or `ok`.
+    /// `saturated` (dropped calls, or offered load at or past 1), `busy` (a station busy at
+    /// least 80% of the time) or `ok`.
     pub band: &'static str,
     pub dropped: u64,
     pub max_queued: u32,

@@ -14,7 +14,7 @@ use super::lookup::{Callee, Lookup, NONE};
 use super::options::ServiceTimeKind;
 use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step, JITTER_SEGMENT, JITTER_SOCKMAP};
 use super::result::{CoreUtilisation, LatencyResult, ServiceLatency, StationKindLatency};
-use super::saturation::{Checkpoints, InFlightTrend, BUSY_UTILISATION};
+use super::saturation::{offered_load, Checkpoints, InFlightTrend, BUSY_UTILISATION};
 
 const _: () = assert!(JITTER_SEGMENT == 0 && JITTER_SOCKMAP == 1);
 use crate::capacity::load::ServiceLoad;
@@ -223,8 +223,13 @@ pub struct World<'a> {
     /// What waits, sampled over the measured window: whether the run saturated.
     checkpoints: Checkpoints,
     in_flight_samples: Vec<u32>,
-    /// Calls waiting at each kind's stations, summed, by station kind.
-    queued_samples: [Vec<u32>; StationKind::COUNT],
+    /// Each station's (work started, calls waiting) at the window's first and latest sample,
+    /// and when those were taken.
+    window_start: Vec<(u64, u32)>,
+    window_end: Vec<(u64, u32)>,
+    window_ns: (u64, u64),
+    /// The mean work of one visit (ns), by station kind: what a waiting call will take.
+    mean_work_ns: [f64; StationKind::COUNT],
 }
 
 impl<'a> World<'a> {
@@ -359,7 +364,18 @@ impl<'a> World<'a> {
                 warmup_ns + SimTime::from_secs_f64(latency.duration_s).0,
             ),
             in_flight_samples: Vec::new(),
-            queued_samples: Default::default(),
+            window_start: Vec::new(),
+            window_end: Vec::new(),
+            window_ns: (0, 0),
+            mean_work_ns: StationKind::ALL.map(|k| {
+                let critical = if k.l7() { l7.mean() } else { l4.mean() };
+                let handshake = if scenario.traffic.connection_reuse {
+                    0.0
+                } else {
+                    mtls_ns[k as usize]
+                };
+                critical * hold_factor[k as usize] + mtls_record_ns[k as usize] + handshake
+            }),
         };
         world.build_stations(scheduling);
         world
@@ -488,7 +504,7 @@ impl<'a> World<'a> {
                 Event::Done(call) => self.on_done(now, call),
             }
             if self.checkpoints.due(now.0) {
-                self.sample_waiting();
+                self.sample_waiting(now.0);
             }
             if self.calls.len() > MAX_CALLS_IN_FLIGHT {
                 return Err(Overloaded {
@@ -504,18 +520,44 @@ impl<'a> World<'a> {
         Ok(self.finish(elapsed))
     }
 
-    /// Records what waits now: the calls in flight, and the calls queued at each kind of proxy.
+    /// Records what waits now: the calls in flight, and each station's work started and calls
+    /// waiting (at the window's start, or as its latest end).
     #[cold]
-    fn sample_waiting(&mut self) {
+    fn sample_waiting(&mut self, now: u64) {
         self.in_flight_samples
             .push((self.calls.len() - self.free.len()) as u32);
-        let mut queued = [0u32; StationKind::COUNT];
-        for (station, kind) in self.stations.iter().zip(&self.station_kind) {
-            queued[*kind as usize] = queued[*kind as usize].saturating_add(station.queued());
+        let first = self.in_flight_samples.len() == 1;
+        let snapshot = if first {
+            self.window_ns.0 = now;
+            &mut self.window_start
+        } else {
+            &mut self.window_end
+        };
+        self.window_ns.1 = now;
+        snapshot.clear();
+        snapshot.extend(self.stations.iter().map(|s| (s.busy_ns, s.queued())));
+    }
+
+    /// The largest offered load over the measured window among the stations of `kind`.
+    fn offered_load_max(&self, kind: StationKind) -> f64 {
+        if self.window_end.len() != self.stations.len() {
+            return 0.0;
         }
-        for (samples, q) in self.queued_samples.iter_mut().zip(queued) {
-            samples.push(q);
-        }
+        let window = self.window_ns.1 - self.window_ns.0;
+        (0..self.stations.len())
+            .filter(|&i| self.station_kind[i] == kind)
+            .map(|i| {
+                let ((busy0, queued0), (busy1, queued1)) =
+                    (self.window_start[i], self.window_end[i]);
+                offered_load(
+                    busy1 - busy0,
+                    i64::from(queued1) - i64::from(queued0),
+                    self.mean_work_ns[kind as usize],
+                    self.stations[i].workers(),
+                    window,
+                )
+            })
+            .fold(0.0, f64::max)
     }
 
     fn on_arrival(&mut self, now: SimTime, source: u32) {
@@ -1084,7 +1126,8 @@ impl<'a> World<'a> {
                 let visits = self.per_station_kind.histogram(k);
                 let dropped: u64 = of_kind.iter().map(|s| s.dropped()).sum();
                 let utilisation_max = round4(utilisations.iter().copied().fold(0.0, f64::max));
-                let band = if dropped > 0 || InFlightTrend::of(&self.queued_samples[k]).grows() {
+                let offered_load_max = round4(self.offered_load_max(*kind));
+                let band = if dropped > 0 || offered_load_max >= 1.0 {
                     "saturated"
                 } else if utilisation_max >= BUSY_UTILISATION {
                     "busy"
@@ -1097,6 +1140,7 @@ impl<'a> World<'a> {
                     visits: visits.count(),
                     latency_us: visits.percentiles(),
                     utilisation_max,
+                    offered_load_max,
                     utilisation_mean: round4(
                         utilisations.iter().sum::<f64>() / utilisations.len() as f64,
                     ),

@@ -294,6 +294,14 @@ pub fn sweep(
         .chain(slo_ms)
         .fold(0.0, f64::max)
         .max(1e-6);
+    // A log axis: past the tipping point p99 grows by orders of magnitude, and a linear axis
+    // flattens the SLO and every line below it onto the floor.
+    let y_min_ms = series
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|p| p.1))
+        .chain(slo_ms)
+        .filter(|&v| v > 0.0)
+        .fold(y_max_ms, f64::min);
     let unit = LatencyUnit::for_max(y_max_ms * 1000.0);
     let scale = 1000.0 / unit.us;
     let mut chart = ChartBuilder::on(&chart_area)
@@ -301,12 +309,16 @@ pub fn sweep(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(64)
-        .build_cartesian_2d(x_min..x_max.max(x_min + 1e-9), 0.0..y_max_ms * scale * 1.1)
+        .build_cartesian_2d(
+            x_min..x_max.max(x_min + 1e-9),
+            (y_min_ms * scale * 0.8..y_max_ms * scale * 1.25).log_scale(),
+        )
         .map_err(plot_error)?;
     chart
         .configure_mesh()
         .x_desc(parameter)
-        .y_desc(format!("p99 end to end ({})", unit.name))
+        .y_labels(14)
+        .y_desc(format!("p99 end to end ({}, log scale)", unit.name))
         .x_label_formatter(&|v| axis_number(*v))
         .y_label_formatter(&|v| axis_number(*v))
         .draw()
