@@ -201,6 +201,25 @@ fn run_draws_a_plot() {
         assert_eq!(texts.iter().filter(|t| **t == name).count(), 3, "{name}");
     }
     assert_eq!(texts.iter().filter(|t| t.ends_with(" cores")).count(), 4);
+    // The legend sits below the chart, clear of the curves: every entry lower on the page
+    // than the latency axis's title.
+    let y_of = |text: &str| -> Vec<f64> {
+        texts
+            .windows(2)
+            .filter(|w| w[1] == text)
+            .filter_map(|w| w[0].split(" y=\"").nth(1)?.split('"').next()?.parse().ok())
+            .collect()
+    };
+    let axis_title = y_of("latency (ms, log scale)")[0];
+    for entry in ["no mesh", "sidecar (mesh, fair)"] {
+        let ys = y_of(entry);
+        assert!(
+            ys.iter().any(|&y| y > axis_title),
+            "{entry} at {ys:?}, axis at {axis_title}"
+        );
+    }
+    let legend_no_mesh = y_of("no mesh");
+    assert!(legend_no_mesh.iter().all(|&y| y > axis_title));
     assert_eq!(texts.iter().filter(|t| t.ends_with(" MB")).count(), 4);
     std::fs::remove_file(svg).ok();
 }
