@@ -225,3 +225,19 @@ fn busy_is_a_band_and_saturated_is_what_the_run_showed() {
     assert_eq!(calm.proxies[0].band, "ok");
     assert!(!calm.busy && !calm.saturated);
 }
+
+#[test]
+fn requests_that_start_in_their_pod_take_no_entry_hop() {
+    let mut scenario = load("istio-sidecar-1000rps.toml");
+    scenario.latency.duration_s = 1.0;
+    let report = run(&scenario, true);
+    let l = latency(&report, "sidecar");
+    assert!(l.requests > 0 && l.entry_hop_latency_us.is_none());
+    let text = table::render(&report);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("added at the entry hop"))
+        .unwrap();
+    assert!(row.contains(table::NO_ENTRY_HOP), "{row}");
+    assert!(!row.contains(table::NOTHING_MEASURED), "{row}");
+}

@@ -5,7 +5,9 @@
 //! p99.99 equally spaced), latency axes take the unit their values ask for, every bar carries
 //! its name and value, and legends sit beside the data, never on it.
 
-use super::plot_scale::{axis_number, percentile_label, tail_quantiles, LatencyUnit, TailAxis};
+use super::plot_scale::{
+    axis_number, percentile_label, tail_quantiles, LatencyUnit, LogAxis, TailAxis,
+};
 use super::units::{bytes, cores};
 use super::Report;
 use anyhow::{anyhow, Context, Result};
@@ -131,13 +133,13 @@ where
         .x_label_area_size(40)
         .y_label_area_size(64)
         .build_cartesian_2d(
-            (min_us / unit.us * 0.8..max_us / unit.us * 1.25).log_scale(),
+            LogAxis::new(min_us / unit.us * 0.8, max_us / unit.us * 1.25),
             TailAxis::P9999,
         )
         .map_err(plot_error)?;
     chart
         .configure_mesh()
-        .x_labels(14)
+        .light_line_style(WHITE)
         .x_desc(format!("latency ({}, log scale)", unit.name))
         .y_desc("percentile of requests")
         .x_label_formatter(&|v| axis_number(*v))
@@ -311,13 +313,13 @@ pub fn sweep(
         .y_label_area_size(64)
         .build_cartesian_2d(
             x_min..x_max.max(x_min + 1e-9),
-            (y_min_ms * scale * 0.8..y_max_ms * scale * 1.25).log_scale(),
+            LogAxis::new(y_min_ms * scale * 0.8, y_max_ms * scale * 1.25),
         )
         .map_err(plot_error)?;
     chart
         .configure_mesh()
         .x_desc(parameter)
-        .y_labels(14)
+        .light_line_style(WHITE)
         .y_desc(format!("p99 end to end ({}, log scale)", unit.name))
         .x_label_formatter(&|v| axis_number(*v))
         .y_label_formatter(&|v| axis_number(*v))

@@ -108,6 +108,62 @@ impl Ranged for TailAxis {
     }
 }
 
+/// A log axis whose marks are 1, 2 and 5 times powers of ten (only the powers of ten when
+/// those would crowd it): plotters' own log axis leaves whole decades unmarked and crowds the
+/// last one ("700800").
+#[derive(Debug, Clone, Copy)]
+pub struct LogAxis {
+    pub low: f64,
+    pub high: f64,
+}
+
+impl LogAxis {
+    /// Marks at most this many.
+    const MARKS: usize = 12;
+
+    pub fn new(low: f64, high: f64) -> Self {
+        let low = low.max(f64::MIN_POSITIVE);
+        LogAxis {
+            low,
+            high: high.max(low * 1.0001),
+        }
+    }
+
+    fn marks(&self, multiples: &[f64]) -> Vec<f64> {
+        let first = self.low.log10().floor() as i32;
+        let last = self.high.log10().ceil() as i32;
+        (first..=last)
+            .flat_map(|e| multiples.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| *v >= self.low * (1.0 - 1e-9) && *v <= self.high * (1.0 + 1e-9))
+            .collect()
+    }
+}
+
+impl Ranged for LogAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let span = (self.high / self.low).ln();
+        let fraction = (value.max(self.low * 1e-3) / self.low).ln() / span;
+        limit.0 + (fraction * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        for multiples in [&[1.0, 2.0, 5.0][..], &[1.0, 3.0], &[1.0]] {
+            let marks = self.marks(multiples);
+            if marks.len() <= Self::MARKS {
+                return marks;
+            }
+        }
+        self.marks(&[1.0])
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.low..self.high
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +177,19 @@ mod tests {
         assert_eq!(axis_number(2.5), "2.5");
         assert_eq!(axis_number(0.25), "0.25");
         assert_eq!(axis_number(0.0), "0");
+    }
+
+    #[test]
+    fn the_log_axis_marks_every_decade_without_crowding() {
+        let marks = |low, high| LogAxis::new(low, high).key_points(10usize);
+        assert_eq!(marks(8.0, 800.0), [10.0, 20.0, 50.0, 100.0, 200.0, 500.0]);
+        let wide = marks(0.02, 9000.0);
+        assert!(
+            wide.len() <= 12 && wide.contains(&1.0) && wide.contains(&1000.0),
+            "{wide:?}"
+        );
+        let axis = LogAxis::new(10.0, 1000.0);
+        assert_eq!(axis.map(&100.0, (0, 200)), 100);
     }
 
     #[test]

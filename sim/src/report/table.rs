@@ -98,6 +98,9 @@ fn added_pair(p: Option<&Percentiles>) -> String {
     }
 }
 
+/// The entry hop's cell when every request starts inside its pod.
+pub const NO_ENTRY_HOP: &str = "none (requests start in the pod)";
+
 /// What a difference shows when a latency it needs is past the histograms' range.
 pub const UNKNOWN_DIFFERENCE: &str = "n/a";
 
@@ -117,7 +120,11 @@ const LATENCY_ROWS: [Row; 10] = [
         latency(a, |l| added_pair(l.added_latency_us.as_ref()))
     }),
     ("added at the entry hop p50 / p99", |a| {
-        latency(a, |l| added_pair(l.added_entry_hop_latency_us.as_ref()))
+        latency(a, |l| match l.added_entry_hop_latency_us {
+            // Requests that start inside their pod (a load generator there) take no entry hop.
+            None if l.latency_us.is_some() => NO_ENTRY_HOP.into(),
+            p => added_pair(p.as_ref()),
+        })
     }),
     ("added per service hop p50 / p99", |a| {
         latency(a, |l| added_pair(l.added_service_hop_latency_us.as_ref()))
@@ -163,7 +170,7 @@ const LATENCY_ROWS: [Row; 10] = [
             }
         })
     }),
-    ("saturated (queues grow or drop)", |a| {
+    ("saturated (past capacity)", |a| {
         latency(a, |l| {
             if l.saturated {
                 "YES".into()
