@@ -240,10 +240,7 @@ pub fn execute(command: Command) -> Result<(), Failure> {
             }
             let text = match args.format {
                 Format::Table => report.table(),
-                Format::Json => format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&report).expect("serialises")
-                ),
+                Format::Json => format!("{}\n", report::json_precision::to_pretty_json(&report)),
                 Format::Csv => report.csv(),
             };
             write_output(args.output.as_deref(), &text)?;

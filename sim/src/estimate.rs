@@ -162,8 +162,8 @@ pub fn latency(scenario: &Scenario, jobs: &[Job], threads: usize) -> LatencyEsti
     let in_flight = calls_in_flight(scenario, &load);
     let shared_bytes = (cluster.pods() * 12 + services.len() * 32) as f64
         + cluster.call_graph.calls() as f64 * 16.0
-        + services.len() as f64 * HistogramSet::bytes_per_member(Bounds::COMPACT) as f64
-        + 8.0 * HistogramSet::bytes_per_member(Bounds::PRECISE) as f64;
+        // One histogram per service, and end to end, three hops and five proxy kinds.
+        + (services.len() + 9) as f64 * HistogramSet::bytes_per_member(Bounds::PRECISE) as f64;
     let mut busiest = (jobs[0], 0.0);
     let mut events_total = 0.0;
     let mut memory_max: f64 = 0.0;

@@ -34,7 +34,12 @@ fn run_without_a_file_prints_the_five_architectures_with_latency() {
     for row in [
         "memory, whole cluster",
         "latency p50 / p99",
-        "added by the mesh p50 / p99",
+        "added p50 / p99 (Δ of percentiles)",
+        "added at the entry hop p50 / p99",
+        "added per service hop p50 / p99",
+        "entry requests completed",
+        "rps served by all pods",
+        "rps entering the mesh",
         "seed 42",
     ] {
         assert!(text.contains(row), "missing {row}: {text}");
@@ -159,7 +164,7 @@ fn sweep_reports_a_tipping_point_and_plots() {
         .unwrap();
     assert!(ebpf["tipping_point"].is_null());
     let picture = std::fs::read_to_string(&svg).unwrap();
-    assert!(picture.starts_with("<svg") && picture.contains("SLO p99 2 ms"));
+    assert!(picture.starts_with("<svg") && picture.contains("SLO: p99 2 ms"));
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -177,6 +182,45 @@ fn run_draws_a_plot() {
     assert!(o.status.success());
     let picture = std::fs::read_to_string(&svg).unwrap();
     assert!(picture.contains("end-to-end latency") && picture.contains("no mesh"));
+    // SVG text sits on lines of its own.
+    let texts: Vec<&str> = picture.lines().map(str::trim).collect();
+    // The percentile axis marks the tail; latency ticks carry no useless ".0".
+    for mark in ["p50", "p90", "p99", "p99.9", "p99.99"] {
+        assert!(texts.contains(&mark), "no {mark} mark");
+    }
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t.ends_with(".0") && t.parse::<f64>().is_ok()),
+        "a tick written with a useless .0"
+    );
+    assert!(texts.contains(&"latency (ms, log scale)"));
+    // Every bar is named in full and carries its value, in both panels; the legend names the
+    // curves once more.
+    for name in ["sidecar (mesh, fifo)", "per-node (mesh, fair)"] {
+        assert_eq!(texts.iter().filter(|t| **t == name).count(), 3, "{name}");
+    }
+    assert_eq!(texts.iter().filter(|t| t.ends_with(" cores")).count(), 4);
+    // The legend sits below the chart, clear of the curves: every entry lower on the page
+    // than the latency axis's title.
+    let y_of = |text: &str| -> Vec<f64> {
+        texts
+            .windows(2)
+            .filter(|w| w[1] == text)
+            .filter_map(|w| w[0].split(" y=\"").nth(1)?.split('"').next()?.parse().ok())
+            .collect()
+    };
+    let axis_title = y_of("latency (ms, log scale)")[0];
+    for entry in ["no mesh", "sidecar (mesh, fair)"] {
+        let ys = y_of(entry);
+        assert!(
+            ys.iter().any(|&y| y > axis_title),
+            "{entry} at {ys:?}, axis at {axis_title}"
+        );
+    }
+    let legend_no_mesh = y_of("no mesh");
+    assert!(legend_no_mesh.iter().all(|&y| y > axis_title));
+    assert_eq!(texts.iter().filter(|t| t.ends_with(" MB")).count(), 4);
     std::fs::remove_file(svg).ok();
 }
 

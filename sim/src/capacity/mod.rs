@@ -5,6 +5,7 @@
 
 mod context;
 mod datapath;
+mod ebpf_cpu;
 pub mod load;
 mod shared_proxy;
 mod sidecar;
@@ -47,8 +48,13 @@ pub struct ArchitectureCapacity {
     pub new_connections_per_second: f64,
     /// Kernel memory of the open connections' sockets at rest (two per connection).
     pub socket_memory_bytes_total: u64,
+    /// CPU at the configured load: the proxies' and the `ebpf` architecture's kernel programs'.
     pub cpu_cores: f64,
     pub cpu_cores_per_node_max: f64,
+    /// The proxies' share of `cpu_cores`.
+    pub proxy_cpu_cores: f64,
+    /// The `ebpf` architecture's programs' share of `cpu_cores` (kernel CPU; 0 elsewhere).
+    pub ebpf_program_cpu_cores: f64,
     /// Where the nodes' cores are given: the proxies' CPU on the busiest host, against that
     /// host's cores.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -128,6 +134,7 @@ fn evaluate_one(
     }
     datapath::count(ctx, architecture, &mut tally);
     tally.finish();
+    let ebpf_program_cpu_cores = ebpf_cpu::count(ctx, architecture, &mut tally);
     let overflow = |message: String| Overflow {
         architecture: architecture.name(),
         message,
@@ -173,11 +180,12 @@ fn evaluate_one(
             kernel.socket_bytes
         ))
     })?;
-    let cpu_cores = tally
+    let proxy_cpu_cores = tally
         .groups
         .iter()
         .map(|g| g.cpu_cores)
         .fold(0.0, |a, b| a + b);
+    let cpu_cores = proxy_cpu_cores + ebpf_program_cpu_cores;
     let cpu_cores_per_node_max = tally.node_cpu.iter().copied().fold(0.0, f64::max);
     if !(cpu_cores.is_finite() && new_connections_per_second.is_finite()) {
         return Err(overflow(format!(
@@ -205,6 +213,8 @@ fn evaluate_one(
         socket_memory_bytes_total,
         cpu_cores,
         cpu_cores_per_node_max,
+        proxy_cpu_cores,
+        ebpf_program_cpu_cores,
         busiest_host: ctx
             .cluster
             .cores

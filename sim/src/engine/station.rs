@@ -139,6 +139,11 @@ impl Station {
     }
 
     /// The longest the queue has been.
+    /// Jobs waiting now (not those in service).
+    pub fn queued(&self) -> u32 {
+        self.queued
+    }
+
     pub fn max_queued(&self) -> u32 {
         self.backlog.max_queued
     }

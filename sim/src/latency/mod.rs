@@ -3,8 +3,12 @@
 //!
 //! Each (architecture, scheduling) pair runs as its own simulation with its own generator,
 //! seeded from the scenario's seed and the pair (the architecture by its name), so results
-//! depend neither on which thread runs what nor on which other architectures are compared. A baseline without any mesh runs too: added latency is a percentile of the
-//! architecture minus the same percentile of the baseline, as Istio's benchmarks report it.
+//! depend neither on which thread runs what nor on which other architectures are compared.
+//! A baseline without any mesh runs too: added latency is a percentile of the architecture
+//! minus the same percentile of the baseline, as Istio's benchmarks report it, made monotone
+//! across percentiles ([`Percentiles::added_over`]). It is not a percentile of per-request
+//! differences: the baseline's requests draw their own random times, so a request has no
+//! unmeshed twin to subtract.
 
 pub mod arrivals;
 pub mod host_cpu;
@@ -12,6 +16,7 @@ pub mod lookup;
 pub mod options;
 pub mod plan;
 pub mod result;
+pub mod saturation;
 pub mod world;
 
 use crate::config::Scenario;
@@ -138,13 +143,16 @@ pub fn run(
         })
         .collect::<Result<_, _>>()?;
     if let Some(baseline) = results.first().cloned() {
+        let added = |a: &Option<Percentiles>, b: &Option<Percentiles>| {
+            Some(a.as_ref()?.added_over(b.as_ref()?))
+        };
         for r in &mut results {
-            r.added_latency_us =
-                Percentiles::difference(r.latency_us.as_ref(), baseline.latency_us.as_ref());
-            r.added_hop_latency_us = Percentiles::difference(
-                r.hop_latency_us.as_ref(),
-                baseline.hop_latency_us.as_ref(),
-            );
+            r.added_latency_us = added(&r.latency_us, &baseline.latency_us);
+            r.added_hop_latency_us = added(&r.hop_latency_us, &baseline.hop_latency_us);
+            r.added_entry_hop_latency_us =
+                added(&r.entry_hop_latency_us, &baseline.entry_hop_latency_us);
+            r.added_service_hop_latency_us =
+                added(&r.service_hop_latency_us, &baseline.service_hop_latency_us);
         }
     }
     Ok(results)

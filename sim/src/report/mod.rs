@@ -1,7 +1,9 @@
 //! What `sim run` prints: a table (default), JSON (schema in docs/output.md) or CSV.
 
 pub mod csv;
+pub mod json_precision;
 pub mod plot;
+pub mod plot_scale;
 pub mod table;
 pub mod units;
 
@@ -53,7 +55,14 @@ pub struct ScenarioSummary {
     pub service_accounts: u64,
     pub calls: u64,
     pub l7_policy_services: u64,
+    /// The same figure as `rps_served_by_pods`, kept for existing readers.
     pub rps_total: f64,
+    /// Requests per second served by all pods, summed: a request that crosses three services
+    /// counts three times.
+    pub rps_served_by_pods: f64,
+    /// Requests per second that enter the mesh (sent to the services nobody calls, from
+    /// outside or from a load generator in the pod): what `entry_rps_completed` measures.
+    pub rps_entering_mesh: f64,
     pub profile: Option<String>,
     pub scopings: Vec<Scoping>,
     pub interception: Interception,
@@ -74,6 +83,12 @@ impl Report {
         latency: Option<LatencyRuns>,
     ) -> Self {
         let c = &scenario.cluster;
+        let rps_served_by_pods: f64 = c
+            .services
+            .iter()
+            .map(|s| s.rps_per_pod * s.replicas as f64)
+            .sum();
+        let rps_entering_mesh = entering_mesh_rps(c);
         let mut architectures = Vec::new();
         for cap in capacity {
             match &latency {
@@ -114,11 +129,9 @@ impl Report {
                 service_accounts: c.service_accounts.len() as u64,
                 calls: c.call_graph.calls() as u64,
                 l7_policy_services: c.services.iter().filter(|s| s.l7_policy).count() as u64,
-                rps_total: c
-                    .services
-                    .iter()
-                    .map(|s| s.rps_per_pod * s.replicas as f64)
-                    .sum(),
+                rps_total: rps_served_by_pods,
+                rps_served_by_pods,
+                rps_entering_mesh,
                 profile: scenario.models.profile.clone(),
                 scopings: scenario.mesh.scopings.clone(),
                 interception: scenario.mesh.interception,
@@ -132,9 +145,22 @@ impl Report {
         }
     }
 
+    /// The JSON document, every number rounded to what it means
+    /// ([`json_precision::to_pretty_json`]).
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("the report serialises");
+        let mut s = json_precision::to_pretty_json(self);
         s.push('\n');
         s
     }
+}
+
+/// Requests per second sent to the services that no service calls: the entry requests.
+fn entering_mesh_rps(cluster: &crate::cluster::Cluster) -> f64 {
+    cluster
+        .services
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| cluster.call_graph.callers(*i as u32).is_empty())
+        .map(|(_, s)| s.rps_per_pod * s.replicas as f64)
+        .sum()
 }

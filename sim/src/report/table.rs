@@ -98,10 +98,13 @@ fn added_pair(p: Option<&Percentiles>) -> String {
     }
 }
 
+/// The entry hop's cell when every request starts inside its pod.
+pub const NO_ENTRY_HOP: &str = "none (requests start in the pod)";
+
 /// What a difference shows when a latency it needs is past the histograms' range.
 pub const UNKNOWN_DIFFERENCE: &str = "n/a";
 
-const LATENCY_ROWS: [Row; 9] = [
+const LATENCY_ROWS: [Row; 10] = [
     ("latency p50 / p99", |a| {
         latency(a, |l| pair(l.latency_us.as_ref()))
     }),
@@ -112,15 +115,23 @@ const LATENCY_ROWS: [Row; 9] = [
                 .map_or_else(|| NOTHING_MEASURED.into(), |p| us(p.p999))
         })
     }),
-    ("added by the mesh p50 / p99", |a| {
+    // Differences of percentiles (made monotone), not percentiles of per-request differences.
+    ("added p50 / p99 (Δ of percentiles)", |a| {
         latency(a, |l| added_pair(l.added_latency_us.as_ref()))
     }),
-    ("added per hop p50 / p99", |a| {
-        latency(a, |l| added_pair(l.added_hop_latency_us.as_ref()))
+    ("added at the entry hop p50 / p99", |a| {
+        latency(a, |l| match l.added_entry_hop_latency_us {
+            // Requests that start inside their pod (a load generator there) take no entry hop.
+            None if l.latency_us.is_some() => NO_ENTRY_HOP.into(),
+            p => added_pair(p.as_ref()),
+        })
+    }),
+    ("added per service hop p50 / p99", |a| {
+        latency(a, |l| added_pair(l.added_service_hop_latency_us.as_ref()))
     }),
     ("requests measured", |a| latency(a, |l| count(l.requests))),
-    ("throughput", |a| {
-        latency(a, |l| format!("{} rps", rate(l.throughput_rps)))
+    ("entry requests completed", |a| {
+        latency(a, |l| format!("{} rps", rate(l.entry_rps_completed)))
     }),
     ("dropped / timed out", |a| {
         latency(a, |l| {
@@ -134,16 +145,32 @@ const LATENCY_ROWS: [Row; 9] = [
                 .iter()
                 .map(|p| p.utilisation_max)
                 .fold(0.0, f64::max);
+            // The band of the busiest kind: `saturated` only where its queues grew or dropped.
+            let band = l
+                .proxies
+                .iter()
+                .map(|p| p.band)
+                .max_by_key(|b| match *b {
+                    "saturated" => 2,
+                    "busy" => 1,
+                    _ => 0,
+                })
+                .unwrap_or("ok");
+            let band = if band == "ok" {
+                String::new()
+            } else {
+                format!(" ({band})")
+            };
             if l.proxies.is_empty() {
                 "—".into()
             } else if u < 0.1 {
-                format!("{:.1}%", u * 100.0)
+                format!("{:.1}%{band}", u * 100.0)
             } else {
-                format!("{:.0}%", u * 100.0)
+                format!("{:.0}%{band}", u * 100.0)
             }
         })
     }),
-    ("saturated", |a| {
+    ("saturated (past capacity)", |a| {
         latency(a, |l| {
             if l.saturated {
                 "YES".into()
@@ -176,13 +203,14 @@ pub fn render(report: &Report) -> String {
     let profile = s.profile.as_deref().unwrap_or("calibrated defaults");
     let scopings: Vec<String> = s.scopings.iter().map(|x| x.to_string()).collect();
     out.push_str(&format!(
-        "seed {} · {} nodes · {} pods · {} services · {} namespaces · {} rps · models: {} · scoping: {}\n",
+        "seed {} · {} nodes · {} pods · {} services · {} namespaces · {} rps served by all pods, {} rps entering the mesh · models: {} · scoping: {}\n",
         s.seed,
         count(s.nodes),
         count(s.pods),
         count(s.services),
         count(s.namespaces),
-        rate(s.rps_total),
+        rate(s.rps_served_by_pods),
+        rate(s.rps_entering_mesh),
         profile,
         scopings.join(", "),
     ));
