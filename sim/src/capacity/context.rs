@@ -3,19 +3,23 @@
 use super::load::ServiceLoad;
 use crate::cluster::Cluster;
 use crate::config::Scenario;
+use crate::cost_model::ModelSet;
 
 pub struct Context<'a> {
     pub scenario: &'a Scenario,
+    /// The parameters counted with: the scenario's, or the low or high end of their ranges.
+    pub models: &'a ModelSet,
     pub cluster: &'a Cluster,
     pub load: ServiceLoad,
     pub pods_by_node: Vec<Vec<u32>>,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(scenario: &'a Scenario) -> Self {
+    pub fn new(scenario: &'a Scenario, models: &'a ModelSet) -> Self {
         let cluster = &scenario.cluster;
         Context {
             scenario,
+            models,
             cluster,
             load: ServiceLoad::new(cluster, scenario.traffic.connections_per_upstream),
             pods_by_node: cluster.pods_by_node(),

@@ -1,7 +1,7 @@
 //! Adds up proxies as they are counted: totals, the worst proxy, the worst node, blast radius.
 
 use super::visibility::ProxyConfig;
-use crate::cost_model::ProxyCosts;
+use crate::cost_model::{ProxyCosts, ProxyResources, ResourceTable};
 use serde::Serialize;
 
 /// What a proxy's work costs in CPU: `vcpu_per_krps` per 1000 requests per second through it
@@ -92,7 +92,17 @@ pub struct ProxyGroup {
     pub clusters_max: u64,
     pub endpoints_max: u64,
     pub rps_max: f64,
+    /// Requests per second through all of them: `cpu_cores / (rps_total / 1000)` is the
+    /// group's CPU per 1000 rps, as Istio's published figures give it.
+    pub rps_total: f64,
     pub cpu_cores: f64,
+    /// What Kubernetes reserves for one of them (`models/resources.toml`).
+    pub requests: ProxyResources,
+    /// Σ max(request, modelled use) over the group: the node capacity it takes.
+    pub cpu_cores_reserved: f64,
+    pub memory_bytes_reserved: u64,
+    /// The largest one's memory passes its limit: the kernel would kill it (OOM).
+    pub over_memory_limit: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -116,6 +126,7 @@ pub struct Tally {
     /// a per-node amount every node gets and the starts and ends of the ranges one more
     /// covers, added up in `finish`: the work follows the groups, not the replicas.
     spread: Option<Spread>,
+    resources: ResourceTable,
 }
 
 #[derive(Debug, Default)]
@@ -128,8 +139,9 @@ struct Spread {
 }
 
 impl Tally {
-    pub fn new(nodes: usize) -> Self {
+    pub fn new(nodes: usize, resources: ResourceTable) -> Self {
         Tally {
+            resources,
             groups: Vec::new(),
             node_memory: vec![0; nodes],
             node_cpu: vec![0.0; nodes],
@@ -166,6 +178,7 @@ impl Tally {
         self.groups.push(ProxyGroup {
             role,
             component,
+            requests: self.resources.of(role, component),
             ..ProxyGroup::default()
         });
         self.groups.len() - 1
@@ -285,7 +298,15 @@ impl Tally {
         g.clusters_max = g.clusters_max.max(instance.config.clusters);
         g.endpoints_max = g.endpoints_max.max(instance.config.endpoints);
         g.rps_max = g.rps_max.max(instance.rps);
+        g.rps_total += instance.rps * count as f64;
         g.cpu_cores += cpu * count as f64;
+        g.cpu_cores_reserved += cpu.max(g.requests.cpu_request_vcpu) * count as f64;
+        let reserved = (memory as f64).max(g.requests.memory_request_bytes) * count as f64;
+        g.memory_bytes_reserved = g
+            .memory_bytes_reserved
+            .saturating_add(whole_count(reserved).unwrap_or(u64::MAX));
+        g.over_memory_limit = g.requests.memory_limit_bytes > 0.0
+            && g.memory_bytes_max as f64 > g.requests.memory_limit_bytes;
         let b = &mut self.blast;
         b.identities_per_proxy_max = b.identities_per_proxy_max.max(instance.identities);
         b.workloads_per_proxy_max = b.workloads_per_proxy_max.max(instance.workloads);

@@ -1,5 +1,6 @@
 //! What `sim run` prints: a table (default), JSON (schema in docs/output.md) or CSV.
 
+pub mod capacity_rows;
 pub mod csv;
 pub mod plot;
 pub mod table;
@@ -59,6 +60,10 @@ pub struct ScenarioSummary {
     pub interception: Interception,
     pub local_acceleration: LocalAcceleration,
     pub connection_reuse: bool,
+    /// Products compared (`[mesh] products`), and whether `[bill]` gives a node shape.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<crate::product::Product>,
+    pub bill: bool,
     /// Simulated seconds measured, after the warm-up (absent without latency simulation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub simulated_seconds: Option<f64>,
@@ -78,6 +83,12 @@ impl Report {
         for cap in capacity {
             match &latency {
                 None => architectures.push(ArchitectureReport {
+                    capacity: cap,
+                    scheduling: None,
+                    latency: None,
+                }),
+                // A product's column has no simulation of its own: capacity only.
+                Some(_) if cap.product.is_some() => architectures.push(ArchitectureReport {
                     capacity: cap,
                     scheduling: None,
                     latency: None,
@@ -124,6 +135,8 @@ impl Report {
                 interception: scenario.mesh.interception,
                 local_acceleration: scenario.mesh.local_acceleration,
                 connection_reuse: scenario.traffic.connection_reuse,
+                products: scenario.mesh.products.clone(),
+                bill: scenario.bill.cores.is_some() || scenario.bill.memory_bytes.is_some(),
                 simulated_seconds: latency.as_ref().map(|l| l.duration_s),
                 warmup_seconds: latency.as_ref().map(|l| l.warmup_s),
             },
