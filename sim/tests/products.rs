@@ -129,9 +129,12 @@ fn the_bill_reserves_requests_and_prices_nodes() {
         "{SMALL}[mesh]\nproducts = [\"istio-sidecar\"]\n[bill]\nnode_cores = 8\nnode_memory_gib = 32\nprice_per_hour = 0.5\n"
     ));
     let bill = &column(&all, "istio-sidecar").bill;
-    // 100 sidecars at Istio's default 100m and 128 Mi.
-    assert!((bill.cpu_cores_requested - 10.0).abs() < 1e-9);
-    assert_eq!(bill.memory_bytes_requested, 100 * 128 * 1024 * 1024);
+    // 100 sidecars at Istio's default 100m and 128 Mi, and istiod's 500m and 2 Gi.
+    assert!((bill.cpu_cores_requested - 10.5).abs() < 1e-9);
+    assert_eq!(
+        bill.memory_bytes_requested,
+        100 * 128 * 1024 * 1024 + 2048 * 1024 * 1024
+    );
     assert!(bill.cpu_cores_reserved >= bill.cpu_cores_requested);
     assert!(bill.memory_bytes_reserved >= bill.memory_bytes_requested);
     let nodes = bill.nodes.unwrap();

@@ -2,11 +2,14 @@
 //! max(its request, its modelled use) of CPU and memory (Kubernetes schedules by requests;
 //! a proxy past its request still takes what it uses); kernel-side costs (eBPF maps, kernel
 //! encryption) and the AEAD CPU of mTLS are added as use. Divided by a node's allocatable
-//! cores or memory, whichever fills first, that is the nodes' worth of capacity the mesh takes;
+//! cores or memory, whichever fills first (istiod, where a column has one, is reserved the
+//! same way: max(its request, its modelled use)), that is the nodes' worth of capacity the mesh takes;
 //! times the node's price, its money per month.
 
+use super::control_plane::{ControlPlane, ControlPlaneKind};
 use super::encryption::EncryptionCost;
 use super::tally::ProxyGroup;
+use crate::cost_model::ProxyResources;
 use serde::Serialize;
 
 /// Hours in a month as cloud price lists count them (8,760 / 12).
@@ -48,21 +51,37 @@ pub fn bill(
     groups: &[ProxyGroup],
     datapath_memory_bytes: u64,
     encryption: &EncryptionCost,
+    control_plane: &ControlPlane,
+    istiod: &ProxyResources,
     shape: &NodeShape,
 ) -> Bill {
+    let istiod = match control_plane.kind {
+        ControlPlaneKind::Istiod => *istiod,
+        _ => ProxyResources::default(),
+    };
     let cpu_requested = groups
         .iter()
         .map(|g| g.requests.cpu_request_vcpu * g.count as f64)
-        .sum();
+        .sum::<f64>()
+        + istiod.cpu_request_vcpu;
     let memory_requested: f64 = groups
         .iter()
         .map(|g| g.requests.memory_request_bytes * g.count as f64)
-        .sum();
-    let cpu_reserved =
-        groups.iter().map(|g| g.cpu_cores_reserved).sum::<f64>() + encryption.crypto_cpu_cores;
-    let memory_reserved = groups.iter().fold(datapath_memory_bytes, |sum, g| {
-        sum.saturating_add(g.memory_bytes_reserved)
-    });
+        .sum::<f64>()
+        + istiod.memory_request_bytes;
+    let cpu_reserved = groups.iter().map(|g| g.cpu_cores_reserved).sum::<f64>()
+        + encryption.crypto_cpu_cores
+        + control_plane.cpu_cores.max(istiod.cpu_request_vcpu);
+    let control_plane_memory = super::tally::whole_count(
+        (control_plane.memory_bytes as f64).max(istiod.memory_request_bytes),
+    )
+    .unwrap_or(u64::MAX);
+    let memory_reserved = groups
+        .iter()
+        .fold(datapath_memory_bytes, |sum, g| {
+            sum.saturating_add(g.memory_bytes_reserved)
+        })
+        .saturating_add(control_plane_memory);
     let nodes = match (shape.cores, shape.memory_bytes) {
         (Some(cores), Some(memory)) => {
             Some((cpu_reserved / cores).max(memory_reserved as f64 / memory))

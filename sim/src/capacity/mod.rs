@@ -5,6 +5,7 @@
 
 pub mod bill;
 mod context;
+pub mod control_plane;
 mod datapath;
 pub mod encryption;
 pub mod load;
@@ -68,6 +69,7 @@ pub struct ArchitectureCapacity {
     pub paths: Paths,
     pub proxy_groups: Vec<ProxyGroup>,
     pub encryption: EncryptionCost,
+    pub control_plane: control_plane::ControlPlane,
     pub bill: Bill,
     /// The same figures with every model parameter at the low, then the high end of its
     /// sources' range (`models/*.toml` `low`, `high`); absent when that evaluation overflows.
@@ -87,6 +89,7 @@ pub struct CapacityRange {
     pub memory_bytes_total: Bounds<u64>,
     pub memory_bytes_per_proxy_max: Bounds<u64>,
     pub cpu_cores: Bounds<f64>,
+    pub control_plane_memory_bytes: Bounds<u64>,
     pub bill_memory_bytes_reserved: Bounds<u64>,
     pub bill_cpu_cores_reserved: Bounds<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,6 +120,7 @@ impl CapacityRange {
             memory_bytes_total: bounds([a, b, c].map(|x| x.memory_bytes_total)),
             memory_bytes_per_proxy_max: bounds([a, b, c].map(|x| x.memory_bytes_per_proxy_max)),
             cpu_cores: bounds([a, b, c].map(|x| x.cpu_cores)),
+            control_plane_memory_bytes: bounds([a, b, c].map(|x| x.control_plane.memory_bytes)),
             bill_memory_bytes_reserved: bounds([a, b, c].map(|x| x.bill.memory_bytes_reserved)),
             bill_cpu_cores_reserved: bounds([a, b, c].map(|x| x.bill.cpu_cores_reserved)),
             bill_cost_per_month: match (
@@ -321,10 +325,13 @@ fn summarize(
         )));
     }
     let encryption = encryption::cost(ctx, column);
+    let control_plane = control_plane::control_plane(ctx, column, &tally.groups);
     let bill = bill::bill(
         &tally.groups,
         tally.datapath_memory_bytes,
         &encryption,
+        &control_plane,
+        &ctx.models.resources.istiod,
         &scenario.bill,
     );
     let product = match column {
@@ -363,6 +370,7 @@ fn summarize(
         paths,
         proxy_groups: tally.groups,
         encryption,
+        control_plane,
         bill,
         range: None,
     })

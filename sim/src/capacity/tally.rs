@@ -90,6 +90,8 @@ pub struct ProxyGroup {
     pub memory_bytes_max: u64,
     pub connections_max: u64,
     pub clusters_max: u64,
+    /// Σ clusters over the group's proxies: what a full xDS push sends them.
+    pub clusters_total: u64,
     pub endpoints_max: u64,
     pub rps_max: f64,
     /// Requests per second through all of them: `cpu_cores / (rps_total / 1000)` is the
@@ -296,6 +298,9 @@ impl Tally {
         g.memory_bytes_max = g.memory_bytes_max.max(memory);
         g.connections_max = g.connections_max.max(connections);
         g.clusters_max = g.clusters_max.max(instance.config.clusters);
+        g.clusters_total = g
+            .clusters_total
+            .saturating_add(instance.config.clusters.saturating_mul(count));
         g.endpoints_max = g.endpoints_max.max(instance.config.endpoints);
         g.rps_max = g.rps_max.max(instance.rps);
         g.rps_total += instance.rps * count as f64;

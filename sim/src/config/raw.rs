@@ -218,6 +218,8 @@ pub struct RawModels {
     pub app: Option<ParamOverrides>,
     /// Requests and limits per proxy kind (`models/resources.toml`).
     pub resources: Option<ParamOverrides>,
+    #[serde(rename = "control-plane")]
+    pub control_plane: Option<ParamOverrides>,
 }
 
 pub type ParamOverrides = BTreeMap<Spanned<String>, Spanned<f64>>;
@@ -233,6 +235,7 @@ impl RawModels {
             ("ebpf", &self.ebpf),
             ("app", &self.app),
             ("resources", &self.resources),
+            ("control-plane", &self.control_plane),
         ]
         .into_iter()
         .filter_map(|(name, table)| table.as_ref().map(|t| (name, t)))

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Component model files, in the order reports list them.
-pub const COMPONENTS: [&str; 7] = [
+pub const COMPONENTS: [&str; 8] = [
     "envoy",
     "ztunnel",
     "linkerd2-proxy",
@@ -17,9 +17,10 @@ pub const COMPONENTS: [&str; 7] = [
     "ebpf",
     "app",
     "resources",
+    "control-plane",
 ];
 
-const EMBEDDED_COMPONENTS: [(&str, &str); 7] = [
+const EMBEDDED_COMPONENTS: [(&str, &str); 8] = [
     ("envoy", include_str!("../../../models/envoy.toml")),
     ("ztunnel", include_str!("../../../models/ztunnel.toml")),
     (
@@ -30,6 +31,10 @@ const EMBEDDED_COMPONENTS: [(&str, &str); 7] = [
     ("ebpf", include_str!("../../../models/ebpf.toml")),
     ("app", include_str!("../../../models/app.toml")),
     ("resources", include_str!("../../../models/resources.toml")),
+    (
+        "control-plane",
+        include_str!("../../../models/control-plane.toml"),
+    ),
 ];
 
 /// In file-name order, as `from_dir` reads them.
@@ -287,7 +292,7 @@ impl Catalog {
 fn out_of_range(name: &str, value: f64) -> Option<String> {
     match super::ranges::of(name) {
         None => Some(
-            "no range: a parameter's name must end in _bytes, _us, _sigma, _gbps, _ns_per_byte, _ratio, _vcpu or vcpu_per_krps, or be worker_threads (cost_model/ranges.rs)"
+            "no range: a parameter's name must end in _bytes, _us, _sigma, _gbps, _ns_per_byte, _ratio, _vcpu, _per_second or vcpu_per_krps, or be worker_threads (cost_model/ranges.rs)"
                 .to_string(),
         ),
         Some(range) if !range.contains(value) => Some(format!(

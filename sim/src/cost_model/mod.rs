@@ -95,6 +95,8 @@ pub struct ResourceTable {
     pub ztunnel: ProxyResources,
     pub waypoint: ProxyResources,
     pub node_envoy: ProxyResources,
+    /// istiod's requests (no memory limit by default).
+    pub istiod: ProxyResources,
 }
 
 impl ResourceTable {
@@ -109,6 +111,18 @@ impl ResourceTable {
             _ => self.node_envoy,
         }
     }
+}
+
+/// The control planes (`models/control-plane.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ControlPlaneCosts {
+    pub istiod_per_service_bytes: f64,
+    pub istiod_per_pod_bytes: f64,
+    pub istiod_per_proxy_bytes: f64,
+    pub istiod_per_proxy_vcpu: f64,
+    pub xds_per_cluster_bytes: f64,
+    pub max_requests_per_second: f64,
+    pub linkerd_control_plane_bytes: f64,
 }
 
 /// Which value of each parameter a model set takes: its own, or the low or high end of the
@@ -134,6 +148,7 @@ pub struct ModelSet {
     pub linkerd_mtls_handshake_us: f64,
     pub linkerd_mtls_ns_per_byte: f64,
     pub resources: ResourceTable,
+    pub control_plane: ControlPlaneCosts,
     pub kernel: KernelCosts,
     pub ebpf: EbpfCosts,
     pub app: AppCosts,
@@ -298,6 +313,23 @@ impl ModelSet {
                     ztunnel: kind("ztunnel")?,
                     waypoint: kind("waypoint")?,
                     node_envoy: kind("node_envoy")?,
+                    istiod: ProxyResources {
+                        cpu_request_vcpu: get("resources", "istiod_cpu_request_vcpu")?,
+                        memory_request_bytes: get("resources", "istiod_memory_request_bytes")?,
+                        memory_limit_bytes: 0.0,
+                    },
+                }
+            },
+            control_plane: {
+                let c = |name: &str| get("control-plane", name);
+                ControlPlaneCosts {
+                    istiod_per_service_bytes: c("istiod_per_service_bytes")?,
+                    istiod_per_pod_bytes: c("istiod_per_pod_bytes")?,
+                    istiod_per_proxy_bytes: c("istiod_per_proxy_bytes")?,
+                    istiod_per_proxy_vcpu: c("istiod_per_proxy_vcpu")?,
+                    xds_per_cluster_bytes: c("xds_per_cluster_bytes")?,
+                    max_requests_per_second: c("max_requests_per_second")?,
+                    linkerd_control_plane_bytes: c("linkerd_control_plane_bytes")?,
                 }
             },
             kernel: KernelCosts {

@@ -27,6 +27,9 @@ pub const RATIO: ValueRange = ValueRange::numbers(0.01, 100.0);
 /// CPU cores requested or allowed (a Kubernetes request or limit).
 pub const VCPU: ValueRange = ValueRange::numbers(0.0, 10_000.0);
 
+/// A rate: above zero, up to a billion per second.
+pub const PER_SECOND: ValueRange = ValueRange::above(0.0, 1e9);
+
 /// The range of parameter `name`, by what its name says it is.
 pub fn of(name: &str) -> Option<ValueRange> {
     if name.ends_with("_bytes") {
@@ -47,6 +50,8 @@ pub fn of(name: &str) -> Option<ValueRange> {
         Some(RATIO)
     } else if name.ends_with("_vcpu") {
         Some(VCPU)
+    } else if name.ends_with("_per_second") {
+        Some(PER_SECOND)
     } else {
         None
     }

@@ -119,3 +119,47 @@ pub const LIMIT_ROWS: [Row; 1] = [("memory over limit (OOM)", |a| {
         format!("YES: {}", over.join(", "))
     }
 })];
+
+pub const CONTROL_PLANE_ROWS: [Row; 3] = [
+    ("control plane memory / CPU", |a| {
+        use crate::capacity::control_plane::ControlPlaneKind;
+        let c = &a.capacity.control_plane;
+        let name = match c.kind {
+            ControlPlaneKind::Istiod => "istiod",
+            ControlPlaneKind::Linkerd => "linkerd",
+            ControlPlaneKind::NotModelled => return "not modelled".into(),
+        };
+        format!(
+            "{name} {} / {}",
+            with_range(
+                c.memory_bytes,
+                a.capacity
+                    .range
+                    .as_ref()
+                    .map(|r| r.control_plane_memory_bytes),
+                bytes
+            ),
+            match c.kind {
+                // The published figure gives Linkerd's control plane memory only.
+                ControlPlaneKind::Linkerd => "CPU not modelled".to_string(),
+                _ => cores(c.cpu_cores),
+            }
+        )
+    }),
+    ("xDS bytes per full push", |a| {
+        let c = &a.capacity.control_plane;
+        if c.xds_bytes_per_full_push == 0 {
+            "—".into()
+        } else {
+            bytes(c.xds_bytes_per_full_push)
+        }
+    }),
+    ("reconnect after a restart", |a| {
+        let c = &a.capacity.control_plane;
+        if c.reconnect_seconds == 0.0 {
+            "—".into()
+        } else {
+            format!("≥ {:.0} s", c.reconnect_seconds.ceil())
+        }
+    }),
+];

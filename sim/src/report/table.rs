@@ -262,6 +262,7 @@ pub fn render(report: &Report) -> String {
     }
     rows.extend(CAPACITY_ROWS.iter());
     rows.extend(capacity_rows::ENCRYPTION_ROWS.iter());
+    rows.extend(capacity_rows::CONTROL_PLANE_ROWS.iter());
     if products || report.scenario.bill {
         rows.extend(capacity_rows::BILL_ROWS.iter());
     }

@@ -1,0 +1,84 @@
+//! The control plane a column's proxies need (`models/control-plane.toml`): istiod for every
+//! Envoy- or ztunnel-based column and for Kmesh (which takes istiod's configuration), Linkerd's
+//! own for `linkerd`; Cilium's agent and operator, and the `ebpf` building block's agent, are
+//! not modelled. For istiod: its memory from services, pods and connected proxies; its CPU per
+//! connected proxy at Istio's load-test churn; the bytes of a full push (every proxy's
+//! clusters); and, after an istiod restart, how long its admission rate takes to reconnect
+//! every proxy (at least; istio/istio 35263 saw 3 minutes for 5,000 proxies without it).
+
+use super::context::Context;
+use super::tally::{whole_count, ProxyGroup};
+use super::Column;
+use crate::mesh::Architecture;
+use crate::product::Product;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ControlPlaneKind {
+    Istiod,
+    Linkerd,
+    /// Not modelled (Cilium's agent and operator; the `ebpf` building block's agent).
+    NotModelled,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlPlane {
+    pub kind: ControlPlaneKind,
+    /// Proxies holding an xDS stream to it.
+    pub proxies_connected: u64,
+    pub memory_bytes: u64,
+    pub cpu_cores: f64,
+    /// What one full push sends all proxies (clusters only; endpoints are not counted).
+    pub xds_bytes_per_full_push: u64,
+    /// After a restart, the least time until every proxy has reconnected.
+    pub reconnect_seconds: f64,
+}
+
+pub fn control_plane(ctx: &Context, column: Column, groups: &[ProxyGroup]) -> ControlPlane {
+    let c = &ctx.models.control_plane;
+    let proxies: u64 = groups.iter().map(|g| g.count).sum();
+    let kind = match column {
+        Column::Architecture(Architecture::Ebpf) | Column::Product(Product::Cilium) => {
+            ControlPlaneKind::NotModelled
+        }
+        Column::Product(Product::Linkerd) => ControlPlaneKind::Linkerd,
+        _ => ControlPlaneKind::Istiod,
+    };
+    match kind {
+        ControlPlaneKind::Istiod => {
+            let cluster = ctx.cluster;
+            let memory = cluster.services.len() as f64 * c.istiod_per_service_bytes
+                + cluster.pods() as f64 * c.istiod_per_pod_bytes
+                + proxies as f64 * c.istiod_per_proxy_bytes;
+            let clusters: u64 = groups
+                .iter()
+                .fold(0u64, |sum, g| sum.saturating_add(g.clusters_total));
+            ControlPlane {
+                kind,
+                proxies_connected: proxies,
+                memory_bytes: whole_count(memory).unwrap_or(u64::MAX),
+                cpu_cores: proxies as f64 * c.istiod_per_proxy_vcpu,
+                xds_bytes_per_full_push: whole_count(clusters as f64 * c.xds_per_cluster_bytes)
+                    .unwrap_or(u64::MAX),
+                reconnect_seconds: proxies as f64 / c.max_requests_per_second,
+            }
+        }
+        ControlPlaneKind::Linkerd => ControlPlane {
+            kind,
+            proxies_connected: proxies,
+            memory_bytes: whole_count(c.linkerd_control_plane_bytes).unwrap_or(u64::MAX),
+            cpu_cores: 0.0,
+            xds_bytes_per_full_push: 0,
+            reconnect_seconds: 0.0,
+        },
+        ControlPlaneKind::NotModelled => ControlPlane {
+            kind,
+            proxies_connected: proxies,
+            memory_bytes: 0,
+            cpu_cores: 0.0,
+            xds_bytes_per_full_push: 0,
+            reconnect_seconds: 0.0,
+        },
+    }
+}
