@@ -91,6 +91,18 @@ impl Product {
         }
     }
 
+    /// The building block whose latency simulation is this product's own, when they are the
+    /// same data path with the same models: Istio's sidecars are `sidecar`, its ambient mode
+    /// `uproxy`. The others (linkerd2-proxy's service time, Cilium's L7-only Envoy, Kmesh's
+    /// waypoints without ztunnels) are not simulated yet.
+    pub fn simulated_as(self) -> Option<Architecture> {
+        match self {
+            Product::IstioSidecar => Some(Architecture::Sidecar),
+            Product::IstioAmbient => Some(Architecture::Uproxy),
+            Product::Cilium | Product::Linkerd | Product::Kmesh => None,
+        }
+    }
+
     /// The building blocks in words, as the table's `built from` row prints them.
     pub fn built_from(self) -> &'static str {
         match self {

@@ -185,3 +185,37 @@ fn a_sidecar_past_its_memory_limit_is_flagged() {
     let (flagged, memory) = over(1_000);
     assert_eq!(flagged, ["sidecar"], "1,000 TCP services: {memory} B");
 }
+
+/// Istio's sidecar and ambient columns are `sidecar` and `uproxy` in the latency simulation
+/// too: the same results; products not simulated yet show none.
+#[test]
+fn istio_products_take_their_blocks_latency_and_the_others_none() {
+    let dir = std::env::temp_dir().join(format!("meshtwin-products-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("products.toml");
+    std::fs::write(
+        &file,
+        SMALL.replace("enabled = false", "duration_s = 0.3")
+            + "[mesh]\narchitectures = [\"sidecar\"]\nproducts = [\"istio-sidecar\", \"istio-ambient\", \"cilium\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["run", file.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let columns = report["architectures"].as_array().unwrap();
+    let find = |name: &str| columns.iter().find(|c| c["name"] == name).unwrap();
+    assert_eq!(
+        find("sidecar")["latency_us"],
+        find("istio-sidecar")["latency_us"]
+    );
+    assert!(find("istio-ambient")["latency_us"]["p99"].as_f64().unwrap() > 0.0);
+    assert!(find("cilium").get("latency_us").is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
