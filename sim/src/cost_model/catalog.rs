@@ -433,6 +433,34 @@ l7_service_time_mean_us = { value = 41.5, source = "meshtwin-testbed calibrate (
     }
 
     #[test]
+    fn a_range_needs_both_ends_around_the_value() {
+        let param = |value, low, high| Param {
+            value,
+            low,
+            high,
+            unit: "bytes".into(),
+            source: "a test".into(),
+        };
+        assert_eq!(bounds_problem("x_bytes", &param(5.0, None, None)), None);
+        assert_eq!(
+            bounds_problem("x_bytes", &param(5.0, Some(1.0), Some(9.0))),
+            None
+        );
+        let one_end = bounds_problem("x_bytes", &param(5.0, Some(1.0), None)).unwrap();
+        assert!(one_end.contains("both"), "{one_end}");
+        let outside = bounds_problem("x_bytes", &param(10.0, Some(1.0), Some(9.0))).unwrap();
+        assert!(outside.contains("does not hold"), "{outside}");
+        let past = bounds_problem("x_bytes", &param(5.0, Some(-1.0), Some(9.0))).unwrap();
+        assert!(past.contains("low or high"), "{past}");
+        // Every shipped range holds.
+        for c in &Catalog::embedded().components {
+            for (name, p) in &c.params {
+                assert_eq!(bounds_problem(name, p), None, "{}.{name}", c.name);
+            }
+        }
+    }
+
+    #[test]
     fn the_repository_models_directory_matches_the_embedded_copy() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
         let from_dir = Catalog::from_dir(&dir).unwrap();
