@@ -207,16 +207,21 @@ pub fn columns(scenario: &Scenario) -> Vec<(Column, Scoping)> {
 
 pub fn evaluate(scenario: &Scenario) -> Result<Vec<ArchitectureCapacity>, Overflow> {
     let ctx = Context::new(scenario, &scenario.models);
-    let low = Context::new(scenario, &scenario.models_low);
-    let high = Context::new(scenario, &scenario.models_high);
+    // The ends of the ranges are counted only where some parameter has one (a profile or
+    // override that sets every ranged parameter leaves none): two more counts of the cluster.
+    let ranged = scenario.models_low != scenario.models || scenario.models_high != scenario.models;
+    let low = ctx.with_models(&scenario.models_low);
+    let high = ctx.with_models(&scenario.models_high);
     let mut out = Vec::new();
     for (column, scoping) in columns(scenario) {
         let mut capacity = evaluate_one(&ctx, column, scoping)?;
-        if let (Ok(l), Ok(h)) = (
-            evaluate_one(&low, column, scoping),
-            evaluate_one(&high, column, scoping),
-        ) {
-            capacity.range = Some(CapacityRange::of([&l, &capacity, &h]));
+        if ranged {
+            if let (Ok(l), Ok(h)) = (
+                evaluate_one(&low, column, scoping),
+                evaluate_one(&high, column, scoping),
+            ) {
+                capacity.range = Some(CapacityRange::of([&l, &capacity, &h]));
+            }
         }
         out.push(capacity);
     }
