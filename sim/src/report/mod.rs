@@ -63,7 +63,7 @@ pub struct ScenarioSummary {
     /// Products compared (`[mesh] products`), and whether `[bill]` gives a node shape.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub products: Vec<crate::product::Product>,
-    pub bill: bool,
+    pub bill_node_shape: bool,
     /// Simulated seconds measured, after the warm-up (absent without latency simulation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub simulated_seconds: Option<f64>,
@@ -142,7 +142,8 @@ impl Report {
                 local_acceleration: scenario.mesh.local_acceleration,
                 connection_reuse: scenario.traffic.connection_reuse,
                 products: scenario.mesh.products.clone(),
-                bill: scenario.bill.cores.is_some() || scenario.bill.memory_bytes.is_some(),
+                bill_node_shape: scenario.bill.cores.is_some()
+                    || scenario.bill.memory_bytes.is_some(),
                 simulated_seconds: latency.as_ref().map(|l| l.duration_s),
                 warmup_seconds: latency.as_ref().map(|l| l.warmup_s),
             },

@@ -263,7 +263,7 @@ pub fn render(report: &Report) -> String {
     rows.extend(CAPACITY_ROWS.iter());
     rows.extend(capacity_rows::ENCRYPTION_ROWS.iter());
     rows.extend(capacity_rows::CONTROL_PLANE_ROWS.iter());
-    if products || report.scenario.bill {
+    if products || report.scenario.bill_node_shape {
         rows.extend(capacity_rows::BILL_ROWS.iter());
     }
     if report
