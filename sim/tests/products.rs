@@ -71,6 +71,19 @@ fn each_product_is_built_from_its_blocks() {
         column(&all, "linkerd").proxy_groups[0].component,
         "linkerd2-proxy"
     );
+    // Control planes: istiod for Istio and Kmesh, Linkerd's own, an agent per node for Cilium
+    // (200 MB + 42 kB × (100 pods + 20 services) on each of the 10 nodes).
+    use sim::capacity::control_plane::ControlPlaneKind;
+    let kind = |name: &str| column(&all, name).control_plane.kind;
+    assert_eq!(kind("istio-sidecar"), ControlPlaneKind::Istiod);
+    assert_eq!(kind("istio-ambient"), ControlPlaneKind::Istiod);
+    assert_eq!(kind("kmesh"), ControlPlaneKind::Istiod);
+    assert_eq!(kind("linkerd"), ControlPlaneKind::Linkerd);
+    assert_eq!(kind("cilium"), ControlPlaneKind::CiliumAgents);
+    assert_eq!(
+        column(&all, "cilium").control_plane.memory_bytes,
+        10 * (200_000_000 + 120 * 42_000)
+    );
     // Cilium's node Envoy carries only traffic under L7 policy: less than every request.
     let cilium = &column(&all, "cilium").proxy_groups[0];
     let served = 10.0 * 10.0 * 100.0;

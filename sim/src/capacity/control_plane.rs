@@ -1,7 +1,7 @@
 //! The control plane a column's proxies need (`models/control-plane.toml`): istiod for every
 //! Envoy- or ztunnel-based column and for Kmesh (which takes istiod's configuration), Linkerd's
-//! own for `linkerd`; Cilium's agent and operator, and the `ebpf` building block's agent, are
-//! not modelled. For istiod: its memory from services, pods and connected proxies; its CPU per
+//! own for `linkerd`; Cilium's agent on every node for `cilium` (its operator, and the `ebpf`
+//! building block's agent, are not modelled). For istiod: its memory from services, pods and connected proxies; its CPU per
 //! connected proxy at Istio's load-test churn; the bytes of a full push (every proxy's
 //! clusters); and, after an istiod restart, how long its admission rate takes to reconnect
 //! every proxy (at least; istio/istio 35263 saw 3 minutes for 5,000 proxies without it).
@@ -18,7 +18,9 @@ use serde::Serialize;
 pub enum ControlPlaneKind {
     Istiod,
     Linkerd,
-    /// Not modelled (Cilium's agent and operator; the `ebpf` building block's agent).
+    /// Cilium's agents, one per node (the operator is not modelled).
+    CiliumAgents,
+    /// Not modelled (the `ebpf` building block's agent).
     NotModelled,
 }
 
@@ -39,9 +41,8 @@ pub fn control_plane(ctx: &Context, column: Column, groups: &[ProxyGroup]) -> Co
     let c = &ctx.models.control_plane;
     let proxies: u64 = groups.iter().map(|g| g.count).sum();
     let kind = match column {
-        Column::Architecture(Architecture::Ebpf) | Column::Product(Product::Cilium) => {
-            ControlPlaneKind::NotModelled
-        }
+        Column::Architecture(Architecture::Ebpf) => ControlPlaneKind::NotModelled,
+        Column::Product(Product::Cilium) => ControlPlaneKind::CiliumAgents,
         Column::Product(Product::Linkerd) => ControlPlaneKind::Linkerd,
         _ => ControlPlaneKind::Istiod,
     };
@@ -72,6 +73,20 @@ pub fn control_plane(ctx: &Context, column: Column, groups: &[ProxyGroup]) -> Co
             xds_bytes_per_full_push: 0,
             reconnect_seconds: 0.0,
         },
+        ControlPlaneKind::CiliumAgents => {
+            let cluster = ctx.cluster;
+            let nodes = cluster.nodes() as f64;
+            let objects = (cluster.pods() + cluster.services.len()) as f64;
+            let per_agent = c.cilium_agent_base_bytes + objects * c.cilium_agent_per_object_bytes;
+            ControlPlane {
+                kind,
+                proxies_connected: proxies,
+                memory_bytes: whole_count(nodes * per_agent).unwrap_or(u64::MAX),
+                cpu_cores: nodes * c.cilium_agent_per_node_vcpu,
+                xds_bytes_per_full_push: 0,
+                reconnect_seconds: 0.0,
+            }
+        }
         ControlPlaneKind::NotModelled => ControlPlane {
             kind,
             proxies_connected: proxies,

@@ -123,6 +123,9 @@ pub struct ControlPlaneCosts {
     pub xds_per_cluster_bytes: f64,
     pub max_requests_per_second: f64,
     pub linkerd_control_plane_bytes: f64,
+    pub cilium_agent_base_bytes: f64,
+    pub cilium_agent_per_object_bytes: f64,
+    pub cilium_agent_per_node_vcpu: f64,
 }
 
 /// Which value of each parameter a model set takes: its own, or the low or high end of the
@@ -330,6 +333,9 @@ impl ModelSet {
                     xds_per_cluster_bytes: c("xds_per_cluster_bytes")?,
                     max_requests_per_second: c("max_requests_per_second")?,
                     linkerd_control_plane_bytes: c("linkerd_control_plane_bytes")?,
+                    cilium_agent_base_bytes: c("cilium_agent_base_bytes")?,
+                    cilium_agent_per_object_bytes: c("cilium_agent_per_object_bytes")?,
+                    cilium_agent_per_node_vcpu: c("cilium_agent_per_node_vcpu")?,
                 }
             },
             kernel: KernelCosts {

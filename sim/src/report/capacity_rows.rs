@@ -127,6 +127,7 @@ pub const CONTROL_PLANE_ROWS: [Row; 3] = [
         let name = match c.kind {
             ControlPlaneKind::Istiod => "istiod",
             ControlPlaneKind::Linkerd => "linkerd",
+            ControlPlaneKind::CiliumAgents => "cilium agents",
             ControlPlaneKind::NotModelled => return "not modelled".into(),
         };
         format!(
