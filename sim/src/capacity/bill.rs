@@ -54,7 +54,7 @@ pub fn bill(
     control_plane: &ControlPlane,
     istiod: &ProxyResources,
     shape: &NodeShape,
-) -> Bill {
+) -> Result<Bill, String> {
     let istiod = match control_plane.kind {
         ControlPlaneKind::Istiod => *istiod,
         _ => ProxyResources::default(),
@@ -72,16 +72,18 @@ pub fn bill(
     let cpu_reserved = groups.iter().map(|g| g.cpu_cores_reserved).sum::<f64>()
         + encryption.crypto_cpu_cores
         + control_plane.cpu_cores.max(istiod.cpu_request_vcpu);
+    let too_large = |what: &str| format!("{what} passes what a 64-bit count holds");
     let control_plane_memory = super::tally::whole_count(
         (control_plane.memory_bytes as f64).max(istiod.memory_request_bytes),
     )
-    .unwrap_or(u64::MAX);
+    .ok_or_else(|| too_large("the control plane's reserved memory"))?;
     let memory_reserved = groups
         .iter()
-        .fold(datapath_memory_bytes, |sum, g| {
-            sum.saturating_add(g.memory_bytes_reserved)
+        .try_fold(datapath_memory_bytes, |sum, g| {
+            sum.checked_add(g.memory_bytes_reserved)
         })
-        .saturating_add(control_plane_memory);
+        .and_then(|sum| sum.checked_add(control_plane_memory))
+        .ok_or_else(|| too_large("the memory the mesh reserves ([models.resources])"))?;
     let nodes = match (shape.cores, shape.memory_bytes) {
         (Some(cores), Some(memory)) => {
             Some((cpu_reserved / cores).max(memory_reserved as f64 / memory))
@@ -93,9 +95,10 @@ pub fn bill(
     let cost_per_month = nodes
         .zip(shape.price_per_hour)
         .map(|(n, price)| n * price * HOURS_PER_MONTH);
-    Bill {
+    Ok(Bill {
         cpu_cores_requested: cpu_requested,
-        memory_bytes_requested: super::tally::whole_count(memory_requested).unwrap_or(u64::MAX),
+        memory_bytes_requested: super::tally::whole_count(memory_requested)
+            .ok_or_else(|| too_large("the memory the proxies request ([models.resources])"))?,
         cpu_cores_reserved: cpu_reserved,
         memory_bytes_reserved: memory_reserved,
         nodes,
@@ -106,5 +109,5 @@ pub fn bill(
             .filter(|g| g.over_memory_limit)
             .map(|g| g.role)
             .collect(),
-    }
+    })
 }

@@ -37,7 +37,17 @@ pub struct ControlPlane {
     pub reconnect_seconds: f64,
 }
 
-pub fn control_plane(ctx: &Context, column: Column, groups: &[ProxyGroup]) -> ControlPlane {
+/// The column's control plane; past what a 64-bit count holds, which figure and why.
+pub fn control_plane(
+    ctx: &Context,
+    column: Column,
+    groups: &[ProxyGroup],
+) -> Result<ControlPlane, String> {
+    let count = |value: f64, what: &str| {
+        whole_count(value).ok_or_else(|| {
+            format!("{what} ({value:e} bytes) passes what a 64-bit count holds ([models.control-plane])")
+        })
+    };
     let c = &ctx.models.control_plane;
     let proxies: u64 = groups.iter().map(|g| g.count).sum();
     let kind = match column {
@@ -52,48 +62,48 @@ pub fn control_plane(ctx: &Context, column: Column, groups: &[ProxyGroup]) -> Co
             let memory = cluster.services.len() as f64 * c.istiod_per_service_bytes
                 + cluster.pods() as f64 * c.istiod_per_pod_bytes
                 + proxies as f64 * c.istiod_per_proxy_bytes;
-            let clusters: u64 = groups
-                .iter()
-                .fold(0u64, |sum, g| sum.saturating_add(g.clusters_total));
-            ControlPlane {
+            let clusters: f64 = groups.iter().map(|g| g.clusters_total as f64).sum();
+            Ok(ControlPlane {
                 kind,
                 proxies_connected: proxies,
-                memory_bytes: whole_count(memory).unwrap_or(u64::MAX),
+                memory_bytes: count(memory, "istiod's memory")?,
                 cpu_cores: proxies as f64 * c.istiod_per_proxy_vcpu,
-                xds_bytes_per_full_push: whole_count(clusters as f64 * c.xds_per_cluster_bytes)
-                    .unwrap_or(u64::MAX),
+                xds_bytes_per_full_push: count(
+                    clusters * c.xds_per_cluster_bytes,
+                    "the bytes of a full xDS push",
+                )?,
                 reconnect_seconds: proxies as f64 / c.max_requests_per_second,
-            }
+            })
         }
-        ControlPlaneKind::Linkerd => ControlPlane {
+        ControlPlaneKind::Linkerd => Ok(ControlPlane {
             kind,
             proxies_connected: proxies,
-            memory_bytes: whole_count(c.linkerd_control_plane_bytes).unwrap_or(u64::MAX),
+            memory_bytes: count(c.linkerd_control_plane_bytes, "Linkerd's control plane")?,
             cpu_cores: 0.0,
             xds_bytes_per_full_push: 0,
             reconnect_seconds: 0.0,
-        },
+        }),
         ControlPlaneKind::CiliumAgents => {
             let cluster = ctx.cluster;
             let nodes = cluster.nodes() as f64;
             let objects = (cluster.pods() + cluster.services.len()) as f64;
             let per_agent = c.cilium_agent_base_bytes + objects * c.cilium_agent_per_object_bytes;
-            ControlPlane {
+            Ok(ControlPlane {
                 kind,
                 proxies_connected: proxies,
-                memory_bytes: whole_count(nodes * per_agent).unwrap_or(u64::MAX),
+                memory_bytes: count(nodes * per_agent, "the Cilium agents' memory")?,
                 cpu_cores: nodes * c.cilium_agent_per_node_vcpu,
                 xds_bytes_per_full_push: 0,
                 reconnect_seconds: 0.0,
-            }
+            })
         }
-        ControlPlaneKind::NotModelled => ControlPlane {
+        ControlPlaneKind::NotModelled => Ok(ControlPlane {
             kind,
             proxies_connected: proxies,
             memory_bytes: 0,
             cpu_cores: 0.0,
             xds_bytes_per_full_push: 0,
             reconnect_seconds: 0.0,
-        },
+        }),
     }
 }

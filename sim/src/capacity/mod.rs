@@ -330,7 +330,8 @@ fn summarize(
         )));
     }
     let encryption = encryption::cost(ctx, column);
-    let control_plane = control_plane::control_plane(ctx, column, &tally.groups);
+    let control_plane =
+        control_plane::control_plane(ctx, column, &tally.groups).map_err(overflow)?;
     let bill = bill::bill(
         &tally.groups,
         tally.datapath_memory_bytes,
@@ -338,7 +339,8 @@ fn summarize(
         &control_plane,
         &ctx.models.resources.istiod,
         &scenario.bill,
-    );
+    )
+    .map_err(overflow)?;
     let product = match column {
         Column::Product(p) => Some(p),
         Column::Architecture(_) => None,

@@ -292,24 +292,34 @@ impl Tally {
         };
         let all = self.product(memory, count, what);
         let total = self.sum(total, all, what);
+        let clusters_what = || format!("the clusters {proxies} {role} proxies receive");
+        let clusters = self.product(instance.config.clusters, count, clusters_what);
+        let clusters_total = self.sum(self.groups[group].clusters_total, clusters, clusters_what);
+        // One proxy's reservation: its memory, or its request (at most a terabyte) if larger.
+        let request = self.groups[group].requests.memory_request_bytes;
+        let reserved_one = whole_count((memory as f64).max(request)).unwrap_or(memory);
+        let reserved_what = || {
+            format!("the memory reserved for {proxies} {role} proxies of {reserved_one} bytes each ([models.resources])")
+        };
+        let reserved = self.product(reserved_one, count, reserved_what);
+        let reserved_total = self.sum(
+            self.groups[group].memory_bytes_reserved,
+            reserved,
+            reserved_what,
+        );
         let g = &mut self.groups[group];
         g.count += count;
         g.memory_bytes_total = total;
         g.memory_bytes_max = g.memory_bytes_max.max(memory);
         g.connections_max = g.connections_max.max(connections);
         g.clusters_max = g.clusters_max.max(instance.config.clusters);
-        g.clusters_total = g
-            .clusters_total
-            .saturating_add(instance.config.clusters.saturating_mul(count));
+        g.clusters_total = clusters_total;
         g.endpoints_max = g.endpoints_max.max(instance.config.endpoints);
         g.rps_max = g.rps_max.max(instance.rps);
         g.rps_total += instance.rps * count as f64;
         g.cpu_cores += cpu * count as f64;
         g.cpu_cores_reserved += cpu.max(g.requests.cpu_request_vcpu) * count as f64;
-        let reserved = (memory as f64).max(g.requests.memory_request_bytes) * count as f64;
-        g.memory_bytes_reserved = g
-            .memory_bytes_reserved
-            .saturating_add(whole_count(reserved).unwrap_or(u64::MAX));
+        g.memory_bytes_reserved = reserved_total;
         g.over_memory_limit = g.requests.memory_limit_bytes > 0.0
             && g.memory_bytes_max as f64 > g.requests.memory_limit_bytes;
         let b = &mut self.blast;
