@@ -1,7 +1,9 @@
-//! The capacity model: for each architecture (and scoping), how many proxies run, what they
-//! take in memory and CPU, how many connections a request path and the cluster need, and the
-//! blast radius of one proxy. Formulas are in docs/architecture.md; every parameter comes from
-//! `models/`.
+//! The capacity model: for each architecture and product (and scoping), how many proxies run,
+//! what they take in memory and CPU, how many connections a request path and the cluster need,
+//! the blast radius of one proxy, who encrypts (`encryption`), the control plane
+//! (`control_plane`) and what the nodes must reserve and cost (`bill`); each figure also at
+//! the low and high ends of the parameters' ranges. Formulas are in docs/architecture.md;
+//! every parameter comes from `models/`.
 
 pub mod bill;
 mod context;
