@@ -506,8 +506,13 @@ fn models_table(catalog: &Catalog, values: &ParamValues) -> String {
         if let Some(params) = values.get(&component.name) {
             let width = params.keys().map(|k| k.len()).max().unwrap_or(0);
             for (name, p) in params {
+                // The range the sources give, where they disagree.
+                let range = match (p.low, p.high) {
+                    (Some(low), Some(high)) => format!(" (range {low}–{high})"),
+                    _ => String::new(),
+                };
                 out.push_str(&format!(
-                    "  {name:width$}  {:>14} {}\n  {:width$}  source: {}\n",
+                    "  {name:width$}  {:>14} {}{range}\n  {:width$}  source: {}\n",
                     p.value, p.unit, "", p.source
                 ));
             }

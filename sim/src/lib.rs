@@ -25,9 +25,13 @@
 //! - `traffic`: the load: rates, payloads, connection reuse, arrival processes, call modes.
 //! - `mesh`: the architectures and the options that shape them (scoping, interception,
 //!   acceleration, uproxy's micro proxies and waypoints).
+//! - `product`: the products people run (Istio sidecar and ambient, Cilium, Linkerd, Kmesh)
+//!   as combinations of the architectures, with their encryption.
 //! - `cost_model`: the parameters of `models/*.toml`, profiles and overrides.
 //! - `request_path`: each architecture's path shape (legs, proxies, redirects).
-//! - `capacity`: the capacity model, one file per architecture family.
+//! - `capacity`: the capacity model, one file per architecture family; products
+//!   (`capacity::product`), encryption (`capacity::encryption`) and the bill
+//!   (`capacity::bill`).
 //! - `engine`: the discrete-event core: simulated time, event queue, distributions,
 //!   stations, histograms; no I/O.
 //! - `latency`: the latency simulation: options, arrivals, hop plans, the event loop (`world`),
@@ -49,6 +53,7 @@ pub mod engine;
 pub mod estimate;
 pub mod latency;
 pub mod mesh;
+pub mod product;
 pub mod progress;
 pub mod report;
 pub mod request_path;

@@ -131,6 +131,9 @@ pub enum WaypointScope {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MeshOptions {
     pub architectures: Vec<Architecture>,
+    /// Products compared beside the architectures (`crate::product`), each its own column.
+    pub products: Vec<crate::product::Product>,
+    pub cilium_encryption: crate::product::CiliumEncryption,
     pub scopings: Vec<Scoping>,
     pub interception: Interception,
     pub local_acceleration: LocalAcceleration,
@@ -140,8 +143,8 @@ pub struct MeshOptions {
 }
 
 /// What a `[mesh]` key is when the file leaves it out (docs/config.md lists the same; a test
-/// holds the two together): every architecture, in `Architecture::ALL`'s order; the enums'
-/// `#[default]` variants; and this.
+/// holds the two together): every architecture, in `Architecture::ALL`'s order, unless
+/// `products` are named (then none); no products; the enums' `#[default]` variants; and this.
 impl MeshOptions {
     pub const DEFAULT_WAYPOINT_REPLICAS: u32 = 1;
 }

@@ -167,6 +167,23 @@ fn expected() -> BTreeMap<(String, String), Check> {
             number(Traffic::DEFAULT_APP_TIME_US),
         ),
         ("[mesh]", "architectures", text("all")),
+        ("[mesh]", "products", text("—")),
+        (
+            "[mesh]",
+            "cilium_encryption",
+            variant::<sim::product::CiliumEncryption>(),
+        ),
+        ("[bill]", "node_cores", text("—")),
+        ("[bill]", "node_memory_gib", text("—")),
+        ("[bill]", "price_per_hour", text("—")),
+        (
+            "[bill]",
+            "currency",
+            text(format!(
+                "\"{}\"",
+                sim::capacity::bill::NodeShape::DEFAULT_CURRENCY
+            )),
+        ),
         ("[mesh]", "scoping", variant::<Scoping>()),
         ("[mesh]", "interception", variant::<Interception>()),
         (

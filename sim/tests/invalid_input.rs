@@ -132,3 +132,9 @@ fn every_fixture_has_a_test() {
 }
 invalid_input_test!(call_to_in_pod_origin, ":12:10:");
 invalid_input_test!(cpu_below_service_time, ":9:17:");
+// Issue 16: products, the bill and requests.
+invalid_input_test!(unknown_product, ":7:30:");
+invalid_input_test!(duplicate_product, ":7:34:");
+invalid_input_test!(price_without_node_shape, ":8:18:");
+invalid_input_test!(zero_node_cores, ":7:14:");
+invalid_input_test!(request_past_range, ":7:34:");

@@ -3,22 +3,43 @@
 use super::load::ServiceLoad;
 use crate::cluster::Cluster;
 use crate::config::Scenario;
+use crate::cost_model::ModelSet;
+use std::rc::Rc;
 
 pub struct Context<'a> {
     pub scenario: &'a Scenario,
+    /// The parameters counted with: the scenario's, or the low or high end of their ranges.
+    pub models: &'a ModelSet,
     pub cluster: &'a Cluster,
-    pub load: ServiceLoad,
-    pub pods_by_node: Vec<Vec<u32>>,
+    /// Shared by the contexts of one scenario's bounds (`with_models`): they depend on the
+    /// cluster and traffic only.
+    pub load: Rc<ServiceLoad>,
+    pub pods_by_node: Rc<Vec<Vec<u32>>>,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(scenario: &'a Scenario) -> Self {
+    pub fn new(scenario: &'a Scenario, models: &'a ModelSet) -> Self {
         let cluster = &scenario.cluster;
         Context {
             scenario,
+            models,
             cluster,
-            load: ServiceLoad::new(cluster, scenario.traffic.connections_per_upstream),
-            pods_by_node: cluster.pods_by_node(),
+            load: Rc::new(ServiceLoad::new(
+                cluster,
+                scenario.traffic.connections_per_upstream,
+            )),
+            pods_by_node: Rc::new(cluster.pods_by_node()),
+        }
+    }
+
+    /// The same scenario counted with other parameters (the ends of their ranges).
+    pub fn with_models(&self, models: &'a ModelSet) -> Self {
+        Context {
+            scenario: self.scenario,
+            models,
+            cluster: self.cluster,
+            load: Rc::clone(&self.load),
+            pods_by_node: Rc::clone(&self.pods_by_node),
         }
     }
 

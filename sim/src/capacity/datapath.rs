@@ -7,7 +7,7 @@ use crate::mesh::{Architecture, Interception, LocalAcceleration};
 
 pub fn count(ctx: &Context, architecture: Architecture, tally: &mut Tally) {
     let mesh = &ctx.scenario.mesh;
-    let ebpf = &ctx.scenario.models.ebpf;
+    let ebpf = &ctx.models.ebpf;
     let services = &ctx.cluster.services;
     let backends: u64 = services
         .iter()
@@ -68,7 +68,7 @@ fn local_leg_connections(ctx: &Context, architecture: Architecture, pod: u32) ->
     let s = ctx.service_of(pod);
     let load = &ctx.load;
     let app = load.app_connections_per_pod[s as usize];
-    let workers = ctx.scenario.models.envoy.worker_threads as u64;
+    let workers = ctx.models.envoy.worker_threads as u64;
     match architecture {
         Architecture::Sidecar => ctx.open(
             (app + workers * load.k) as f64,

@@ -21,7 +21,7 @@ pub fn count(ctx: &Context, architecture: Architecture, tally: &mut Tally) -> f6
     if architecture != Architecture::Ebpf {
         return 0.0;
     }
-    let seconds_per_traversal = ctx.scenario.models.latency.ebpf_program_us / 1e6;
+    let seconds_per_traversal = ctx.models.latency.ebpf_program_us / 1e6;
     let mut total = 0.0;
     for (node, pods) in ctx.pods_by_node.iter().enumerate() {
         let received: f64 = pods.iter().map(|&p| ctx.in_rps(ctx.service_of(p))).sum();

@@ -1,12 +1,18 @@
-//! The capacity model: for each architecture (and scoping), how many proxies run, what they
-//! take in memory and CPU, how many connections a request path and the cluster need, and the
-//! blast radius of one proxy. Formulas are in docs/architecture.md; every parameter comes from
-//! `models/`.
+//! The capacity model: for each architecture and product (and scoping), how many proxies run,
+//! what they take in memory and CPU, how many connections a request path and the cluster need,
+//! the blast radius of one proxy, who encrypts (`encryption`), the control plane
+//! (`control_plane`) and what the nodes must reserve and cost (`bill`); each figure also at
+//! the low and high ends of the parameters' ranges. Formulas are in docs/architecture.md;
+//! every parameter comes from `models/`.
 
+pub mod bill;
 mod context;
+pub mod control_plane;
 mod datapath;
 mod ebpf_cpu;
+pub mod encryption;
 pub mod load;
+pub mod product;
 mod shared_proxy;
 mod sidecar;
 mod tally;
@@ -16,8 +22,11 @@ mod visibility;
 use crate::cluster::cores::Cores;
 use crate::config::Scenario;
 use crate::mesh::{Architecture, Scoping};
+use crate::product::Product;
 use crate::request_path::{self, PathKind, PathShape};
+use bill::Bill;
 use context::Context;
+use encryption::EncryptionCost;
 use serde::Serialize;
 use shared_proxy::Sharing;
 use tally::Tally;
@@ -35,6 +44,11 @@ pub struct Paths {
 #[derive(Debug, Clone, Serialize)]
 pub struct ArchitectureCapacity {
     pub name: &'static str,
+    /// For a product's column: the product, and the building blocks it is made of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<Product>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub built_from: Option<&'static str>,
     pub scoping: Scoping,
     pub proxies: u64,
     pub memory_bytes_total: u64,
@@ -62,6 +76,78 @@ pub struct ArchitectureCapacity {
     pub blast_radius: BlastRadius,
     pub paths: Paths,
     pub proxy_groups: Vec<ProxyGroup>,
+    pub encryption: EncryptionCost,
+    pub control_plane: control_plane::ControlPlane,
+    pub bill: Bill,
+    /// The same figures with every model parameter at the low, then the high end of its
+    /// sources' range (`models/*.toml` `low`, `high`); absent when that evaluation overflows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<CapacityRange>,
+}
+
+/// A figure's low and high bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Bounds<T> {
+    pub low: T,
+    pub high: T,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacityRange {
+    pub memory_bytes_total: Bounds<u64>,
+    pub memory_bytes_per_proxy_max: Bounds<u64>,
+    pub cpu_cores: Bounds<f64>,
+    pub control_plane_memory_bytes: Bounds<u64>,
+    pub bill_memory_bytes_reserved: Bounds<u64>,
+    pub bill_cpu_cores_reserved: Bounds<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bill_cost_per_month: Option<Bounds<f64>>,
+}
+
+impl CapacityRange {
+    /// The bounds of three evaluations: at the low ends, the values and the high ends (each
+    /// figure grows with every parameter, but the bounds are taken as the extremes anyway).
+    fn of(evaluations: [&ArchitectureCapacity; 3]) -> Self {
+        fn bounds<T: Copy + PartialOrd>(values: [T; 3]) -> Bounds<T> {
+            let mut b = Bounds {
+                low: values[0],
+                high: values[0],
+            };
+            for v in values {
+                if v < b.low {
+                    b.low = v;
+                }
+                if v > b.high {
+                    b.high = v;
+                }
+            }
+            b
+        }
+        let [a, b, c] = evaluations;
+        CapacityRange {
+            memory_bytes_total: bounds([a, b, c].map(|x| x.memory_bytes_total)),
+            memory_bytes_per_proxy_max: bounds([a, b, c].map(|x| x.memory_bytes_per_proxy_max)),
+            cpu_cores: bounds([a, b, c].map(|x| x.cpu_cores)),
+            control_plane_memory_bytes: bounds([a, b, c].map(|x| x.control_plane.memory_bytes)),
+            bill_memory_bytes_reserved: bounds([a, b, c].map(|x| x.bill.memory_bytes_reserved)),
+            bill_cpu_cores_reserved: bounds([a, b, c].map(|x| x.bill.cpu_cores_reserved)),
+            bill_cost_per_month: match (
+                a.bill.cost_per_month,
+                b.bill.cost_per_month,
+                c.bill.cost_per_month,
+            ) {
+                (Some(x), Some(y), Some(z)) => Some(bounds([x, y, z])),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// One column of the report: a building block or a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Architecture(Architecture),
+    Product(Product),
 }
 
 /// The proxies' CPU on one host and the cores it has.
@@ -105,46 +191,116 @@ pub struct Overflow {
     pub message: String,
 }
 
-pub fn evaluate(scenario: &Scenario) -> Result<Vec<ArchitectureCapacity>, Overflow> {
-    let ctx = Context::new(scenario);
+/// Every column: the architectures, then the products, each under every scoping (Linkerd's
+/// proxies hold only what they call whatever the scoping: one column).
+pub fn columns(scenario: &Scenario) -> Vec<(Column, Scoping)> {
     let mut out = Vec::new();
     for &architecture in &scenario.mesh.architectures {
         for &scoping in &scenario.mesh.scopings {
-            out.push(evaluate_one(&ctx, architecture, scoping)?);
+            out.push((Column::Architecture(architecture), scoping));
         }
+    }
+    for &p in &scenario.mesh.products {
+        let mut seen = Vec::new();
+        for &scoping in &scenario.mesh.scopings {
+            let effective = product::effective_scoping(p, scoping);
+            if !seen.contains(&effective) {
+                seen.push(effective);
+                out.push((Column::Product(p), effective));
+            }
+        }
+    }
+    out
+}
+
+pub fn evaluate(scenario: &Scenario) -> Result<Vec<ArchitectureCapacity>, Overflow> {
+    let ctx = Context::new(scenario, &scenario.models);
+    // The ends of the ranges are counted only where some parameter has one (a profile or
+    // override that sets every ranged parameter leaves none): two more counts of the cluster.
+    let ranged = scenario.models_low != scenario.models || scenario.models_high != scenario.models;
+    let low = ctx.with_models(&scenario.models_low);
+    let high = ctx.with_models(&scenario.models_high);
+    let mut out = Vec::new();
+    for (column, scoping) in columns(scenario) {
+        let mut capacity = evaluate_one(&ctx, column, scoping)?;
+        if ranged {
+            if let (Ok(l), Ok(h)) = (
+                evaluate_one(&low, column, scoping),
+                evaluate_one(&high, column, scoping),
+            ) {
+                capacity.range = Some(CapacityRange::of([&l, &capacity, &h]));
+            }
+        }
+        out.push(capacity);
     }
     Ok(out)
 }
 
 fn evaluate_one(
     ctx: &Context,
-    architecture: Architecture,
+    column: Column,
     scoping: Scoping,
 ) -> Result<ArchitectureCapacity, Overflow> {
-    let scenario = ctx.scenario;
-    let mut tally = Tally::new(ctx.cluster.nodes());
-    match architecture {
-        Architecture::Sidecar => sidecar::count(ctx, scoping, &mut tally),
-        Architecture::PerNode => shared_proxy::count(ctx, scoping, Sharing::PerNode, &mut tally),
-        Architecture::PerServiceAccount => {
-            shared_proxy::count(ctx, scoping, Sharing::PerServiceAccount, &mut tally)
-        }
-        Architecture::Uproxy => uproxy::count(ctx, &mut tally),
-        Architecture::Ebpf => {}
+    let mut tally = Tally::new(ctx.cluster.nodes(), ctx.models.resources);
+    let (name, architecture) = match column {
+        Column::Architecture(a) => (a.name(), a),
+        Column::Product(p) => (p.name(), p.building_block()),
+    };
+    match column {
+        Column::Architecture(_) => count(ctx, architecture, scoping, &mut tally),
+        Column::Product(p) => product::count(ctx, p, scoping, &mut tally),
     }
     datapath::count(ctx, architecture, &mut tally);
     tally.finish();
     let ebpf_program_cpu_cores = ebpf_cpu::count(ctx, architecture, &mut tally);
     let overflow = |message: String| Overflow {
-        architecture: architecture.name(),
+        architecture: name,
         message,
     };
     if let Some(message) = tally.overflow.take() {
         return Err(overflow(message));
     }
+    summarize(
+        ctx,
+        column,
+        name,
+        architecture,
+        scoping,
+        tally,
+        ebpf_program_cpu_cores,
+    )
+}
 
+/// Counts a building block's proxies.
+fn count(ctx: &Context, architecture: Architecture, scoping: Scoping, tally: &mut Tally) {
+    match architecture {
+        Architecture::Sidecar => sidecar::count(ctx, scoping, tally),
+        Architecture::PerNode => shared_proxy::count(ctx, scoping, Sharing::PerNode, tally),
+        Architecture::PerServiceAccount => {
+            shared_proxy::count(ctx, scoping, Sharing::PerServiceAccount, tally)
+        }
+        Architecture::Uproxy => uproxy::count(ctx, tally),
+        Architecture::Ebpf => {}
+    }
+}
+
+/// A column's figures from its counted proxies; `architecture` gives its request paths.
+fn summarize(
+    ctx: &Context,
+    column: Column,
+    name: &'static str,
+    architecture: Architecture,
+    scoping: Scoping,
+    tally: Tally,
+    ebpf_program_cpu_cores: f64,
+) -> Result<ArchitectureCapacity, Overflow> {
+    let scenario = ctx.scenario;
+    let overflow = |message: String| Overflow {
+        architecture: name,
+        message,
+    };
     let paths = paths(scenario, architecture);
-    let kernel = &scenario.models.kernel;
+    let kernel = &ctx.models.kernel;
     let (connections_open_total, new_connections_per_second) =
         cluster_connections(ctx, architecture, &paths);
     let proxy_memory = tally
@@ -192,8 +348,26 @@ fn evaluate_one(
             "the CPU ({cpu_cores} cores) or the new connections per second ({new_connections_per_second}) are not finite numbers: the rates times the models' vcpu_per_krps pass what a 64-bit number holds"
         )));
     }
+    let encryption = encryption::cost(ctx, column);
+    let control_plane =
+        control_plane::control_plane(ctx, column, &tally.groups).map_err(overflow)?;
+    let bill = bill::bill(
+        &tally.groups,
+        tally.datapath_memory_bytes,
+        &encryption,
+        &control_plane,
+        &ctx.models.resources.istiod,
+        &scenario.bill,
+    )
+    .map_err(overflow)?;
+    let product = match column {
+        Column::Product(p) => Some(p),
+        Column::Architecture(_) => None,
+    };
     Ok(ArchitectureCapacity {
-        name: architecture.name(),
+        name,
+        product,
+        built_from: product.map(Product::built_from),
         scoping,
         proxies: tally.groups.iter().map(|g| g.count).sum(),
         memory_bytes_total,
@@ -223,6 +397,10 @@ fn evaluate_one(
         blast_radius: tally.blast,
         paths,
         proxy_groups: tally.groups,
+        encryption,
+        control_plane,
+        bill,
+        range: None,
     })
 }
 

@@ -17,7 +17,7 @@ pub enum Sharing {
 }
 
 pub fn count(ctx: &Context, scoping: Scoping, sharing: Sharing, tally: &mut Tally) {
-    let models = &ctx.scenario.models;
+    let models = &ctx.models;
     let role = match sharing {
         Sharing::PerNode => "node-proxy",
         Sharing::PerServiceAccount => "service-account-proxy",
@@ -98,4 +98,52 @@ pub fn pooled_connections_total(ctx: &Context) -> u128 {
     ServiceLoad::sum_over_pods(ctx.cluster, |s| {
         load.app_connections_per_pod[s] + load.replica_connections_per_pod[s]
     })
+}
+
+/// Cilium's per-node Envoy: only traffic under L7 policy is redirected to it, at the
+/// destination's node (an ingress policy), so a node runs one only where pods of services
+/// under L7 policy run, and it carries their inbound requests and holds their configuration.
+pub fn count_l7_node_proxies(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
+    let models = ctx.models;
+    let group = tally.group("l7-node-proxy", "envoy");
+    let mut visibility = Visibility::new(ctx.cluster, scoping);
+    let mut services: Vec<u32> = Vec::new();
+    for (node, pods) in ctx.pods_by_node.iter().enumerate() {
+        let tenants: Vec<u32> = pods
+            .iter()
+            .copied()
+            .filter(|&p| ctx.cluster.services[ctx.service_of(p) as usize].l7_policy)
+            .collect();
+        if tenants.is_empty() {
+            continue;
+        }
+        services.clear();
+        services.extend(tenants.iter().map(|&p| ctx.service_of(p)));
+        let rps: f64 = services.iter().map(|&s| ctx.in_rps(s)).sum();
+        let pooled: u64 = services
+            .iter()
+            .map(|&s| ctx.load.caller_pods[s as usize] * ctx.load.k)
+            .sum();
+        let (identities, namespaces) = ctx.identities_and_tenants(&tenants);
+        let instance = ProxyInstance {
+            config: visibility.config(&services),
+            connections: ctx.open(2.0 * pooled as f64, 2.0 * rps),
+            rps,
+            handshakes: 0.0,
+            identities,
+            workloads: tenants.len() as u64,
+            tenants: namespaces,
+        };
+        tally.add(
+            group,
+            node as u32,
+            1,
+            &instance,
+            &models.envoy,
+            CpuCosts {
+                vcpu_per_krps: models.envoy.vcpu_per_krps,
+                handshake_us: 0.0,
+            },
+        );
+    }
 }

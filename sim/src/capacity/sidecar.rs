@@ -5,14 +5,33 @@ use super::context::Context;
 use super::load::ServiceLoad;
 use super::tally::{CpuCosts, ProxyInstance, Tally};
 use super::visibility::Visibility;
+use crate::cost_model::ProxyCosts;
 use crate::mesh::Scoping;
 
+/// Envoy sidecars.
 pub fn count(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
-    let models = &ctx.scenario.models;
-    let group = tally.group("sidecar", "envoy");
+    let models = ctx.models;
+    let cpu = CpuCosts {
+        vcpu_per_krps: models.envoy.vcpu_per_krps,
+        handshake_us: models.latency.envoy_mtls_handshake_us,
+    };
+    count_with(ctx, scoping, tally, "envoy", &models.envoy, cpu);
+}
+
+/// Sidecars of the proxy `component` whose costs are `costs` and `cpu` (Envoy, or
+/// linkerd2-proxy for the `linkerd` product).
+pub fn count_with(
+    ctx: &Context,
+    scoping: Scoping,
+    tally: &mut Tally,
+    component: &'static str,
+    costs: &ProxyCosts,
+    cpu: CpuCosts,
+) {
+    let group = tally.group("sidecar", component);
     let mut visibility = Visibility::new(ctx.cluster, scoping);
     let load = &ctx.load;
-    let workers = models.envoy.worker_threads as u64;
+    let workers = costs.worker_threads as u64;
     for (s, service) in ctx.cluster.services.iter().enumerate() {
         let s32 = s as u32;
         let rps = ctx.in_rps(s32) + ctx.out_rps(s32);
@@ -33,17 +52,7 @@ pub fn count(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
         };
         for pod in service.pods() {
             let node = ctx.cluster.pod_node[pod as usize];
-            tally.add(
-                group,
-                node,
-                1,
-                &instance,
-                &models.envoy,
-                CpuCosts {
-                    vcpu_per_krps: models.envoy.vcpu_per_krps,
-                    handshake_us: models.latency.envoy_mtls_handshake_us,
-                },
-            );
+            tally.add(group, node, 1, &instance, costs, cpu);
         }
     }
 }
@@ -52,7 +61,7 @@ pub fn count(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
 /// sidecar, sidecar → app (a pool per worker).
 pub fn pooled_connections_total(ctx: &Context) -> u128 {
     let load = &ctx.load;
-    let workers = ctx.scenario.models.envoy.worker_threads as u64;
+    let workers = ctx.models.envoy.worker_threads as u64;
     ServiceLoad::sum_over_pods(ctx.cluster, |s| {
         load.app_connections_per_pod[s] + load.replica_connections_per_pod[s] + workers * load.k
     })

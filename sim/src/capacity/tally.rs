@@ -1,7 +1,7 @@
 //! Adds up proxies as they are counted: totals, the worst proxy, the worst node, blast radius.
 
 use super::visibility::ProxyConfig;
-use crate::cost_model::ProxyCosts;
+use crate::cost_model::{ProxyCosts, ProxyResources, ResourceTable};
 use serde::Serialize;
 
 /// What a proxy's work costs in CPU: `vcpu_per_krps` per 1000 requests per second through it
@@ -90,9 +90,21 @@ pub struct ProxyGroup {
     pub memory_bytes_max: u64,
     pub connections_max: u64,
     pub clusters_max: u64,
+    /// Σ clusters over the group's proxies: what a full xDS push sends them.
+    pub clusters_total: u64,
     pub endpoints_max: u64,
     pub rps_max: f64,
+    /// Requests per second through all of them: `cpu_cores / (rps_total / 1000)` is the
+    /// group's CPU per 1000 rps, as Istio's published figures give it.
+    pub rps_total: f64,
     pub cpu_cores: f64,
+    /// What Kubernetes reserves for one of them (`models/resources.toml`).
+    pub requests: ProxyResources,
+    /// Σ max(request, modelled use) over the group: the node capacity it takes.
+    pub cpu_cores_reserved: f64,
+    pub memory_bytes_reserved: u64,
+    /// The largest one's memory passes its limit: the kernel would kill it (OOM).
+    pub over_memory_limit: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -116,6 +128,7 @@ pub struct Tally {
     /// a per-node amount every node gets and the starts and ends of the ranges one more
     /// covers, added up in `finish`: the work follows the groups, not the replicas.
     spread: Option<Spread>,
+    resources: ResourceTable,
 }
 
 #[derive(Debug, Default)]
@@ -128,8 +141,9 @@ struct Spread {
 }
 
 impl Tally {
-    pub fn new(nodes: usize) -> Self {
+    pub fn new(nodes: usize, resources: ResourceTable) -> Self {
         Tally {
+            resources,
             groups: Vec::new(),
             node_memory: vec![0; nodes],
             node_cpu: vec![0.0; nodes],
@@ -166,6 +180,7 @@ impl Tally {
         self.groups.push(ProxyGroup {
             role,
             component,
+            requests: self.resources.of(role, component),
             ..ProxyGroup::default()
         });
         self.groups.len() - 1
@@ -277,15 +292,36 @@ impl Tally {
         };
         let all = self.product(memory, count, what);
         let total = self.sum(total, all, what);
+        let clusters_what = || format!("the clusters {proxies} {role} proxies receive");
+        let clusters = self.product(instance.config.clusters, count, clusters_what);
+        let clusters_total = self.sum(self.groups[group].clusters_total, clusters, clusters_what);
+        // One proxy's reservation: its memory, or its request (at most a terabyte) if larger.
+        let request = self.groups[group].requests.memory_request_bytes;
+        let reserved_one = whole_count((memory as f64).max(request)).unwrap_or(memory);
+        let reserved_what = || {
+            format!("the memory reserved for {proxies} {role} proxies of {reserved_one} bytes each ([models.resources])")
+        };
+        let reserved = self.product(reserved_one, count, reserved_what);
+        let reserved_total = self.sum(
+            self.groups[group].memory_bytes_reserved,
+            reserved,
+            reserved_what,
+        );
         let g = &mut self.groups[group];
         g.count += count;
         g.memory_bytes_total = total;
         g.memory_bytes_max = g.memory_bytes_max.max(memory);
         g.connections_max = g.connections_max.max(connections);
         g.clusters_max = g.clusters_max.max(instance.config.clusters);
+        g.clusters_total = clusters_total;
         g.endpoints_max = g.endpoints_max.max(instance.config.endpoints);
         g.rps_max = g.rps_max.max(instance.rps);
+        g.rps_total += instance.rps * count as f64;
         g.cpu_cores += cpu * count as f64;
+        g.cpu_cores_reserved += cpu.max(g.requests.cpu_request_vcpu) * count as f64;
+        g.memory_bytes_reserved = reserved_total;
+        g.over_memory_limit = g.requests.memory_limit_bytes > 0.0
+            && g.memory_bytes_max as f64 > g.requests.memory_limit_bytes;
         let b = &mut self.blast;
         b.identities_per_proxy_max = b.identities_per_proxy_max.max(instance.identities);
         b.workloads_per_proxy_max = b.workloads_per_proxy_max.max(instance.workloads);

@@ -57,7 +57,7 @@ pub fn count(ctx: &Context, tally: &mut Tally) {
 }
 
 fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
-    let models = &ctx.scenario.models;
+    let models = &ctx.models;
     let mesh = &ctx.scenario.mesh;
     let group = tally.group("micro-proxy", "ztunnel");
     let config = ProxyConfig {
@@ -120,8 +120,8 @@ fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
     }
 }
 
-fn count_waypoints(ctx: &Context, tally: &mut Tally) {
-    let models = &ctx.scenario.models;
+pub fn count_waypoints(ctx: &Context, tally: &mut Tally) {
+    let models = &ctx.models;
     let replicas = ctx.scenario.mesh.waypoint_replicas as u64;
     let group = tally.group("waypoint", "envoy");
     let nodes = ctx.cluster.nodes() as u64;
@@ -183,7 +183,7 @@ pub fn waypoint_node(group: usize, replica: u32, replicas: u32, nodes: usize) ->
 /// app connection; ztunnel' → app per pinned connection; waypoint → ztunnel' → app pools.
 pub fn pooled_connections_total(ctx: &Context) -> u128 {
     let load = &ctx.load;
-    let workers = ctx.scenario.models.envoy.worker_threads as u128;
+    let workers = ctx.models.envoy.worker_threads as u128;
     let replicas = ctx.scenario.mesh.waypoint_replicas as u128;
     let k = u128::from(load.k);
     let services = &ctx.cluster.services;

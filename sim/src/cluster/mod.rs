@@ -16,7 +16,8 @@ pub use call_graph::CallGraph;
 /// The largest cluster the model holds. It keeps every node, pod, service and call one by one
 /// (vectors indexed by them), so these bound its memory and time: 50 million pods, the most,
 /// take about 0.7 GB and 12 s for the capacity model (`sim run --no-latency` on 500,000 nodes ×
-/// 100 pods); a million services with ten calls each, 0.8 GB and 8 s. Files past them are
+/// 100 pods); a million services with ten calls each, 0.8 GB and 8 s. (Measured before the
+/// parameters' ranges: their ends count the cluster twice more, about 3× the time.) Files past them are
 /// refused before anything is allocated (`config::ranges` names these in its messages).
 pub const MAX_PODS: u64 = 50_000_000;
 pub const MAX_NODES: u64 = 1_000_000;

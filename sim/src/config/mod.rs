@@ -32,6 +32,10 @@ pub struct Scenario {
     pub mesh: MeshOptions,
     pub models: ModelSet,
     pub latency: LatencyOptions,
+    /// Every model parameter at the low, then the high end of its sources' range.
+    pub models_low: ModelSet,
+    pub models_high: ModelSet,
+    pub bill: crate::capacity::bill::NodeShape,
 }
 
 impl Scenario {

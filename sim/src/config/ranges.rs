@@ -297,8 +297,27 @@ pub const MAX_QUEUE: Key = key(
 )
 .because("each waiting request takes memory; Envoy's default is 1024");
 
+pub const NODE_CORES: Key = key(
+    "[bill]",
+    "node_cores",
+    "bill.node_cores",
+    ValueRange::above(0.0, 10_000.0),
+);
+pub const NODE_MEMORY_GIB: Key = key(
+    "[bill]",
+    "node_memory_gib",
+    "bill.node_memory_gib",
+    ValueRange::above(0.0, 1_000_000.0),
+);
+pub const PRICE_PER_HOUR: Key = key(
+    "[bill]",
+    "price_per_hour",
+    "bill.price_per_hour",
+    ValueRange::numbers(0.0, 1_000_000.0),
+);
+
 /// Every key with a range, as docs/config.md lists them.
-pub const KEYS: [Key; 30] = [
+pub const KEYS: [Key; 33] = [
     SEED,
     NODES,
     MAX_PODS_PER_NODE_KEY,
@@ -329,6 +348,9 @@ pub const KEYS: [Key; 30] = [
     WARMUP_S,
     TIMEOUT_MS,
     MAX_QUEUE,
+    NODE_CORES,
+    NODE_MEMORY_GIB,
+    PRICE_PER_HOUR,
 ];
 
 #[cfg(test)]

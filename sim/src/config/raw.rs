@@ -8,6 +8,7 @@ use crate::latency::options::ServiceTimeKind;
 use crate::mesh::{
     Architecture, Interception, LocalAcceleration, MicroProxyPlacement, Scoping, WaypointScope,
 };
+use crate::product::{CiliumEncryption, Product};
 use crate::traffic::{ArrivalKind, CallMode, Origin, PayloadKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -35,6 +36,18 @@ pub struct RawScenario {
     pub models: RawModels,
     #[serde(default)]
     pub latency: RawLatency,
+    #[serde(default)]
+    pub bill: RawBill,
+}
+
+/// `[bill]`: the node shape and price that turn the proxies' requests into money.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBill {
+    pub node_cores: Option<Spanned<f64>>,
+    pub node_memory_gib: Option<Spanned<f64>>,
+    pub price_per_hour: Option<Spanned<f64>>,
+    pub currency: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +154,9 @@ pub struct RawLatency {
 #[serde(deny_unknown_fields)]
 pub struct RawMesh {
     pub architectures: Option<Spanned<Vec<Spanned<Architecture>>>>,
+    /// Products to compare (`crate::product`): with them, `architectures` defaults to none.
+    pub products: Option<Spanned<Vec<Spanned<Product>>>>,
+    pub cilium_encryption: Option<CiliumEncryption>,
     pub scoping: Option<Spanned<OneOrMany<Scoping>>>,
     pub interception: Option<Interception>,
     pub local_acceleration: Option<LocalAcceleration>,
@@ -195,9 +211,15 @@ pub struct RawModels {
     pub profile: Option<Spanned<String>>,
     pub envoy: Option<ParamOverrides>,
     pub ztunnel: Option<ParamOverrides>,
+    #[serde(rename = "linkerd2-proxy")]
+    pub linkerd2_proxy: Option<ParamOverrides>,
     pub kernel: Option<ParamOverrides>,
     pub ebpf: Option<ParamOverrides>,
     pub app: Option<ParamOverrides>,
+    /// Requests and limits per proxy kind (`models/resources.toml`).
+    pub resources: Option<ParamOverrides>,
+    #[serde(rename = "control-plane")]
+    pub control_plane: Option<ParamOverrides>,
 }
 
 pub type ParamOverrides = BTreeMap<Spanned<String>, Spanned<f64>>;
@@ -208,9 +230,12 @@ impl RawModels {
         [
             ("envoy", &self.envoy),
             ("ztunnel", &self.ztunnel),
+            ("linkerd2-proxy", &self.linkerd2_proxy),
             ("kernel", &self.kernel),
             ("ebpf", &self.ebpf),
             ("app", &self.app),
+            ("resources", &self.resources),
+            ("control-plane", &self.control_plane),
         ]
         .into_iter()
         .filter_map(|(name, table)| table.as_ref().map(|t| (name, t)))

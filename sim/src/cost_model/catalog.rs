@@ -9,14 +9,32 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Component model files, in the order reports list them.
-pub const COMPONENTS: [&str; 5] = ["envoy", "ztunnel", "kernel", "ebpf", "app"];
+pub const COMPONENTS: [&str; 8] = [
+    "envoy",
+    "ztunnel",
+    "linkerd2-proxy",
+    "kernel",
+    "ebpf",
+    "app",
+    "resources",
+    "control-plane",
+];
 
-const EMBEDDED_COMPONENTS: [(&str, &str); 5] = [
+const EMBEDDED_COMPONENTS: [(&str, &str); 8] = [
     ("envoy", include_str!("../../../models/envoy.toml")),
     ("ztunnel", include_str!("../../../models/ztunnel.toml")),
+    (
+        "linkerd2-proxy",
+        include_str!("../../../models/linkerd2-proxy.toml"),
+    ),
     ("kernel", include_str!("../../../models/kernel.toml")),
     ("ebpf", include_str!("../../../models/ebpf.toml")),
     ("app", include_str!("../../../models/app.toml")),
+    ("resources", include_str!("../../../models/resources.toml")),
+    (
+        "control-plane",
+        include_str!("../../../models/control-plane.toml"),
+    ),
 ];
 
 /// In file-name order, as `from_dir` reads them.
@@ -44,6 +62,13 @@ const EMBEDDED_PROFILES: [(&str, &str); 4] = [
 #[serde(deny_unknown_fields)]
 pub struct Param {
     pub value: f64,
+    /// The lowest and highest values the sources give (both or neither), when they disagree:
+    /// the report's ranges evaluate the model with every parameter at its `low`, then at its
+    /// `high` (docs/architecture.md, "Ranges"). `source` names where each comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
     pub unit: String,
     pub source: String,
 }
@@ -219,6 +244,9 @@ impl Catalog {
                 if let Some(message) = out_of_range(name, param.value) {
                     problems.push(Diagnostic::file(&path, format!("`{name}`: {message}")));
                 }
+                if let Some(message) = bounds_problem(name, param) {
+                    problems.push(Diagnostic::file(&path, format!("`{name}`: {message}")));
+                }
             }
         }
         for profile in &self.profiles {
@@ -264,7 +292,7 @@ impl Catalog {
 fn out_of_range(name: &str, value: f64) -> Option<String> {
     match super::ranges::of(name) {
         None => Some(
-            "no range: a parameter's name must end in _bytes, _us, _sigma, _gbps, _ns_per_byte, _ratio or vcpu_per_krps, or be worker_threads (cost_model/ranges.rs)"
+            "no range: a parameter's name must end in _bytes, _us, _sigma, _gbps, _ns_per_byte, _ratio, _vcpu, _per_second or vcpu_per_krps, or be worker_threads (cost_model/ranges.rs)"
                 .to_string(),
         ),
         Some(range) if !range.contains(value) => Some(format!(
@@ -272,6 +300,28 @@ fn out_of_range(name: &str, value: f64) -> Option<String> {
             if range.integer { "an" } else { "a" }
         )),
         Some(_) => None,
+    }
+}
+
+/// Why a parameter's `low` and `high` cannot be its range, if they cannot: both or neither,
+/// each in the parameter's range, `low ≤ value ≤ high`.
+fn bounds_problem(name: &str, param: &Param) -> Option<String> {
+    match (param.low, param.high) {
+        (None, None) => None,
+        (Some(low), Some(high)) => {
+            for bound in [low, high] {
+                if let Some(message) = out_of_range(name, bound) {
+                    return Some(format!("its low or high: {message}"));
+                }
+            }
+            (!(low <= param.value && param.value <= high)).then(|| {
+                format!(
+                    "low {low} ≤ value {} ≤ high {high} does not hold",
+                    param.value
+                )
+            })
+        }
+        _ => Some("give both `low` and `high`, or neither".to_string()),
     }
 }
 
@@ -380,6 +430,34 @@ l7_service_time_mean_us = { value = 41.5, source = "meshtwin-testbed calibrate (
         );
         assert!(catalog.profile("measured").is_some(), "the first one stays");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_range_needs_both_ends_around_the_value() {
+        let param = |value, low, high| Param {
+            value,
+            low,
+            high,
+            unit: "bytes".into(),
+            source: "a test".into(),
+        };
+        assert_eq!(bounds_problem("x_bytes", &param(5.0, None, None)), None);
+        assert_eq!(
+            bounds_problem("x_bytes", &param(5.0, Some(1.0), Some(9.0))),
+            None
+        );
+        let one_end = bounds_problem("x_bytes", &param(5.0, Some(1.0), None)).unwrap();
+        assert!(one_end.contains("both"), "{one_end}");
+        let outside = bounds_problem("x_bytes", &param(10.0, Some(1.0), Some(9.0))).unwrap();
+        assert!(outside.contains("does not hold"), "{outside}");
+        let past = bounds_problem("x_bytes", &param(5.0, Some(-1.0), Some(9.0))).unwrap();
+        assert!(past.contains("low or high"), "{past}");
+        // Every shipped range holds.
+        for c in &Catalog::embedded().components {
+            for (name, p) in &c.params {
+                assert_eq!(bounds_problem(name, p), None, "{}.{name}", c.name);
+            }
+        }
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct KernelCosts {
     pub socket_buffer_bytes: f64,
     /// Kernel memory of one idle established socket.
     pub socket_bytes: f64,
+    /// CPU per payload byte at one end of a WireGuard, or an IPsec, tunnel between nodes.
+    pub wireguard_ns_per_byte: f64,
+    pub ipsec_ns_per_byte: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -75,13 +78,80 @@ impl LatencyCosts {
     }
 }
 
+/// What Kubernetes reserves for one kind of proxy (`models/resources.toml`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ProxyResources {
+    pub cpu_request_vcpu: f64,
+    pub memory_request_bytes: f64,
+    /// 0: no limit.
+    pub memory_limit_bytes: f64,
+}
+
+/// Requests and limits of every kind of proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ResourceTable {
+    pub envoy_sidecar: ProxyResources,
+    pub linkerd_sidecar: ProxyResources,
+    pub ztunnel: ProxyResources,
+    pub waypoint: ProxyResources,
+    pub node_envoy: ProxyResources,
+    /// istiod's requests (no memory limit by default).
+    pub istiod: ProxyResources,
+}
+
+impl ResourceTable {
+    /// The requests of a group of proxies, by its role and component (`capacity::ProxyGroup`).
+    /// A service-account proxy is a waypoint-like Envoy: it takes the waypoint's.
+    pub fn of(&self, role: &str, component: &str) -> ProxyResources {
+        match (role, component) {
+            ("sidecar", "linkerd2-proxy") => self.linkerd_sidecar,
+            ("sidecar", _) => self.envoy_sidecar,
+            ("micro-proxy", _) => self.ztunnel,
+            ("waypoint", _) | ("service-account-proxy", _) => self.waypoint,
+            _ => self.node_envoy,
+        }
+    }
+}
+
+/// The control planes (`models/control-plane.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ControlPlaneCosts {
+    pub istiod_per_service_bytes: f64,
+    pub istiod_per_pod_bytes: f64,
+    pub istiod_per_proxy_bytes: f64,
+    pub istiod_per_proxy_vcpu: f64,
+    pub xds_per_cluster_bytes: f64,
+    pub max_requests_per_second: f64,
+    pub linkerd_control_plane_bytes: f64,
+    pub cilium_agent_base_bytes: f64,
+    pub cilium_agent_per_object_bytes: f64,
+    pub cilium_agent_per_node_vcpu: f64,
+}
+
+/// Which value of each parameter a model set takes: its own, or the low or high end of the
+/// range its sources give (a parameter without a range takes its value at every bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Value,
+    Low,
+    High,
+}
+
 /// The parameters one scenario runs with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelSet {
     pub profile: Option<String>,
     pub envoy: ProxyCosts,
     pub waypoint_vcpu_per_krps: f64,
+    /// CPU per payload byte at one end of an Envoy mTLS connection.
+    pub envoy_mtls_ns_per_byte: f64,
     pub ztunnel: ProxyCosts,
+    /// Linkerd's sidecar (the `linkerd` product).
+    pub linkerd: ProxyCosts,
+    pub linkerd_mtls_handshake_us: f64,
+    pub linkerd_mtls_ns_per_byte: f64,
+    pub resources: ResourceTable,
+    pub control_plane: ControlPlaneCosts,
     pub kernel: KernelCosts,
     pub ebpf: EbpfCosts,
     pub app: AppCosts,
@@ -115,6 +185,12 @@ pub struct ResolvedParam {
     pub component: String,
     pub name: String,
     pub value: f64,
+    /// The range the sources give (`Param::low`, `high`); a profile or override that sets
+    /// the value drops it: the value is then the user's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
     pub unit: String,
     pub source: String,
 }
@@ -136,6 +212,8 @@ impl Catalog {
                             component: c.name.clone(),
                             name: name.clone(),
                             value: p.value,
+                            low: p.low,
+                            high: p.high,
                             unit: p.unit.clone(),
                             source: p.source.clone(),
                         };
@@ -156,6 +234,7 @@ impl Catalog {
             for (name, value) in params {
                 if let Some(slot) = values.get_mut(component).and_then(|c| c.get_mut(name)) {
                     slot.value = value.value();
+                    (slot.low, slot.high) = (None, None);
                     let source = value.source().unwrap_or(&p.source);
                     slot.source = format!("profile {}: {source}", p.name);
                 }
@@ -174,11 +253,24 @@ pub enum ModelError {
 
 impl ModelSet {
     pub fn from_values(values: &ParamValues, profile: Option<String>) -> Result<Self, ModelError> {
+        Self::at_bound(values, profile, Bound::Value)
+    }
+
+    /// The model set with every parameter at `bound`.
+    pub fn at_bound(
+        values: &ParamValues,
+        profile: Option<String>,
+        bound: Bound,
+    ) -> Result<Self, ModelError> {
         let get = |component: &str, name: &str| -> Result<f64, ModelError> {
             values
                 .get(component)
                 .and_then(|c| c.get(name))
-                .map(|p| p.value)
+                .map(|p| match bound {
+                    Bound::Value => p.value,
+                    Bound::Low => p.low.unwrap_or(p.value),
+                    Bound::High => p.high.unwrap_or(p.value),
+                })
                 .ok_or_else(|| ModelError::Missing {
                     component: component.to_string(),
                     name: name.to_string(),
@@ -202,10 +294,55 @@ impl ModelSet {
             profile,
             envoy: proxy("envoy")?,
             waypoint_vcpu_per_krps: get("envoy", "waypoint_vcpu_per_krps")?,
+            envoy_mtls_ns_per_byte: get("envoy", "mtls_ns_per_byte")?,
             ztunnel: proxy("ztunnel")?,
+            linkerd: proxy("linkerd2-proxy")?,
+            linkerd_mtls_handshake_us: get("linkerd2-proxy", "mtls_handshake_us")?,
+            linkerd_mtls_ns_per_byte: get("linkerd2-proxy", "mtls_ns_per_byte")?,
+            resources: {
+                let kind = |k: &str| -> Result<ProxyResources, ModelError> {
+                    Ok(ProxyResources {
+                        cpu_request_vcpu: get("resources", &format!("{k}_cpu_request_vcpu"))?,
+                        memory_request_bytes: get(
+                            "resources",
+                            &format!("{k}_memory_request_bytes"),
+                        )?,
+                        memory_limit_bytes: get("resources", &format!("{k}_memory_limit_bytes"))?,
+                    })
+                };
+                ResourceTable {
+                    envoy_sidecar: kind("envoy_sidecar")?,
+                    linkerd_sidecar: kind("linkerd_sidecar")?,
+                    ztunnel: kind("ztunnel")?,
+                    waypoint: kind("waypoint")?,
+                    node_envoy: kind("node_envoy")?,
+                    istiod: ProxyResources {
+                        cpu_request_vcpu: get("resources", "istiod_cpu_request_vcpu")?,
+                        memory_request_bytes: get("resources", "istiod_memory_request_bytes")?,
+                        memory_limit_bytes: 0.0,
+                    },
+                }
+            },
+            control_plane: {
+                let c = |name: &str| get("control-plane", name);
+                ControlPlaneCosts {
+                    istiod_per_service_bytes: c("istiod_per_service_bytes")?,
+                    istiod_per_pod_bytes: c("istiod_per_pod_bytes")?,
+                    istiod_per_proxy_bytes: c("istiod_per_proxy_bytes")?,
+                    istiod_per_proxy_vcpu: c("istiod_per_proxy_vcpu")?,
+                    xds_per_cluster_bytes: c("xds_per_cluster_bytes")?,
+                    max_requests_per_second: c("max_requests_per_second")?,
+                    linkerd_control_plane_bytes: c("linkerd_control_plane_bytes")?,
+                    cilium_agent_base_bytes: c("cilium_agent_base_bytes")?,
+                    cilium_agent_per_object_bytes: c("cilium_agent_per_object_bytes")?,
+                    cilium_agent_per_node_vcpu: c("cilium_agent_per_node_vcpu")?,
+                }
+            },
             kernel: KernelCosts {
                 socket_buffer_bytes: get("kernel", "socket_buffer_bytes")?,
                 socket_bytes: get("kernel", "socket_bytes")?,
+                wireguard_ns_per_byte: get("kernel", "wireguard_ns_per_byte")?,
+                ipsec_ns_per_byte: get("kernel", "ipsec_ns_per_byte")?,
             },
             ebpf: EbpfCosts {
                 base_bytes: get("ebpf", "base_bytes")?,

@@ -70,13 +70,26 @@ fn fnv1a(name: &str) -> u64 {
     })
 }
 
-/// The runs a scenario needs: the baseline, then each architecture under each scheduling.
+/// The runs a scenario needs: the baseline, then each architecture (and each building block a
+/// product is simulated as, `Product::simulated_as`) under each scheduling.
 pub fn jobs(scenario: &Scenario) -> Vec<Job> {
     let mut jobs = vec![Job {
         mesh: Mesh::Baseline,
         scheduling: Scheduling::Fifo,
     }];
-    for &a in &scenario.mesh.architectures {
+    // The architectures, then the building blocks that products are simulated as.
+    let mut architectures = scenario.mesh.architectures.clone();
+    for a in scenario
+        .mesh
+        .products
+        .iter()
+        .filter_map(|p| p.simulated_as())
+    {
+        if !architectures.contains(&a) {
+            architectures.push(a);
+        }
+    }
+    for a in architectures {
         for &scheduling in &scenario.latency.schedulings {
             jobs.push(Job {
                 mesh: Mesh::Architecture(a),

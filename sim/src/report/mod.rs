@@ -1,5 +1,6 @@
 //! What `sim run` prints: a table (default), JSON (schema in docs/output.md) or CSV.
 
+pub mod capacity_rows;
 pub mod csv;
 pub mod json_precision;
 pub mod plot;
@@ -68,6 +69,10 @@ pub struct ScenarioSummary {
     pub interception: Interception,
     pub local_acceleration: LocalAcceleration,
     pub connection_reuse: bool,
+    /// Products compared (`[mesh] products`), and whether `[bill]` gives a node shape.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<crate::product::Product>,
+    pub bill_node_shape: bool,
     /// Simulated seconds measured, after the warm-up (absent without latency simulation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub simulated_seconds: Option<f64>,
@@ -97,9 +102,21 @@ impl Report {
                     scheduling: None,
                     latency: None,
                 }),
+                // A product not simulated as one of the blocks: capacity only.
+                Some(_) if cap.product.is_some_and(|p| p.simulated_as().is_none()) => architectures
+                    .push(ArchitectureReport {
+                        capacity: cap,
+                        scheduling: None,
+                        latency: None,
+                    }),
                 Some(runs) => {
+                    // A product takes the simulation of the block it is simulated as.
+                    let simulated = cap
+                        .product
+                        .and_then(|p| p.simulated_as())
+                        .map_or(cap.name, |a| a.name());
                     for (job, result) in runs.jobs.iter().zip(&runs.results) {
-                        if job.mesh.architecture_name() == Some(cap.name) {
+                        if job.mesh.architecture_name() == Some(simulated) {
                             architectures.push(ArchitectureReport {
                                 capacity: cap.clone(),
                                 scheduling: Some(job.scheduling),
@@ -137,6 +154,9 @@ impl Report {
                 interception: scenario.mesh.interception,
                 local_acceleration: scenario.mesh.local_acceleration,
                 connection_reuse: scenario.traffic.connection_reuse,
+                products: scenario.mesh.products.clone(),
+                bill_node_shape: scenario.bill.cores.is_some()
+                    || scenario.bill.memory_bytes.is_some(),
                 simulated_seconds: latency.as_ref().map(|l| l.duration_s),
                 warmup_seconds: latency.as_ref().map(|l| l.warmup_s),
             },

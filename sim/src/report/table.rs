@@ -1,5 +1,6 @@
 //! The default output: one column per architecture, one row per figure, with units.
 
+use super::capacity_rows::{self, with_range};
 use super::units::{bytes, cores, count, rate};
 use super::{ArchitectureReport, Report};
 use crate::engine::{Bounds, Percentiles};
@@ -9,13 +10,24 @@ type Row = (&'static str, fn(&ArchitectureReport) -> String);
 const CAPACITY_ROWS: [Row; 14] = [
     ("proxies", |a| count(a.capacity.proxies)),
     ("memory, whole cluster", |a| {
-        bytes(a.capacity.memory_bytes_total)
+        with_range(
+            a.capacity.memory_bytes_total,
+            a.capacity.range.as_ref().map(|r| r.memory_bytes_total),
+            bytes,
+        )
     }),
     ("memory, busiest node", |a| {
         bytes(a.capacity.memory_bytes_per_node_max)
     }),
     ("memory, largest proxy", |a| {
-        bytes(a.capacity.memory_bytes_per_proxy_max)
+        with_range(
+            a.capacity.memory_bytes_per_proxy_max,
+            a.capacity
+                .range
+                .as_ref()
+                .map(|r| r.memory_bytes_per_proxy_max),
+            bytes,
+        )
     }),
     ("  of which eBPF maps", |a| {
         bytes(a.capacity.datapath_memory_bytes_total)
@@ -32,7 +44,13 @@ const CAPACITY_ROWS: [Row; 14] = [
     ("socket memory, whole cluster", |a| {
         bytes(a.capacity.socket_memory_bytes_total)
     }),
-    ("CPU at this load", |a| cores(a.capacity.cpu_cores)),
+    ("CPU at this load", |a| {
+        with_range(
+            a.capacity.cpu_cores,
+            a.capacity.range.as_ref().map(|r| r.cpu_cores),
+            cores,
+        )
+    }),
     ("CPU, busiest node", |a| {
         let node = cores(a.capacity.cpu_cores_per_node_max);
         match a.capacity.busiest_host {
@@ -262,7 +280,27 @@ pub fn render(report: &Report) -> String {
             }
         })
         .collect();
-    let mut rows: Vec<&Row> = CAPACITY_ROWS.iter().collect();
+    let mut rows: Vec<&Row> = Vec::new();
+    let products = report
+        .architectures
+        .iter()
+        .any(|a| a.capacity.product.is_some());
+    if products {
+        rows.extend(capacity_rows::PRODUCT_ROWS.iter());
+    }
+    rows.extend(CAPACITY_ROWS.iter());
+    rows.extend(capacity_rows::ENCRYPTION_ROWS.iter());
+    rows.extend(capacity_rows::CONTROL_PLANE_ROWS.iter());
+    if products || report.scenario.bill_node_shape {
+        rows.extend(capacity_rows::BILL_ROWS.iter());
+    }
+    if report
+        .architectures
+        .iter()
+        .any(|a| !a.capacity.bill.over_memory_limit.is_empty())
+    {
+        rows.extend(capacity_rows::LIMIT_ROWS.iter());
+    }
     if report.baseline.is_some() {
         rows.extend(LATENCY_ROWS.iter());
     }

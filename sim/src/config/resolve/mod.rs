@@ -3,6 +3,7 @@
 //! the checks accept becomes the models' own types: options, cost models, and a cluster
 //! specification that `cluster::build` turns into nodes, services and placed pods.
 
+mod bill;
 mod cluster;
 mod cores;
 mod models;
@@ -183,7 +184,20 @@ impl Resolver {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "scenario".into())
         });
+        let bill = self.bill(&raw.bill);
         let (models, values) = models?;
+        let at =
+            |bound| crate::cost_model::ModelSet::at_bound(&values, models.profile.clone(), bound);
+        let (models_low, models_high) = match (
+            at(crate::cost_model::Bound::Low),
+            at(crate::cost_model::Bound::High),
+        ) {
+            (Ok(low), Ok(high)) => (low, high),
+            (Err(e), _) | (_, Err(e)) => {
+                self.file_error(e.to_string());
+                return None;
+            }
+        };
         let latency = latency?;
         self.cpu_covers_service_time(&models, &latency, &raw.models)?;
         Some((
@@ -196,6 +210,9 @@ impl Resolver {
                 mesh: mesh?,
                 models,
                 latency,
+                models_low,
+                models_high,
+                bill: bill?,
             },
             values,
         ))

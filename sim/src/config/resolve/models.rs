@@ -122,6 +122,7 @@ impl Resolver {
                     continue;
                 }
                 slot.value = v;
+                (slot.low, slot.high) = (None, None);
                 slot.source = origin.clone();
             }
         }

@@ -170,7 +170,18 @@ impl Resolver {
     }
 
     pub(super) fn mesh(&mut self, raw: &raw::RawMesh) -> Option<MeshOptions> {
+        let products = match &raw.products {
+            None => Vec::new(),
+            Some(list) => {
+                if list.get_ref().is_empty() {
+                    self.error(list.span(), "mesh.products is empty: name at least one of istio-sidecar, istio-ambient, cilium, linkerd, kmesh");
+                }
+                self.unique(list.get_ref(), "product")
+            }
+        };
         let architectures = match &raw.architectures {
+            // Products name what to compare; the building blocks join only when asked.
+            None if raw.products.is_some() => Vec::new(),
             None => Architecture::ALL.to_vec(),
             Some(list) => {
                 if list.get_ref().is_empty() {
@@ -204,6 +215,8 @@ impl Resolver {
         );
         Some(MeshOptions {
             architectures,
+            products,
+            cilium_encryption: raw.cilium_encryption.unwrap_or_default(),
             scopings,
             interception: raw.interception.unwrap_or_default(),
             local_acceleration: raw.local_acceleration.unwrap_or_default(),
