@@ -416,8 +416,27 @@ fn sweep(
             )),
         }
     };
+    // Every value checked before the first run; values whose scenarios are identical share
+    // one run.
+    // Only fingerprints are kept (a scenario can be large); each is resolved again to run.
+    let mut fingerprints = Vec::with_capacity(swept.values.len());
+    let mut distinct: Vec<(u64, f64)> = Vec::new();
+    let mut reused = Vec::new();
     for value in &swept.values {
-        at_value(value)?;
+        let fingerprint = sweep::fingerprint::of(&at_value(value)?.0);
+        let v = sweep::value_f64(value);
+        match distinct.iter().find(|(f, _)| *f == fingerprint) {
+            Some(&(_, same_as)) => reused.push(sweep::Reused { value: v, same_as }),
+            None => distinct.push((fingerprint, v)),
+        }
+        fingerprints.push(fingerprint);
+    }
+    if swept.values.len() > 1 && distinct.len() == 1 {
+        return Err(usage(sweep::unchanged::explain(
+            &text,
+            &swept.key,
+            &swept.values,
+        )));
     }
     let mut report = SweepReport {
         scenario: base.name.clone(),
@@ -425,41 +444,84 @@ fn sweep(
         seed: base.seed,
         parameter: key.clone(),
         slo_p99_ms: slo_p99,
+        direction: sweep::Direction::MoreIsWorse,
         series: Vec::new(),
+        reused,
     };
-    for value in &swept.values {
-        let (scenario, label) = at_value(value)?;
-        let result = model(&scenario, &label, simulation)?;
-        for (i, item) in result.architectures.iter().enumerate() {
-            let Some(l) = &item.latency else { continue };
-            if report.series.len() <= i {
-                report.series.push(SweepSeries {
-                    name: item.capacity.name.to_string(),
-                    scoping: item.capacity.scoping.to_string(),
-                    scheduling: item.scheduling.map(|s| s.to_string()).unwrap_or_default(),
-                    points: Vec::new(),
-                    tipping_point: None,
+    // Each distinct scenario's points, by its fingerprint: (name, scheduling, scoping, point)
+    // for every report entry with latency.
+    type Points = Vec<(String, String, String, SweepPoint)>;
+    let mut runs: Vec<(u64, Points)> = Vec::new();
+    for (value, fingerprint) in swept.values.iter().zip(&fingerprints) {
+        if !runs.iter().any(|(f, _)| f == fingerprint) {
+            let (scenario, label) = at_value(value)?;
+            let result = model(&scenario, &label, simulation)?;
+            let points = result
+                .architectures
+                .iter()
+                .filter_map(|item| {
+                    let l = item.latency.as_ref()?;
+                    let point = SweepPoint {
+                        value: f64::NAN,
+                        measured: l.latency_us.is_some(),
+                        p50_us: l.latency_us.and_then(|p| p.p50),
+                        p99_us: l.latency_us.and_then(|p| p.p99),
+                        added_p99_us: l.added_latency_us.and_then(|p| p.p99),
+                        saturated: l.saturated,
+                        dropped: l.dropped,
+                    };
+                    let scheduling = item.scheduling.map(|s| s.to_string()).unwrap_or_default();
+                    let name = item.capacity.name.to_string();
+                    Some((name, scheduling, item.capacity.scoping.to_string(), point))
+                })
+                .collect();
+            runs.push((*fingerprint, points));
+        }
+        let (_, points) = runs
+            .iter()
+            .find(|(f, _)| f == fingerprint)
+            .expect("run above");
+        let value = sweep::value_f64(value);
+        // Series by (architecture, scheduling): the simulation does not depend on scoping, so
+        // the report's entries for several scopings carry one run's result, and are one series.
+        let mut this_value: Vec<usize> = Vec::new();
+        for (name, scheduling, scoping, point) in points {
+            let at = report
+                .series
+                .iter()
+                .position(|s| s.name == *name && s.scheduling == *scheduling)
+                .unwrap_or_else(|| {
+                    report.series.push(SweepSeries {
+                        name: name.clone(),
+                        scoping: scoping.clone(),
+                        scheduling: scheduling.clone(),
+                        points: Vec::new(),
+                        tipping_point: None,
+                    });
+                    report.series.len() - 1
                 });
+            let series = &mut report.series[at];
+            if this_value.contains(&at) {
+                if !series.scoping.split('+').any(|s| s == scoping) {
+                    series.scoping = format!("{}+{scoping}", series.scoping);
+                }
+                continue;
             }
-            report.series[i].points.push(SweepPoint {
-                value: sweep::value_f64(value),
-                measured: l.latency_us.is_some(),
-                p50_us: l.latency_us.and_then(|p| p.p50),
-                p99_us: l.latency_us.and_then(|p| p.p99),
-                added_p99_us: l.added_latency_us.and_then(|p| p.p99),
-                saturated: l.saturated,
-                dropped: l.dropped,
+            this_value.push(at);
+            series.points.push(SweepPoint {
+                value,
+                ..point.clone()
             });
         }
     }
-    // Distinguish series that share a name (several scopings or schedulings).
+    // Distinguish series that share a name (several schedulings).
     let names: Vec<String> = report.series.iter().map(|s| s.name.clone()).collect();
     for s in &mut report.series {
         if names.iter().filter(|n| **n == s.name).count() > 1 {
-            s.name = format!("{} ({}, {})", s.name, s.scoping, s.scheduling);
+            s.name = format!("{} ({})", s.name, s.scheduling);
         }
     }
-    report.tipping_points();
+    report.tipping_points(&swept.key);
     Ok(report)
 }
 

@@ -128,6 +128,7 @@ fn expected() -> BTreeMap<(String, String), Check> {
             "rps_per_pod",
             number(Traffic::DEFAULT_RPS_PER_POD),
         ),
+        ("[traffic]", "scale", number(Traffic::DEFAULT_SCALE)),
         (
             "[traffic]",
             "payload_bytes",

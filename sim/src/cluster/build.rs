@@ -257,6 +257,7 @@ mod tests {
     fn traffic() -> Traffic {
         Traffic {
             rps_per_pod: 10.0,
+            scale: 1.0,
             payload_bytes: 1024,
             connection_reuse: true,
             connections_per_upstream: 1,

@@ -74,6 +74,8 @@ const TIME_CEILING_US: f64 = 1e8;
 /// The most any rate per pod may be: a million requests per second, far past what one pod
 /// serves, and small enough that a million pods' total stays finite in every product.
 const MAX_RATE: f64 = 1e6;
+/// The most `traffic.scale` may multiply the written rates by.
+const MAX_SCALE: f64 = 1000.0;
 /// An hour, for the connection and burst windows.
 const HOUR_MS: f64 = 3.6e6;
 
@@ -217,6 +219,15 @@ pub const RPS_PER_POD: Key = key(
     ValueRange::above(0.0, MAX_RATE),
 )
 .because("a million requests per second is far past what one pod serves; totals must stay finite");
+pub const SCALE: Key = key(
+    "[traffic]",
+    "scale",
+    "traffic.scale",
+    ValueRange::above(0.0, MAX_SCALE),
+)
+.because(
+    "a thousand times the written load; every scaled rate must stay within rps_per_pod's range too",
+);
 pub const PAYLOAD_BYTES: Key = key(
     "[traffic]",
     "payload_bytes",
@@ -298,7 +309,7 @@ pub const MAX_QUEUE: Key = key(
 .because("each waiting request takes memory; Envoy's default is 1024");
 
 /// Every key with a range, as docs/config.md lists them.
-pub const KEYS: [Key; 30] = [
+pub const KEYS: [Key; 31] = [
     SEED,
     NODES,
     MAX_PODS_PER_NODE_KEY,
@@ -318,6 +329,7 @@ pub const KEYS: [Key; 30] = [
     SERVICE_RPS_PER_POD,
     SERVICE_APP_TIME_US,
     RPS_PER_POD,
+    SCALE,
     PAYLOAD_BYTES,
     CONNECTIONS_PER_UPSTREAM,
     CONNECTION_LIFETIME_MS,

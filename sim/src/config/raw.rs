@@ -109,6 +109,8 @@ pub struct RawPlacement {
 #[serde(deny_unknown_fields)]
 pub struct RawTraffic {
     pub rps_per_pod: Option<Spanned<f64>>,
+    /// Multiplies every rate (`[traffic]`'s, each service's, each request type's).
+    pub scale: Option<Spanned<f64>>,
     pub payload_bytes: Option<Spanned<i64>>,
     pub connection_reuse: Option<bool>,
     pub connections_per_upstream: Option<Spanned<i64>>,

@@ -7,6 +7,7 @@ mod cluster;
 mod cores;
 mod models;
 mod options;
+mod scale;
 mod workload;
 
 use super::ranges::{self, Key};
@@ -186,13 +187,16 @@ impl Resolver {
         let (models, values) = models?;
         let latency = latency?;
         self.cpu_covers_service_time(&models, &latency, &raw.models)?;
+        let mut cluster = cluster?;
+        let traffic = traffic?;
+        self.scale_rates(raw, &mut cluster, traffic.scale);
         Some((
             Scenario {
                 name,
                 file: self.file().to_path_buf(),
                 seed,
-                cluster: cluster?,
-                traffic: traffic?,
+                cluster,
+                traffic,
                 mesh: mesh?,
                 models,
                 latency,

@@ -2,8 +2,19 @@
 //! p99 of each architecture at each, and the tipping point where it passes an SLO.
 //!
 //! A range is `START..END:STEP` (both ends included) or a list `A,B,C`. The key is a dotted
-//! path into the cluster file (`traffic.rps_per_pod`, `cluster.nodes`, `models.envoy.worker_threads`).
+//! path into the cluster file (`traffic.scale`, `cluster.nodes`, `models.envoy.worker_threads`,
+//! `service.frontend.rps_per_pod`, `request.checkout.rate`; see `key_path`).
+//!
+//! Values whose resolved scenarios are identical are simulated once (`fingerprint`); a sweep
+//! in which every value gives the same scenario is an error naming what overrides the key
+//! (`unchanged`). The tipping point is looked for in the direction the parameter helps
+//! (`Direction`).
 
+pub mod fingerprint;
+pub mod key_path;
+pub mod unchanged;
+
+pub use key_path::apply;
 use serde::Serialize;
 use std::path::Path;
 
@@ -79,22 +90,6 @@ pub fn parse(spec: &str) -> Result<ParamSweep, String> {
     Ok(ParamSweep { key, values })
 }
 
-/// The cluster file's text with `key` set to `value`.
-pub fn apply(text: &str, key: &[String], value: &toml::Value) -> Result<String, String> {
-    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
-    let mut at = &mut table;
-    for k in &key[..key.len() - 1] {
-        let entry = at
-            .entry(k.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        at = entry
-            .as_table_mut()
-            .ok_or_else(|| format!("`{k}` in {} is not a table", key.join(".")))?;
-    }
-    at.insert(key[key.len() - 1].clone(), value.clone());
-    toml::to_string(&table).map_err(|e| e.to_string())
-}
-
 pub fn value_f64(v: &toml::Value) -> f64 {
     match v {
         toml::Value::Integer(i) => *i as f64,
@@ -120,11 +115,86 @@ pub struct SweepPoint {
 #[derive(Debug, Clone, Serialize)]
 pub struct SweepSeries {
     pub name: String,
+    /// The scopings this series stands for, joined by `+`: the latency simulation does not
+    /// depend on scoping (it changes what a proxy is configured with, not a request's path),
+    /// so one simulation serves them all.
     pub scoping: String,
     pub scheduling: String,
     pub points: Vec<SweepPoint>,
-    /// The first value where p99 passes the SLO or the mesh saturates; none within the range.
+    /// In the parameter's `direction`: the first value where p99 passes the SLO or the mesh
+    /// saturates (more is worse), or the first that meets the SLO unsaturated (more is
+    /// better); none within the range.
     pub tipping_point: Option<f64>,
+}
+
+/// Which way a parameter moves latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Load and costs (rates, payloads, per-request CPU): the tipping point is the first value
+    /// over the SLO.
+    MoreIsWorse,
+    /// Capacity (waypoint replicas, cores, worker threads): the tipping point is the first
+    /// value that meets the SLO.
+    MoreIsBetter,
+}
+
+/// Keys that add capacity, by their last name (`mesh.uproxy.waypoint_replicas`,
+/// `models.envoy.worker_threads`) or whole path.
+const MORE_IS_BETTER: [&str; 5] = [
+    "waypoint_replicas",
+    "worker_threads",
+    "cores_per_node",
+    "cluster.hosts.cores",
+    "cluster.hosts.count",
+];
+
+impl Direction {
+    /// A known capacity key is more-is-better; any other key is more-is-better when the runs
+    /// say so: some series starts over the SLO (or saturated) and ends within it, and none
+    /// goes the other way.
+    pub fn of(key: &[String], series: &[SweepSeries], slo_us: Option<f64>) -> Direction {
+        let whole = key.join(".");
+        let last = key.last().map(String::as_str).unwrap_or_default();
+        if MORE_IS_BETTER.contains(&last) || MORE_IS_BETTER.contains(&whole.as_str()) {
+            return Direction::MoreIsBetter;
+        }
+        let ends = |s: &SweepSeries| {
+            Some((
+                s.points.first()?.over(slo_us),
+                s.points.last()?.over(slo_us),
+            ))
+        };
+        let falls = series
+            .iter()
+            .filter(|s| ends(s) == Some((true, false)))
+            .count();
+        let rises = series
+            .iter()
+            .filter(|s| ends(s) == Some((false, true)))
+            .count();
+        if falls > 0 && rises == 0 {
+            Direction::MoreIsBetter
+        } else {
+            Direction::MoreIsWorse
+        }
+    }
+}
+
+impl SweepPoint {
+    /// Saturated, or a measured p99 past the SLO (a p99 past the histograms' range is past
+    /// any SLO).
+    pub fn over(&self, slo_us: Option<f64>) -> bool {
+        let past = |slo: f64| self.measured && self.p99_us.is_none_or(|p99| p99 > slo);
+        self.saturated || slo_us.is_some_and(past)
+    }
+}
+
+/// A value whose scenario is the same as an earlier value's: its results are that value's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reused {
+    pub value: f64,
+    pub same_as: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,22 +204,23 @@ pub struct SweepReport {
     pub seed: u64,
     pub parameter: String,
     pub slo_p99_ms: Option<f64>,
+    pub direction: Direction,
     pub series: Vec<SweepSeries>,
+    /// Values simulated once for several (their scenarios are identical).
+    pub reused: Vec<Reused>,
 }
 
 impl SweepReport {
-    pub fn tipping_points(&mut self) {
+    /// Each series' tipping point, in the parameter's direction (`key` is the parameter's path).
+    pub fn tipping_points(&mut self, key: &[String]) {
         let slo_us = self.slo_p99_ms.map(|ms| ms * 1000.0);
+        self.direction = Direction::of(key, &self.series, slo_us);
         for s in &mut self.series {
-            s.tipping_point = s
-                .points
-                .iter()
-                .find(|p| {
-                    // A p99 past the histograms' range is past any SLO.
-                    let over = |slo: f64| p.measured && p.p99_us.is_none_or(|p99| p99 > slo);
-                    p.saturated || slo_us.is_some_and(over)
-                })
-                .map(|p| p.value);
+            s.tipping_point = match self.direction {
+                Direction::MoreIsWorse => s.points.iter().find(|p| p.over(slo_us)),
+                Direction::MoreIsBetter => s.points.iter().find(|p| p.measured && !p.over(slo_us)),
+            }
+            .map(|p| p.value);
         }
     }
 
@@ -190,13 +261,46 @@ impl SweepReport {
             }
             out.push('\n');
         }
-        out.push_str("\ntipping points (first value over the SLO or saturated):\n");
+        out.push_str(match self.direction {
+            Direction::MoreIsWorse => "\ntipping points (first value over the SLO or saturated):\n",
+            Direction::MoreIsBetter => {
+                "\ntipping points (more is better here: first value that meets the SLO unsaturated):\n"
+            }
+        });
         for s in &self.series {
             let at = s
                 .tipping_point
                 .map(format_value)
                 .unwrap_or_else(|| "none in this range".into());
             out.push_str(&format!("  {:width$}  {at}\n", s.name));
+        }
+        let shared: Vec<&SweepSeries> = self
+            .series
+            .iter()
+            .filter(|s| s.scoping.contains('+'))
+            .collect();
+        if !shared.is_empty() {
+            out.push_str("\none simulation per series served several scopings (scoping changes a proxy's configuration and memory, not a request's path):\n");
+            for s in shared {
+                out.push_str(&format!(
+                    "  {:width$}  {}\n",
+                    s.name,
+                    s.scoping.replace('+', ", ")
+                ));
+            }
+        }
+        if !self.reused.is_empty() {
+            out.push_str(
+                "\nvalues that give the same scenario as an earlier one, simulated once:\n",
+            );
+            for r in &self.reused {
+                out.push_str(&format!(
+                    "  {} = {}: as {}\n",
+                    self.parameter,
+                    format_value(r.value),
+                    format_value(r.same_as)
+                ));
+            }
         }
         out
     }
