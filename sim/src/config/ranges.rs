@@ -74,6 +74,8 @@ const TIME_CEILING_US: f64 = 1e8;
 /// The most any rate per pod may be: a million requests per second, far past what one pod
 /// serves, and small enough that a million pods' total stays finite in every product.
 const MAX_RATE: f64 = 1e6;
+/// The most calls per request one service makes to another (`per_request`).
+const MAX_PER_REQUEST: f64 = 1000.0;
 /// An hour, for the connection and burst windows.
 const HOUR_MS: f64 = 3.6e6;
 
@@ -202,6 +204,13 @@ pub const SERVICE_RPS_PER_POD: Key = key(
     ValueRange::above(0.0, MAX_RATE),
 )
 .because("a million requests per second is far past what one pod serves; totals must stay finite");
+pub const PER_REQUEST: Key = key(
+    "[[service]]",
+    "per_request",
+    "per_request",
+    ValueRange::numbers(0.0, MAX_PER_REQUEST),
+)
+.because("a service calling another a thousand times per request is a batch job, not a request; the calls of a whole request are bounded too, by the run's budget");
 pub const SERVICE_APP_TIME_US: Key = key(
     "[[service]]",
     "app_time_us",
@@ -298,7 +307,7 @@ pub const MAX_QUEUE: Key = key(
 .because("each waiting request takes memory; Envoy's default is 1024");
 
 /// Every key with a range, as docs/config.md lists them.
-pub const KEYS: [Key; 30] = [
+pub const KEYS: [Key; 31] = [
     SEED,
     NODES,
     MAX_PODS_PER_NODE_KEY,
@@ -316,6 +325,7 @@ pub const KEYS: [Key; 30] = [
     HTTP_PORTS,
     TCP_PORTS,
     SERVICE_RPS_PER_POD,
+    PER_REQUEST,
     SERVICE_APP_TIME_US,
     RPS_PER_POD,
     PAYLOAD_BYTES,
