@@ -4,9 +4,8 @@
 //! figures that put it there; `commands` prints the estimate of a run expected to be long.
 //!
 //! - Calls per request: a call to `s` makes `k(s→c)` calls to each callee `c` (`⌊k⌋`, plus
-//!   one with probability `k − ⌊k⌋`; `k` = `c`'s load over its callers' pods, over `s`'s rate,
-//!   as `latency::lookup` computes it), so a request to `s` makes `1 + Σ k·calls(c)` calls on
-//!   average, computed callees first.
+//!   one with probability `k − ⌊k⌋`; `k` is the call graph's count per request), so a request
+//!   to `s` makes `1 + Σ k·calls(c)` calls on average, computed callees first.
 //! - Events of one run: every pod serves its rate by construction, so calls arrive at
 //!   `Σ rps_per_pod × replicas` per second; each costs one event for its response and two per
 //!   proxy it visits (reach, served), and every request from outside one more (its arrival),
@@ -103,8 +102,8 @@ pub fn calls_per_request(scenario: &Scenario) -> Option<CallsPerRequest> {
     let services = &cluster.services;
     let mut mean = vec![1.0f64; services.len()];
     for s in order {
-        for &c in cluster.call_graph.callees(s) {
-            let k = repeats(scenario, &load, s, c);
+        let g = &cluster.call_graph;
+        for (&c, &k) in g.callees(s).iter().zip(g.per_request(s)) {
             mean[s as usize] += k * mean[c as usize];
         }
     }
@@ -115,15 +114,6 @@ pub fn calls_per_request(scenario: &Scenario) -> Option<CallsPerRequest> {
             service: s as u32,
             mean: mean[s],
         })
-}
-
-/// How many times a call to `s` calls `c` on average (`latency::lookup`'s `k`).
-pub fn repeats(scenario: &Scenario, load: &ServiceLoad, s: u32, c: u32) -> f64 {
-    let services = &scenario.cluster.services;
-    let callee = &services[c as usize];
-    callee.rps_per_pod * callee.replicas as f64
-        / load.caller_pods[c as usize] as f64
-        / services[s as usize].rps_per_pod
 }
 
 /// The cost of the latency simulation.
@@ -159,7 +149,7 @@ pub fn latency(scenario: &Scenario, jobs: &[Job], threads: usize) -> LatencyEsti
         .map(|(s, _)| s.rps_per_pod * s.replicas as f64)
         .sum();
     let seconds_simulated = scenario.latency.warmup_s + scenario.latency.duration_s;
-    let in_flight = calls_in_flight(scenario, &load);
+    let in_flight = calls_in_flight(scenario);
     let shared_bytes = (cluster.pods() * 12 + services.len() * 32) as f64
         + cluster.call_graph.calls() as f64 * 16.0
         + services.len() as f64 * HistogramSet::bytes_per_member(Bounds::COMPACT) as f64
@@ -239,7 +229,7 @@ fn stations(scenario: &Scenario, mesh: Mesh) -> f64 {
 /// Calls open at once without queueing (Little's law: each service's call rate × the time a
 /// call to it stays open: its legs there and back, its proxies' service, its own time and its
 /// calls' times, as if sequential).
-fn calls_in_flight(scenario: &Scenario, load: &ServiceLoad) -> f64 {
+fn calls_in_flight(scenario: &Scenario) -> f64 {
     let cluster = &scenario.cluster;
     let costs = &scenario.models.latency;
     let leg_us = costs.stack_us
@@ -258,8 +248,9 @@ fn calls_in_flight(scenario: &Scenario, load: &ServiceLoad) -> f64 {
     let mut open_us = vec![0.0f64; cluster.services.len()];
     for s in order {
         let mut t = hop_us + cluster.services[s as usize].app_time_us;
-        for &c in cluster.call_graph.callees(s) {
-            t += repeats(scenario, load, s, c) * open_us[c as usize];
+        let g = &cluster.call_graph;
+        for (&c, &k) in g.callees(s).iter().zip(g.per_request(s)) {
+            t += k * open_us[c as usize];
         }
         open_us[s as usize] = t;
     }

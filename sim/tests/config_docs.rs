@@ -108,6 +108,7 @@ fn expected() -> BTreeMap<(String, String), Check> {
         ),
         ("[[service]]", "tcp_ports", text("[]")),
         ("[[service]]", "calls", text("[]")),
+        ("[[service]]", "per_request", number(1.0)),
         ("[[service]]", "l7_policy", flag(false)),
         ("[[service]]", "rps_per_pod", text("traffic.rps_per_pod")),
         ("[[service]]", "call_mode", text("traffic.call_mode")),

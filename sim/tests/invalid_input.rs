@@ -69,6 +69,11 @@ invalid_input_test!(calls_per_request_explode, ":7:8:");
 invalid_input_test!(too_many_events, ":11:14:");
 invalid_input_test!(histogram_without_counts, ":7:19:");
 invalid_input_test!(histogram_counts_sum_to_infinity, ":7:19:");
+// Issue 15: per-edge calls.
+invalid_input_test!(negative_per_request, ":7:48:");
+invalid_input_test!(infinite_per_request, ":7:56:");
+invalid_input_test!(unknown_edge_callee, ":7:22:");
+invalid_input_test!(called_service_with_own_rate, ":13:15:");
 
 /// A histogram's own row is where its problem is; the note names the key of the cluster file
 /// that points to it.

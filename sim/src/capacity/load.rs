@@ -2,8 +2,9 @@
 //! connections the applications keep.
 //!
 //! Load: every pod of service `c` serves `rps_per_pod(c)` requests per second, so the service
-//! serves `R_c = rps_per_pod(c) × replicas(c)`. That load comes from the pods of its callers,
-//! each sending an equal share `R_c / caller_pods(c)`, or, for a service nobody in the mesh
+//! serves `R_c = rps_per_pod(c) × replicas(c)`. That load comes from its callers, each pod of a
+//! caller `s` sending `rps_per_pod(s) × k(s→c)` (its calls per request to `c`, which
+//! `cluster::edge_rates` keeps consistent with the rates), or, for a service nobody in the mesh
 //! calls, from clients outside the mesh (or, with `origin = "in-pod"`, from a load generator
 //! inside its own pods, which no proxy sees on the way in).
 //!
@@ -43,16 +44,10 @@ impl ServiceLoad {
                     .sum()
             })
             .collect();
-        let served = |c: u32| {
-            let s = &services[c as usize];
-            s.rps_per_pod * s.replicas as f64
-        };
         let out_rps_per_pod = (0..services.len() as u32)
             .map(|s| {
-                g.callees(s)
-                    .iter()
-                    .map(|&c| served(c) / caller_pods[c as usize] as f64)
-                    .sum()
+                let rps = services[s as usize].rps_per_pod;
+                g.per_request(s).iter().map(|&k| rps * k).sum()
             })
             .collect();
         let external_rps_per_pod = services

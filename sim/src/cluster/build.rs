@@ -7,6 +7,7 @@
 //! there is one), then random placement: the same seed gives the same cluster.
 
 use super::cores::Cores;
+use super::edge_rates;
 use super::generate::{self, ShortForm};
 use super::placement::{self, PlacementStrategy};
 use super::{CallGraph, Cluster, NodeGroup, Service, ServiceAccount};
@@ -56,6 +57,9 @@ pub enum ServiceSpecs {
         namespaces: Vec<String>,
         services: Vec<ServiceSpec>,
         calls: Vec<(u32, u32)>,
+        /// Calls per request beside `calls` when the file gives them per edge: then the
+        /// called services' rates follow from them (`super::edge_rates`).
+        per_request: Option<Vec<f64>>,
     },
 }
 
@@ -107,21 +111,37 @@ pub fn build(spec: ClusterSpec, traffic: &Traffic, seed: u64) -> Cluster {
         .flat_map(|g| std::iter::repeat_n(g.max_pods, g.count as usize))
         .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let Numbered {
-        namespaces,
-        service_accounts,
-        services,
-        calls,
-    } = match spec.services {
-        ServiceSpecs::Generated(form) => generated(form, traffic, &mut rng),
+    let (numbered, per_request) = match spec.services {
+        ServiceSpecs::Generated(form) => (generated(form, traffic, &mut rng), None),
         ServiceSpecs::Listed {
             namespaces,
             services,
             calls,
-        } => listed(namespaces, services, calls),
+            per_request,
+        } => (listed(namespaces, services, calls), per_request),
     };
+    let Numbered {
+        namespaces,
+        service_accounts,
+        mut services,
+        calls,
+    } = numbered;
     let pods: u64 = services.iter().map(|s| s.replicas as u64).sum();
-    let call_graph = CallGraph::new(services.len(), &calls);
+    let mut call_graph = CallGraph::new(services.len(), &calls);
+    match per_request {
+        Some(per_request) => {
+            // The graph lists each caller's callees in the order of `calls`.
+            let mut by_caller = vec![Vec::new(); services.len()];
+            for (&(from, _), &k) in calls.iter().zip(&per_request) {
+                by_caller[from as usize].push(k);
+            }
+            for (s, k) in by_caller.into_iter().enumerate() {
+                call_graph.set_per_request(s as u32, k);
+            }
+            edge_rates::loads_from_per_request(&mut services, &call_graph);
+        }
+        None => edge_rates::per_request_from_loads(&services, &mut call_graph),
+    }
     let node_max_pods_len = node_max_pods.len();
     let pod_node = placement::place(pods as usize, &node_max_pods, spec.placement, &mut rng);
     let pod_service = services
@@ -288,6 +308,7 @@ mod tests {
                     service("db", 1, "shared", 1),
                 ],
                 calls: vec![(0, 1), (1, 2)],
+                per_request: None,
             },
             placement: PlacementStrategy::Pack,
             cores: CoreSpec::Unlimited,

@@ -8,6 +8,7 @@
 pub mod build;
 pub mod call_graph;
 pub mod cores;
+pub mod edge_rates;
 pub mod generate;
 pub mod placement;
 

@@ -76,6 +76,8 @@ const TIME_CEILING_US: f64 = 1e8;
 const MAX_RATE: f64 = 1e6;
 /// The most `traffic.scale` may multiply the written rates by.
 const MAX_SCALE: f64 = 1000.0;
+/// The most calls per request one service makes to another (`per_request`).
+const MAX_PER_REQUEST: f64 = 1000.0;
 /// An hour, for the connection and burst windows.
 const HOUR_MS: f64 = 3.6e6;
 
@@ -204,6 +206,13 @@ pub const SERVICE_RPS_PER_POD: Key = key(
     ValueRange::above(0.0, MAX_RATE),
 )
 .because("a million requests per second is far past what one pod serves; totals must stay finite");
+pub const PER_REQUEST: Key = key(
+    "[[service]]",
+    "per_request",
+    "per_request",
+    ValueRange::numbers(0.0, MAX_PER_REQUEST),
+)
+.because("a service calling another a thousand times per request is a batch job, not a request; the calls of a whole request are bounded too, by the run's budget");
 pub const SERVICE_APP_TIME_US: Key = key(
     "[[service]]",
     "app_time_us",
@@ -309,7 +318,7 @@ pub const MAX_QUEUE: Key = key(
 .because("each waiting request takes memory; Envoy's default is 1024");
 
 /// Every key with a range, as docs/config.md lists them.
-pub const KEYS: [Key; 31] = [
+pub const KEYS: [Key; 32] = [
     SEED,
     NODES,
     MAX_PODS_PER_NODE_KEY,
@@ -327,6 +336,7 @@ pub const KEYS: [Key; 31] = [
     HTTP_PORTS,
     TCP_PORTS,
     SERVICE_RPS_PER_POD,
+    PER_REQUEST,
     SERVICE_APP_TIME_US,
     RPS_PER_POD,
     SCALE,

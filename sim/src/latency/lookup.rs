@@ -4,7 +4,6 @@
 //! own. Here a pod is 12 bytes (node, service, proxy) and a service 32 bytes, with its callees
 //! in one flat vector.
 
-use crate::capacity::load::ServiceLoad;
 use crate::cluster::Cluster;
 use crate::traffic::{CallMode, Origin};
 
@@ -62,7 +61,7 @@ pub struct Lookup {
 
 impl Lookup {
     /// Pods and services without proxies; the world fills those in as it builds stations.
-    pub fn new(cluster: &Cluster, load: &ServiceLoad) -> Self {
+    pub fn new(cluster: &Cluster) -> Self {
         let mut callees = Vec::new();
         let services = cluster
             .services
@@ -70,12 +69,12 @@ impl Lookup {
             .enumerate()
             .map(|(s, caller)| {
                 let callees_start = callees.len() as u32;
-                for &c in cluster.call_graph.callees(s as u32) {
-                    let callee = &cluster.services[c as usize];
-                    // Calls per request of `s` so that every pod of `c` serves its rate.
-                    let to_c_per_caller_pod = callee.rps_per_pod * callee.replicas as f64
-                        / load.caller_pods[c as usize] as f64;
-                    let k = to_c_per_caller_pod / caller.rps_per_pod;
+                let graph = &cluster.call_graph;
+                for (&c, &k) in graph
+                    .callees(s as u32)
+                    .iter()
+                    .zip(graph.per_request(s as u32))
+                {
                     // `as` truncates: the floor of a non-negative number.
                     let whole = k as u32;
                     callees.push(Callee {

@@ -317,7 +317,7 @@ impl<'a> World<'a> {
             hold_factor,
             mtls_ns,
             mtls_record_ns,
-            lookup: Lookup::new(cluster, &load),
+            lookup: Lookup::new(cluster),
             waypoint_replicas: scenario.mesh.waypoint_replicas,
             arrivals,
             calls: Vec::new(),

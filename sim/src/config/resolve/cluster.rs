@@ -390,41 +390,12 @@ impl Resolver {
             );
             return None;
         }
-        let mut calls = Vec::new();
-        for s in &raw.services {
-            let Some(&(from, _)) = index.get(s.name.get_ref().as_str()) else {
-                continue;
-            };
-            let mut seen = Vec::new();
-            for call in &s.calls {
-                match index.get(call.get_ref().as_str()) {
-                    None => self.error(
-                        call.span(),
-                        format!(
-                            "service `{}` calls `{}`, which is not defined; define it with [[service]] name = \"{}\"",
-                            s.name.get_ref(),
-                            call.get_ref(),
-                            call.get_ref()
-                        ),
-                    ),
-                    Some(&(to, _)) if seen.contains(&to) => self.error(
-                        call.span(),
-                        format!("service `{}` calls `{}` twice", s.name.get_ref(), call.get_ref()),
-                    ),
-                    Some(&(to, _)) => {
-                        seen.push(to);
-                        calls.push(Call(from, to, call.span()));
-                    }
-                }
-            }
-        }
-        if !self.problems.is_empty() {
-            return None;
-        }
+        let (calls, per_request) = self.listed_calls(raw, &index)?;
         let listed = ServiceSpecs::Listed {
             namespaces,
             services,
             calls: calls.iter().map(|c| (c.0, c.1)).collect(),
+            per_request,
         };
         Some((listed, calls))
     }
@@ -499,4 +470,4 @@ fn too_many_pods(pods: u64) -> String {
 }
 
 /// A call from one service to another, with the span of the callee's name.
-struct Call(u32, u32, Range<usize>);
+pub(super) struct Call(pub u32, pub u32, pub Range<usize>);

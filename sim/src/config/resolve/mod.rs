@@ -5,6 +5,7 @@
 
 mod cluster;
 mod cores;
+mod edges;
 mod models;
 mod options;
 mod scale;
