@@ -1,4 +1,4 @@
-//! The `sim` command line: `run`, `check`, `models`.
+//! The `sim` command line: `run`, `sweep`, `check`, `import`, `models`.
 //!
 //! Exit codes: 0 success, 2 bad input (a located message on stderr), 1 anything else.
 
@@ -63,6 +63,33 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         models: ModelsDir,
+    },
+    /// Write a cluster file from a real cluster: Kubernetes objects, and traffic observed by
+    /// Prometheus (Istio's metrics) or Hubble (docs/import.md).
+    Import {
+        /// Kubernetes objects: a `kubectl get … -o json` file, a YAML manifest, or a folder of
+        /// them (repeatable).
+        #[arg(long, value_name = "PATH")]
+        kubernetes: Vec<PathBuf>,
+        /// A Prometheus server's URL (http://host:port) to query for istio_requests_total.
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
+        /// A saved /api/v1/query response (repeatable).
+        #[arg(long, value_name = "FILE")]
+        prometheus_json: Vec<PathBuf>,
+        /// A Hubble flow export, `hubble observe -o json` (repeatable).
+        #[arg(long, value_name = "FILE")]
+        hubble: Vec<PathBuf>,
+        /// The rate window: Prometheus' range (default 5m); for Hubble, the time its flows
+        /// cover (default: from the first flow to the last).
+        #[arg(long, value_name = "DURATION")]
+        window: Option<String>,
+        /// The scenario's name.
+        #[arg(long, default_value = "imported")]
+        name: String,
+        /// Write the cluster file here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// List every model parameter with its value, unit and source.
     Models {
@@ -247,6 +274,31 @@ pub fn execute(command: Command) -> Result<(), Failure> {
                 Format::Csv => report.csv(),
             };
             write_output(args.output.as_deref(), &text)?;
+            Ok(())
+        }
+        Command::Import {
+            kubernetes,
+            prometheus,
+            prometheus_json,
+            hubble,
+            window,
+            name,
+            output,
+        } => {
+            let sources = crate::import::Sources {
+                kubernetes,
+                prometheus,
+                prometheus_json,
+                hubble,
+                window_given: window.is_some(),
+                window: window.unwrap_or_else(|| "5m".into()),
+                name,
+            };
+            let (text, notes) = crate::import::import(&sources)?;
+            for note in notes {
+                eprintln!("sim import: {note}");
+            }
+            write_output(output.as_deref(), &text)?;
             Ok(())
         }
         Command::Check { file, models } => {
