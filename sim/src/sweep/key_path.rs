@@ -134,6 +134,20 @@ mod tests {
     }
 
     #[test]
+    fn reaches_request_types_by_name() {
+        let file =
+            format!("{FILE}[[request]]\nname = \"checkout\"\nentry = \"frontend\"\nrate = 5.0\n");
+        let text = apply(
+            &file,
+            &key("request.checkout.rate"),
+            &toml::Value::Float(9.5),
+        )
+        .unwrap();
+        let v: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(v["request"][0]["rate"].as_float(), Some(9.5));
+    }
+
+    #[test]
     fn wrong_paths_say_what_the_file_has() {
         let one = toml::Value::Integer(1);
         let e = apply(FILE, &key("service.checkout.rps_per_pod"), &one).unwrap_err();
