@@ -376,6 +376,50 @@ mod tests {
         assert!(parse("x=1..1000000:1").is_err());
     }
 
+    fn series(first: (f64, bool), last: (f64, bool)) -> SweepSeries {
+        let point = |(value, saturated): (f64, bool)| SweepPoint {
+            value,
+            measured: true,
+            p50_us: Some(100.0),
+            p99_us: Some(if saturated { 9e5 } else { 500.0 }),
+            added_p99_us: None,
+            saturated,
+            dropped: 0,
+        };
+        SweepSeries {
+            name: "x".into(),
+            scoping: "mesh".into(),
+            scheduling: "fifo".into(),
+            points: vec![point(first), point(last)],
+            tipping_point: None,
+        }
+    }
+
+    #[test]
+    fn direction_comes_from_the_key_or_from_the_runs() {
+        let key = |k: &str| k.split('.').map(str::to_string).collect::<Vec<_>>();
+        let falling = [series((1.0, true), (2.0, false))];
+        let rising = [series((1.0, false), (2.0, true))];
+        let slo = Some(1000.0);
+        assert_eq!(
+            Direction::of(&key("mesh.uproxy.waypoint_replicas"), &rising, slo),
+            Direction::MoreIsBetter
+        );
+        assert_eq!(
+            Direction::of(&key("traffic.scale"), &rising, slo),
+            Direction::MoreIsWorse
+        );
+        assert_eq!(
+            Direction::of(&key("service.db.replicas"), &falling, slo),
+            Direction::MoreIsBetter
+        );
+        let both = [falling[0].clone(), rising[0].clone()];
+        assert_eq!(
+            Direction::of(&key("x.y"), &both, slo),
+            Direction::MoreIsWorse
+        );
+    }
+
     #[test]
     fn applies_a_value_at_a_dotted_key() {
         let text = apply(
