@@ -90,6 +90,23 @@ fn kubernetes_objects_give_workloads_ports_accounts_and_nodes() {
 }
 
 #[test]
+fn the_same_workload_twice_is_read_once_and_objects_alone_say_there_is_no_traffic() {
+    let (text, t) = imported(&[
+        "--kubernetes",
+        &fixture("shop.json"),
+        "--kubernetes",
+        &fixture("manifests"),
+    ]);
+    assert_eq!(t["service"].as_array().unwrap().len(), 6);
+    assert_eq!(t["cluster"]["nodes"].as_integer(), Some(3));
+    assert!(text.contains("skipped Deployment shop/frontend in tests/fixtures/import/manifests/workloads.yaml (already read)"), "{text}");
+    assert!(text.contains("no traffic source given"), "{text}");
+    let file = Scratch::write("objects-only", &text);
+    let o = sim(&["check", file.path()]);
+    assert!(o.status.success(), "{}\n{text}", stderr(&o));
+}
+
+#[test]
 fn a_folder_of_yaml_manifests_reads_as_the_json_list_does() {
     let strip = |text: &str| -> Vec<String> {
         // Values alone: the comments name the file each came from.

@@ -59,6 +59,7 @@ pub fn import(sources: &Sources) -> Result<(String, Vec<String>), Diagnostics> {
     let mut described = Vec::new();
     let mut problems = Diagnostics::new();
     let mut objects: Option<kubernetes::Objects> = None;
+    let mut duplicates = Vec::new();
     for path in &sources.kubernetes {
         match kubernetes::read(path) {
             Ok(o) => {
@@ -70,10 +71,43 @@ pub fn import(sources: &Sources) -> Result<(String, Vec<String>), Diagnostics> {
                     o.nodes.len()
                 ));
                 let all = objects.get_or_insert_with(Default::default);
-                all.workloads.extend(o.workloads);
-                all.services.extend(o.services);
-                all.service_accounts.extend(o.service_accounts);
-                all.nodes.extend(o.nodes);
+                for w in o.workloads {
+                    // The same workload in two sources (a listing and a manifest): the first.
+                    let seen = all
+                        .workloads
+                        .iter()
+                        .any(|x| x.namespace == w.namespace && x.name == w.name);
+                    if seen {
+                        duplicates.push(format!(
+                            "{} {}/{} in {} (already read)",
+                            w.kind,
+                            w.namespace,
+                            w.name,
+                            w.file.display()
+                        ));
+                    } else {
+                        all.workloads.push(w);
+                    }
+                }
+                for svc in o.services {
+                    if !all
+                        .services
+                        .iter()
+                        .any(|x| x.namespace == svc.namespace && x.name == svc.name)
+                    {
+                        all.services.push(svc);
+                    }
+                }
+                for sa in o.service_accounts {
+                    if !all.service_accounts.contains(&sa) {
+                        all.service_accounts.push(sa);
+                    }
+                }
+                for node in o.nodes {
+                    if !all.nodes.iter().any(|x| x.name == node.name) {
+                        all.nodes.push(node);
+                    }
+                }
                 all.pod_nodes.extend(o.pod_nodes);
                 for (k, n) in o.skipped {
                     *all.skipped.entry(k).or_default() += n;
@@ -129,6 +163,14 @@ pub fn import(sources: &Sources) -> Result<(String, Vec<String>), Diagnostics> {
                 format!("skipped, not read by sim import: {}", kinds.join(", ")),
             );
         }
+    }
+    draft
+        .header
+        .extend(duplicates.into_iter().map(|d| format!("skipped {d}")));
+    if !traffic_given {
+        draft.header.push(
+            "no traffic source given: every service serves traffic.rps_per_pod (10 unless set) and calls nobody; add --prometheus, --prometheus-json or --hubble for rates and calls".into(),
+        );
     }
     let notes = draft.header.clone();
     Ok((write::toml(&draft, &sources.name, &described), notes))
