@@ -50,17 +50,29 @@ impl ServiceLoad {
                 g.per_request(s).iter().map(|&k| rps * k).sum()
             })
             .collect();
-        let external_rps_per_pod = services
-            .iter()
-            .zip(&caller_pods)
-            .map(|(s, &callers)| {
-                if callers == 0 && s.origin == Origin::Outside {
-                    s.rps_per_pod
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let external_rps_per_pod = match &cluster.requests {
+            // Request types enter at their entries, called by others in the mesh or not.
+            Some(requests) => requests
+                .entry_rates(services.len())
+                .iter()
+                .zip(services)
+                .map(|(&rate, s)| match s.origin {
+                    Origin::Outside => rate / s.replicas as f64,
+                    Origin::InPod => 0.0,
+                })
+                .collect(),
+            None => services
+                .iter()
+                .zip(&caller_pods)
+                .map(|(s, &callers)| {
+                    if callers == 0 && s.origin == Origin::Outside {
+                        s.rps_per_pod
+                    } else {
+                        0.0
+                    }
+                })
+                .collect(),
+        };
         let app_connections_per_pod = (0..services.len() as u32)
             .map(|s| g.callees(s).len() as u64 * k)
             .collect();
@@ -109,6 +121,8 @@ impl ServiceLoad {
         let s = &cluster.services[service as usize];
         match s.origin {
             Origin::Outside => s.rps_per_pod,
+            // Nobody calls it (request types may only enter at it): all it serves starts in
+            // its pods.
             Origin::InPod => 0.0,
         }
     }

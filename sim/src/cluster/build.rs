@@ -10,6 +10,7 @@ use super::cores::Cores;
 use super::edge_rates;
 use super::generate::{self, ShortForm};
 use super::placement::{self, PlacementStrategy};
+use super::requests::RequestTypes;
 use super::{CallGraph, Cluster, NodeGroup, Service, ServiceAccount};
 use crate::traffic::{ArrivalKind, CallMode, Origin, Traffic};
 use rand::SeedableRng;
@@ -24,6 +25,8 @@ pub struct ClusterSpec {
     pub placement: PlacementStrategy,
     /// Where the nodes' cores are, if CPU is simulated.
     pub cores: CoreSpec,
+    /// Request types over the listed services (numbered as they are).
+    pub requests: Option<RequestTypes>,
 }
 
 /// How the file describes the nodes' CPU (`cluster::cores`).
@@ -128,8 +131,9 @@ pub fn build(spec: ClusterSpec, traffic: &Traffic, seed: u64) -> Cluster {
     } = numbered;
     let pods: u64 = services.iter().map(|s| s.replicas as u64).sum();
     let mut call_graph = CallGraph::new(services.len(), &calls);
-    match per_request {
-        Some(per_request) => {
+    match (&spec.requests, per_request) {
+        (Some(requests), _) => call_graph = requests.apply(&mut services),
+        (None, Some(per_request)) => {
             // The graph lists each caller's callees in the order of `calls`.
             let mut by_caller = vec![Vec::new(); services.len()];
             for (&(from, _), &k) in calls.iter().zip(&per_request) {
@@ -140,7 +144,7 @@ pub fn build(spec: ClusterSpec, traffic: &Traffic, seed: u64) -> Cluster {
             }
             edge_rates::loads_from_per_request(&mut services, &call_graph);
         }
-        None => edge_rates::per_request_from_loads(&services, &mut call_graph),
+        (None, None) => edge_rates::per_request_from_loads(&services, &mut call_graph),
     }
     let node_max_pods_len = node_max_pods.len();
     let pod_node = placement::place(pods as usize, &node_max_pods, spec.placement, &mut rng);
@@ -156,6 +160,7 @@ pub fn build(spec: ClusterSpec, traffic: &Traffic, seed: u64) -> Cluster {
         service_accounts,
         services,
         call_graph,
+        requests: spec.requests,
         cores: spec.cores.build(node_max_pods_len),
         pod_node,
         pod_service,
@@ -311,6 +316,7 @@ mod tests {
             },
             placement: PlacementStrategy::Pack,
             cores: CoreSpec::Unlimited,
+            requests: None,
         };
         let cluster = build(spec, &traffic(), 1);
         let accounts: Vec<u32> = cluster.services.iter().map(|s| s.service_account).collect();
@@ -341,6 +347,7 @@ mod tests {
             }),
             placement: PlacementStrategy::Spread,
             cores: CoreSpec::Unlimited,
+            requests: None,
         };
         let a = build(spec.clone(), &traffic(), 7);
         assert_eq!(a.pods(), 30);

@@ -11,6 +11,7 @@ pub mod cores;
 pub mod edge_rates;
 pub mod generate;
 pub mod placement;
+pub mod requests;
 
 pub use call_graph::CallGraph;
 
@@ -93,6 +94,9 @@ pub struct Cluster {
     pub service_accounts: Vec<ServiceAccount>,
     pub services: Vec<Service>,
     pub call_graph: CallGraph,
+    /// `[[request]]` types, when the file gives them: then the services' rates and the call
+    /// graph above follow from their trees.
+    pub requests: Option<requests::RequestTypes>,
     /// The node of each pod, indexed by pod.
     pub pod_node: Vec<u32>,
     /// The service of each pod, indexed by pod.

@@ -76,6 +76,8 @@ const TIME_CEILING_US: f64 = 1e8;
 const MAX_RATE: f64 = 1e6;
 /// The most calls per request one service makes to another (`per_request`).
 const MAX_PER_REQUEST: f64 = 1000.0;
+/// The most requests per second of one request type, over all its entry's pods.
+const MAX_REQUEST_RATE: f64 = 1e9;
 /// An hour, for the connection and burst windows.
 const HOUR_MS: f64 = 3.6e6;
 
@@ -211,6 +213,27 @@ pub const PER_REQUEST: Key = key(
     ValueRange::numbers(0.0, MAX_PER_REQUEST),
 )
 .because("a service calling another a thousand times per request is a batch job, not a request; the calls of a whole request are bounded too, by the run's budget");
+pub const REQUEST_RATE: Key = key(
+    "[[request]]",
+    "rate",
+    "rate",
+    ValueRange::above(0.0, MAX_REQUEST_RATE),
+)
+.because(
+    "a billion requests per second is past the largest meshes' total; totals must stay finite",
+);
+/// `per_request` in a `[[request]]`'s call tree: the same range as in a service's `calls`.
+pub const TREE_PER_REQUEST: Key = Key {
+    section: "[[request]]",
+    ..PER_REQUEST
+};
+pub const REQUEST_PAYLOAD_BYTES: Key = key(
+    "[[request]]",
+    "payload_bytes",
+    "payload_bytes",
+    ValueRange::integers(1, 1_000_000_000),
+)
+.because("a gigabyte per request; byte totals must fit 64 bits");
 pub const SERVICE_APP_TIME_US: Key = key(
     "[[service]]",
     "app_time_us",
@@ -307,7 +330,7 @@ pub const MAX_QUEUE: Key = key(
 .because("each waiting request takes memory; Envoy's default is 1024");
 
 /// Every key with a range, as docs/config.md lists them.
-pub const KEYS: [Key; 31] = [
+pub const KEYS: [Key; 34] = [
     SEED,
     NODES,
     MAX_PODS_PER_NODE_KEY,
@@ -326,6 +349,9 @@ pub const KEYS: [Key; 31] = [
     TCP_PORTS,
     SERVICE_RPS_PER_POD,
     PER_REQUEST,
+    REQUEST_RATE,
+    TREE_PER_REQUEST,
+    REQUEST_PAYLOAD_BYTES,
     SERVICE_APP_TIME_US,
     RPS_PER_POD,
     PAYLOAD_BYTES,

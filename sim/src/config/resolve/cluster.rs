@@ -32,6 +32,7 @@ impl Resolver {
         let traffic = traffic?;
         let short_form = c.pods_per_node.is_some() || c.services.is_some();
         let (services, calls) = if short_form {
+            self.requests_need_listed_services(raw);
             let form = self.short_form(raw, &node_groups)?;
             (ServiceSpecs::Generated(form), Vec::new())
         } else {
@@ -58,9 +59,15 @@ impl Resolver {
             return None;
         }
         // The short form's generator calls only later services: its graph has no cycle.
+        // Request types' trees may visit services in a cycle; each tree is finite.
+        let mut requests = None;
         if let ServiceSpecs::Listed { services, .. } = &services {
-            self.acyclic(services, &calls, cluster_span)?;
-            self.in_pod_origins_are_uncalled(services, &calls)?;
+            if raw.requests.is_empty() {
+                self.acyclic(services, &calls, cluster_span)?;
+                self.in_pod_origins_are_uncalled(services, &calls)?;
+            } else {
+                requests = Some(self.request_types(raw, services, traffic)?);
+            }
         }
         let cores = self.cores(c)?;
         let spec = ClusterSpec {
@@ -68,6 +75,7 @@ impl Resolver {
             services,
             placement: raw.placement.strategy,
             cores,
+            requests,
         };
         Some(build::build(spec, traffic, seed))
     }

@@ -8,6 +8,7 @@ mod cores;
 mod edges;
 mod models;
 mod options;
+mod requests;
 mod workload;
 
 use super::ranges::{self, Key};

@@ -27,11 +27,17 @@ impl Resolver {
             let within = calls.mean <= MAX_CALLS_PER_REQUEST;
             if !within {
                 let name = &scenario.cluster.services[calls.service as usize].name;
-                // The entry service as written, or the short form's count of calls.
-                let span = raw
-                    .services
-                    .get(calls.service as usize)
-                    .map(|s| s.name.span())
+                // The request type or entry service as written, or the short form's count of
+                // calls.
+                let span = calls
+                    .request_type
+                    .and_then(|t| raw.requests.get(t as usize))
+                    .map(|r| r.name.span())
+                    .or_else(|| {
+                        raw.services
+                            .get(calls.service as usize)
+                            .map(|s| s.name.span())
+                    })
                     .or_else(|| {
                         let c = raw.cluster.get_ref();
                         c.calls_per_service
