@@ -81,6 +81,8 @@ invalid_input_test!(negative_request_rate, ":11:8:");
 invalid_input_test!(nan_per_request_in_tree, ":16:48:");
 invalid_input_test!(request_types_and_rps_per_pod, ":7:15:");
 invalid_input_test!(request_unknown_entry, ":10:9:");
+invalid_input_test!(request_calls_per_request_explode, ":18:8:");
+invalid_input_test!(derived_rate_past_range, ":17:8:");
 
 /// A histogram's own row is where its problem is; the note names the key of the cluster file
 /// that points to it.

@@ -77,7 +77,9 @@ impl Resolver {
             cores,
             requests,
         };
-        Some(build::build(spec, traffic, seed))
+        let cluster = build::build(spec, traffic, seed);
+        self.derived_rates_in_range(raw, &cluster)?;
+        Some(cluster)
     }
 
     /// A cycle in the listed calls is an error at the call that closes it.
