@@ -107,6 +107,8 @@ fn expected() -> BTreeMap<(String, String), Check> {
             text(format!("[{}]", Service::DEFAULT_HTTP_PORT)),
         ),
         ("[[service]]", "tcp_ports", text("[]")),
+        ("[[service]]", "http2_ports", text("[]")),
+        ("[[service]]", "grpc_ports", text("[]")),
         ("[[service]]", "calls", text("[]")),
         ("[[service]]", "per_request", number(1.0)),
         ("[[request]]", "name", text("—")),

@@ -10,6 +10,7 @@ use super::cores::Cores;
 use super::edge_rates;
 use super::generate::{self, ShortForm};
 use super::placement::{self, PlacementStrategy};
+use super::protocol::Protocol;
 use super::requests::RequestTypes;
 use super::{CallGraph, Cluster, NodeGroup, Service, ServiceAccount};
 use crate::traffic::{ArrivalKind, CallMode, Origin, Traffic};
@@ -77,6 +78,7 @@ pub struct ServiceSpec {
     pub replicas: u32,
     pub http_ports: Vec<u16>,
     pub tcp_ports: Vec<u16>,
+    pub protocol: Protocol,
     pub l7_policy: bool,
     pub rps_per_pod: f64,
     pub call_mode: CallMode,
@@ -199,6 +201,7 @@ fn generated(form: ShortForm, traffic: &Traffic, rng: &mut ChaCha8Rng) -> Number
             replicas: g.replicas,
             http_ports: vec![Service::DEFAULT_HTTP_PORT],
             tcp_ports: vec![],
+            protocol: Protocol::Http1,
             l7_policy: g.l7_policy,
             rps_per_pod: traffic.rps_per_pod,
             call_mode: traffic.call_mode,
@@ -240,6 +243,7 @@ fn listed(namespaces: Vec<String>, specs: Vec<ServiceSpec>, calls: Vec<(u32, u32
             replicas: s.replicas,
             http_ports: s.http_ports,
             tcp_ports: s.tcp_ports,
+            protocol: s.protocol,
             l7_policy: s.l7_policy,
             rps_per_pod: s.rps_per_pod,
             call_mode: s.call_mode,
@@ -270,6 +274,7 @@ mod tests {
             replicas,
             http_ports: vec![8080],
             tcp_ports: vec![],
+            protocol: Protocol::Http1,
             l7_policy: false,
             rps_per_pod: 10.0,
             call_mode: CallMode::Sequential,

@@ -199,6 +199,18 @@ pub const TCP_PORTS: Key = key(
     "tcp_ports",
     ValueRange::integers(1, 65_535),
 );
+pub const HTTP2_PORTS: Key = key(
+    "[[service]]",
+    "http2_ports",
+    "http2_ports",
+    ValueRange::integers(1, 65_535),
+);
+pub const GRPC_PORTS: Key = key(
+    "[[service]]",
+    "grpc_ports",
+    "grpc_ports",
+    ValueRange::integers(1, 65_535),
+);
 pub const SERVICE_RPS_PER_POD: Key = key(
     "[[service]]",
     "rps_per_pod",
@@ -330,7 +342,7 @@ pub const MAX_QUEUE: Key = key(
 .because("each waiting request takes memory; Envoy's default is 1024");
 
 /// Every key with a range, as docs/config.md lists them.
-pub const KEYS: [Key; 34] = [
+pub const KEYS: [Key; 36] = [
     SEED,
     NODES,
     MAX_PODS_PER_NODE_KEY,
@@ -347,6 +359,8 @@ pub const KEYS: [Key; 34] = [
     REPLICAS,
     HTTP_PORTS,
     TCP_PORTS,
+    HTTP2_PORTS,
+    GRPC_PORTS,
     SERVICE_RPS_PER_POD,
     PER_REQUEST,
     REQUEST_RATE,
