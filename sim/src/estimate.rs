@@ -87,6 +87,8 @@ pub fn capacity(scenario: &Scenario) -> CapacityEstimate {
 pub struct CallsPerRequest {
     /// The entry service whose requests make the most calls.
     pub service: u32,
+    /// With request types: the type whose requests make the most calls.
+    pub request_type: Option<u32>,
     pub mean: f64,
 }
 
@@ -94,6 +96,20 @@ pub struct CallsPerRequest {
 /// average.
 pub fn calls_per_request(scenario: &Scenario) -> Option<CallsPerRequest> {
     let cluster = &scenario.cluster;
+    if let Some(requests) = &cluster.requests {
+        // A request's calls: every node of its tree, each as often as it is called.
+        let mut per_type = vec![0.0f64; requests.types.len()];
+        for (&mean, t) in requests.mean_calls().iter().zip(requests.node_types()) {
+            per_type[t as usize] += mean;
+        }
+        return (0..per_type.len())
+            .max_by(|&a, &b| per_type[a].total_cmp(&per_type[b]))
+            .map(|t| CallsPerRequest {
+                service: requests.nodes[requests.types[t].root as usize].service,
+                request_type: Some(t as u32),
+                mean: per_type[t],
+            });
+    }
     let load = ServiceLoad::new(cluster, 1);
     let order = cluster
         .call_graph
@@ -112,6 +128,7 @@ pub fn calls_per_request(scenario: &Scenario) -> Option<CallsPerRequest> {
         .max_by(|&a, &b| mean[a].total_cmp(&mean[b]))
         .map(|s| CallsPerRequest {
             service: s as u32,
+            request_type: None,
             mean: mean[s],
         })
 }
@@ -142,12 +159,15 @@ pub fn latency(scenario: &Scenario, jobs: &[Job], threads: usize) -> LatencyEsti
         .iter()
         .map(|s| s.rps_per_pod * s.replicas as f64)
         .sum();
-    let external_per_second: f64 = services
-        .iter()
-        .zip(&load.caller_pods)
-        .filter(|(_, &callers)| callers == 0)
-        .map(|(s, _)| s.rps_per_pod * s.replicas as f64)
-        .sum();
+    let external_per_second: f64 = match &cluster.requests {
+        Some(requests) => requests.types.iter().map(|t| t.rate).sum(),
+        None => services
+            .iter()
+            .zip(&load.caller_pods)
+            .filter(|(_, &callers)| callers == 0)
+            .map(|(s, _)| s.rps_per_pod * s.replicas as f64)
+            .sum(),
+    };
     let seconds_simulated = scenario.latency.warmup_s + scenario.latency.duration_s;
     let in_flight = calls_in_flight(scenario);
     let shared_bytes = (cluster.pods() * 12 + services.len() * 32) as f64
@@ -241,6 +261,22 @@ fn calls_in_flight(scenario: &Scenario) -> f64 {
             * costs
                 .l7_service_time_mean_us
                 .max(costs.l4_service_time_mean_us);
+    if let Some(requests) = &cluster.requests {
+        // Each call of each tree, children first (they follow their parents in `nodes`).
+        let mut open_us = vec![0.0f64; requests.nodes.len()];
+        for (n, node) in requests.nodes.iter().enumerate().rev() {
+            let mut t = hop_us + cluster.services[node.service as usize].app_time_us;
+            for c in node.children() {
+                t += requests.nodes[c].per_request * open_us[c];
+            }
+            open_us[n] = t;
+        }
+        let mean = requests.mean_calls();
+        let of_type = requests.node_types();
+        return (0..requests.nodes.len())
+            .map(|n| requests.types[of_type[n] as usize].rate * mean[n] * open_us[n] / 1e6)
+            .sum();
+    }
     let order = cluster
         .call_graph
         .callees_first()

@@ -84,6 +84,7 @@ mod tests {
             replicas,
             http_ports: vec![8080],
             tcp_ports: vec![],
+            protocol: crate::cluster::protocol::Protocol::Http1,
             l7_policy: false,
             rps_per_pod,
             call_mode: CallMode::Sequential,

@@ -78,6 +78,8 @@ const MAX_RATE: f64 = 1e6;
 const MAX_SCALE: f64 = 1000.0;
 /// The most calls per request one service makes to another (`per_request`).
 const MAX_PER_REQUEST: f64 = 1000.0;
+/// The most requests per second of one request type, over all its entry's pods.
+const MAX_REQUEST_RATE: f64 = 1e9;
 /// An hour, for the connection and burst windows.
 const HOUR_MS: f64 = 3.6e6;
 
@@ -199,6 +201,18 @@ pub const TCP_PORTS: Key = key(
     "tcp_ports",
     ValueRange::integers(1, 65_535),
 );
+pub const HTTP2_PORTS: Key = key(
+    "[[service]]",
+    "http2_ports",
+    "http2_ports",
+    ValueRange::integers(1, 65_535),
+);
+pub const GRPC_PORTS: Key = key(
+    "[[service]]",
+    "grpc_ports",
+    "grpc_ports",
+    ValueRange::integers(1, 65_535),
+);
 pub const SERVICE_RPS_PER_POD: Key = key(
     "[[service]]",
     "rps_per_pod",
@@ -213,6 +227,27 @@ pub const PER_REQUEST: Key = key(
     ValueRange::numbers(0.0, MAX_PER_REQUEST),
 )
 .because("a service calling another a thousand times per request is a batch job, not a request; the calls of a whole request are bounded too, by the run's budget");
+pub const REQUEST_RATE: Key = key(
+    "[[request]]",
+    "rate",
+    "rate",
+    ValueRange::above(0.0, MAX_REQUEST_RATE),
+)
+.because(
+    "a billion requests per second is past the largest meshes' total; totals must stay finite",
+);
+/// `per_request` in a `[[request]]`'s call tree: the same range as in a service's `calls`.
+pub const TREE_PER_REQUEST: Key = Key {
+    section: "[[request]]",
+    ..PER_REQUEST
+};
+pub const REQUEST_PAYLOAD_BYTES: Key = key(
+    "[[request]]",
+    "payload_bytes",
+    "payload_bytes",
+    ValueRange::integers(1, 1_000_000_000),
+)
+.because("a gigabyte per request; byte totals must fit 64 bits");
 pub const SERVICE_APP_TIME_US: Key = key(
     "[[service]]",
     "app_time_us",
@@ -318,7 +353,7 @@ pub const MAX_QUEUE: Key = key(
 .because("each waiting request takes memory; Envoy's default is 1024");
 
 /// Every key with a range, as docs/config.md lists them.
-pub const KEYS: [Key; 32] = [
+pub const KEYS: [Key; 37] = [
     SEED,
     NODES,
     MAX_PODS_PER_NODE_KEY,
@@ -335,8 +370,13 @@ pub const KEYS: [Key; 32] = [
     REPLICAS,
     HTTP_PORTS,
     TCP_PORTS,
+    HTTP2_PORTS,
+    GRPC_PORTS,
     SERVICE_RPS_PER_POD,
     PER_REQUEST,
+    REQUEST_RATE,
+    TREE_PER_REQUEST,
+    REQUEST_PAYLOAD_BYTES,
     SERVICE_APP_TIME_US,
     RPS_PER_POD,
     SCALE,

@@ -91,6 +91,9 @@ pub struct RawService {
     pub service_account: Option<Spanned<String>>,
     pub http_ports: Option<Vec<Spanned<i64>>>,
     pub tcp_ports: Option<Vec<Spanned<i64>>>,
+    /// HTTP/2 and gRPC ports: HTTP listeners whose calls are streams on one connection.
+    pub http2_ports: Option<Vec<Spanned<i64>>>,
+    pub grpc_ports: Option<Vec<Spanned<i64>>>,
     /// Each a name (once per request) or `{ service, per_request }` (`raw_requests`).
     #[serde(default)]
     pub calls: Vec<Spanned<RawCall>>,

@@ -145,6 +145,14 @@ pub fn run(
                 r.hop_latency_us.as_ref(),
                 baseline.hop_latency_us.as_ref(),
             );
+            for (t, base) in r
+                .per_request_type
+                .iter_mut()
+                .zip(&baseline.per_request_type)
+            {
+                t.added_latency_us =
+                    Percentiles::difference(t.latency_us.as_ref(), base.latency_us.as_ref());
+            }
         }
     }
     Ok(results)

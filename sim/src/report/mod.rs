@@ -2,6 +2,7 @@
 
 pub mod csv;
 pub mod plot;
+pub mod request_types;
 pub mod table;
 pub mod units;
 

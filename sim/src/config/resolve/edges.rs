@@ -6,6 +6,7 @@
 
 use super::cluster::Call;
 use super::Resolver;
+use crate::cluster::Cluster;
 use crate::config::ranges;
 use crate::config::raw::RawScenario;
 use crate::config::raw_requests::RawCall;
@@ -89,5 +90,52 @@ impl Resolver {
                 ),
             );
         }
+    }
+
+    /// Rates that follow from others (per-edge counts, request types) meet the range a rate
+    /// written per pod has: products of counts down a chain can pass any bound.
+    pub(super) fn derived_rates_in_range(
+        &mut self,
+        raw: &RawScenario,
+        cluster: &Cluster,
+    ) -> Option<()> {
+        let derived = cluster.requests.is_some()
+            || raw
+                .services
+                .iter()
+                .flat_map(|s| &s.calls)
+                .any(|c| matches!(c.get_ref(), RawCall::Edge(_)));
+        if !derived {
+            return Some(());
+        }
+        let key = &ranges::SERVICE_RPS_PER_POD;
+        let mut ok = true;
+        for (s, service) in cluster.services.iter().enumerate() {
+            let rps = service.rps_per_pod;
+            // Zero is a service no request reaches, which the derived form allows.
+            if rps == 0.0 || key.range.contains(rps) {
+                continue;
+            }
+            ok = false;
+            let span = raw
+                .services
+                .get(s)
+                .map_or_else(|| raw.cluster.span(), |r| r.name.span());
+            let from = if cluster.requests.is_some() {
+                "the request types' rates × the calls per request down their trees"
+            } else {
+                "its callers' rates × their calls per request"
+            };
+            self.error(
+                span,
+                format!(
+                    "service `{}` would serve {} requests per second per pod ({from}); a pod serves at most {}: lower the rates or the per_request counts, or add replicas",
+                    service.name,
+                    ranges::shown(rps),
+                    ranges::with_separators(key.range.max)
+                ),
+            );
+        }
+        ok.then_some(())
     }
 }

@@ -8,6 +8,7 @@ mod cores;
 mod edges;
 mod models;
 mod options;
+mod requests;
 mod scale;
 mod workload;
 
