@@ -59,10 +59,23 @@ fn kubernetes_objects_give_workloads_ports_accounts_and_nodes() {
         service(&t, "currency")["service_account"].as_str(),
         Some("default")
     );
-    // gRPC and HTTP ports are HTTP ports; Redis is TCP; the DaemonSet has a pod per node.
+    // Ports by protocol: appProtocol, else the name's prefix; Redis is TCP; the DaemonSet has
+    // a pod per node.
     assert_eq!(
-        service(&t, "cart")["http_ports"].as_array().unwrap().len(),
-        2
+        service(&t, "cart")["grpc_ports"][0].as_integer(),
+        Some(7070)
+    );
+    assert_eq!(
+        service(&t, "cart")["http_ports"][0].as_integer(),
+        Some(9090)
+    );
+    assert_eq!(
+        service(&t, "currency")["grpc_ports"][0].as_integer(),
+        Some(7000)
+    );
+    assert_eq!(
+        service(&t, "frontend")["http_ports"][0].as_integer(),
+        Some(80)
     );
     assert_eq!(
         service(&t, "redis")["tcp_ports"][0].as_integer(),

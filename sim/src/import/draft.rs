@@ -42,6 +42,8 @@ pub struct Service {
     pub replicas: Noted<u32>,
     pub service_account: Option<Noted<String>>,
     pub http_ports: Vec<Noted<u16>>,
+    pub http2_ports: Vec<Noted<u16>>,
+    pub grpc_ports: Vec<Noted<u16>>,
     pub tcp_ports: Vec<Noted<u16>>,
     pub rps_per_pod: Option<Noted<f64>>,
     pub calls: Vec<Call>,
@@ -125,6 +127,8 @@ pub fn assemble(objects: Option<&Objects>, edges: &[Edge], traffic_given: bool) 
                     ),
                 }),
                 http_ports: Vec::new(),
+                http2_ports: Vec::new(),
+                grpc_ports: Vec::new(),
                 tcp_ports: Vec::new(),
                 rps_per_pod: None,
                 calls: Vec::new(),
@@ -209,6 +213,8 @@ fn service_for(
         replicas: noted(1, format!("{from}: replicas unknown, 1 assumed")),
         service_account: None,
         http_ports: Vec::new(),
+        http2_ports: Vec::new(),
+        grpc_ports: Vec::new(),
         tcp_ports: Vec::new(),
         rps_per_pod: None,
         calls: Vec::new(),
@@ -262,11 +268,12 @@ fn nodes(objects: &Objects, draft: &mut Draft) {
     }
 }
 
-/// Ports of the Services that select the workload's pods, by protocol: HTTP, HTTP/2 and gRPC
-/// are HTTP ports, everything else over TCP (TLS, Redis, Mongo, MySQL, plain TCP) is a TCP
-/// port; UDP and SCTP are not carried by the mesh. The protocol is `appProtocol`, else the
-/// port name's prefix (Istio's convention, `http-web`, `grpc`, `redis`), else undeclared
-/// (Istio detects it; counted as HTTP, as the simulator's default port is).
+/// Ports of the Services that select the workload's pods, by protocol: HTTP (`http_ports`),
+/// HTTP/2 (`http2_ports`), gRPC (`grpc_ports`), and everything else over TCP (TLS, Redis, Mongo,
+/// MySQL, plain TCP: `tcp_ports`); UDP and SCTP are not carried by the mesh. The protocol is
+/// `appProtocol`, else the port name's prefix (Istio's convention, `http-web`, `grpc`,
+/// `redis`), else undeclared (Istio detects it; counted as HTTP, as the simulator's default
+/// port is).
 fn ports(objects: &Objects, w: &super::kubernetes::Workload, s: &mut Service) {
     for svc in objects.services_of(w) {
         for p in &svc.ports {
@@ -286,25 +293,14 @@ fn ports(objects: &Objects, w: &super::kubernetes::Workload, s: &mut Service) {
                 ),
                 (None, None) => (String::new(), "no protocol declared".into()),
             };
-            let http = matches!(
-                protocol.as_str(),
-                "" | "http"
-                    | "http2"
-                    | "grpc"
-                    | "grpc-web"
-                    | "h2c"
-                    | "kubernetes.io/h2c"
-                    | "kubernetes.io/ws"
-            );
-            let list = if http {
-                &mut s.http_ports
-            } else {
-                &mut s.tcp_ports
-            };
-            let kind = if protocol.is_empty() {
-                "counted as HTTP".to_string()
-            } else {
-                protocol.clone()
+            let (list, kind) = match protocol.as_str() {
+                "" => (&mut s.http_ports, "counted as HTTP".to_string()),
+                "http" | "kubernetes.io/ws" | "kubernetes.io/wss" => {
+                    (&mut s.http_ports, protocol.clone())
+                }
+                "http2" | "h2c" | "kubernetes.io/h2c" => (&mut s.http2_ports, protocol.clone()),
+                "grpc" | "grpc-web" => (&mut s.grpc_ports, protocol.clone()),
+                _ => (&mut s.tcp_ports, format!("{protocol}, carried as TCP")),
             };
             if !list.iter().any(|q| q.value == p.port) {
                 list.push(noted(p.port, format!("{origin}, {said}: {kind}")));

@@ -88,7 +88,14 @@ pub fn toml(draft: &Draft, name: &str, sources: &[String]) -> String {
                 comment(&sa.from)
             ));
         }
-        for (key, ports) in [("http_ports", &s.http_ports), ("tcp_ports", &s.tcp_ports)] {
+        let lists = [
+            ("http_ports", &s.http_ports),
+            ("http2_ports", &s.http2_ports),
+            ("grpc_ports", &s.grpc_ports),
+            ("tcp_ports", &s.tcp_ports),
+        ];
+        let no_ports = lists.iter().all(|(_, p)| p.is_empty());
+        for (key, ports) in lists {
             if ports.is_empty() {
                 continue;
             }
@@ -98,7 +105,7 @@ pub fn toml(draft: &Draft, name: &str, sources: &[String]) -> String {
             }
             out.push_str("]\n");
         }
-        if s.http_ports.is_empty() && s.tcp_ports.is_empty() && s.service_account.is_some() {
+        if no_ports && s.service_account.is_some() {
             out.push_str("# no Service selects its pods: the default HTTP port\n");
         }
         if let Some(r) = &s.rps_per_pod {

@@ -3,7 +3,8 @@
 //! once the cluster is built, to each service's resolved rate (the short form's and the listed
 //! services' alike); a scaled rate must still be in `rps_per_pod`'s range.
 //!
-//! Request types (`[[request]]`, once the file has them) multiply their `rate` here too.
+//! Request types (`[[request]]`) have their `rate` multiplied too; the services' rates they
+//! gave at build are among the services' rates multiplied here.
 
 use super::Resolver;
 use crate::cluster::Cluster;
@@ -18,6 +19,11 @@ impl Resolver {
         let Some(at) = raw.traffic.scale.as_ref().map(|s| s.span()) else {
             return;
         };
+        if let Some(requests) = &mut cluster.requests {
+            for t in &mut requests.types {
+                t.rate *= scale;
+            }
+        }
         let mut too_fast = Vec::new();
         for service in &mut cluster.services {
             service.rps_per_pod *= scale;
