@@ -238,3 +238,62 @@ fn scopings_and_repeated_configurations_are_simulated_once() {
     );
     assert!(table.contains("traffic.scale = 1: as 1"), "{table}");
 }
+
+#[test]
+fn request_types_are_swept_by_name_and_scaled_with_everything_else() {
+    const SHOP: &str = "scenarios/online-shop.toml";
+    let v = json(&sim(&[
+        "sweep",
+        SHOP,
+        "--param",
+        "request.browse-product.rate=500,1000",
+        "--duration",
+        "0.2",
+        "--format",
+        "json",
+        "-q",
+    ]));
+    let sidecar = v["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "sidecar")
+        .unwrap();
+    let points = sidecar["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    assert_ne!(points[0]["p99_us"], points[1]["p99_us"], "{sidecar}");
+    // Request types set every service's rate: the file's checks refuse a rate key, at the
+    // first value, before anything runs.
+    let o = sim(&["sweep", SHOP, "--param", "traffic.rps_per_pod=1,2", "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--param traffic.rps_per_pod=1: traffic.rps_per_pod is given, and so are [[request]] types"),
+        "{}",
+        stderr(&o)
+    );
+    // traffic.scale multiplies the request types' rates, and so every service's.
+    let rps = |o: &Output| json(o)["scenario"]["rps_total"].as_f64().unwrap();
+    let written = rps(&sim(&["run", SHOP, "--no-latency", "--format", "json"]));
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(base.join(SHOP)).unwrap();
+    let halved =
+        std::env::temp_dir().join(format!("meshtwin-sweep-{}-shop.toml", std::process::id()));
+    std::fs::write(
+        &halved,
+        text.replace("[traffic]\n", "[traffic]\nscale = 0.5\n"),
+    )
+    .unwrap();
+    let o = sim(&[
+        "run",
+        halved.to_str().unwrap(),
+        "--no-latency",
+        "--format",
+        "json",
+    ]);
+    std::fs::remove_file(&halved).ok();
+    assert!(
+        (rps(&o) - written / 2.0).abs() < 1e-6 * written,
+        "{} vs {written}",
+        rps(&o)
+    );
+}

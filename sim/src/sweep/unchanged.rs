@@ -29,23 +29,8 @@ fn overridden(text: &str, key: &[String]) -> Option<String> {
         return Some("it is an option of uproxy, which is not among mesh.architectures".into());
     }
     let file: toml::Table = toml::from_str(text).ok()?;
-    let last = key.last().map(String::as_str);
-    // Request types set every service's rate (docs/config.md, `[[request]]`).
-    if let (Some(requests), Some("rps_per_pod")) =
-        (file.get("request").and_then(|r| r.as_array()), last)
-    {
-        let names: Vec<&str> = requests
-            .iter()
-            .filter_map(|r| r.get("name")?.as_str())
-            .take(8)
-            .collect();
-        if let Some(first) = names.first() {
-            return Some(format!(
-                "the [[request]] types ({}) set every service's rate, which overrides rps_per_pod: sweep request.NAME.rate for one type (request.{first}.rate), or traffic.scale to multiply every rate",
-                names.join(", ")
-            ));
-        }
-    }
+    // With request types, a rate key is refused by the checks of the file itself (every
+    // service's rate follows from the types), before the sweep compares anything.
     let [section, name] = key else { return None };
     if section != "traffic" || !SERVICE_OVERRIDES.contains(&name.as_str()) {
         return None;
@@ -98,19 +83,5 @@ mod tests {
         let text = "[[service]]\nname = \"a\"\nrps_per_pod = 3\n[[service]]\nname = \"b\"\n";
         let why = explain(text, &key, &[toml::Value::Integer(1)]);
         assert!(why.contains("nothing the model uses"), "{why}");
-        // Request types set every rate.
-        let text =
-            "[[service]]\nname = \"a\"\n[[request]]\nname = \"browse\"\nentry = \"a\"\nrate = 5\n";
-        let key = [
-            "service".to_string(),
-            "a".to_string(),
-            "rps_per_pod".to_string(),
-        ];
-        let why = explain(text, &key, &[toml::Value::Integer(1)]);
-        assert!(
-            why.contains("[[request]] types (browse) set every service's rate"),
-            "{why}"
-        );
-        assert!(why.contains("request.browse.rate"), "{why}");
     }
 }
