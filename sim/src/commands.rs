@@ -9,7 +9,7 @@ use crate::estimate;
 use crate::latency;
 use crate::progress::Bars;
 use crate::report::{self, LatencyRuns, Report};
-use crate::sweep::{self, SweepPoint, SweepReport, SweepSeries};
+use crate::sweep::{self, SweepReport};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use meshtwin_diagnostics::{Diagnostic, Diagnostics};
@@ -469,8 +469,8 @@ fn sweep(
         }
     };
     // Every value checked before the first run; values whose scenarios are identical share
-    // one run.
-    // Only fingerprints are kept (a scenario can be large); each is resolved again to run.
+    // one run. Only fingerprints are kept (a scenario can be large); each distinct one is
+    // resolved again to run.
     let mut fingerprints = Vec::with_capacity(swept.values.len());
     let mut distinct: Vec<(u64, f64)> = Vec::new();
     let mut reused = Vec::new();
@@ -500,71 +500,19 @@ fn sweep(
         series: Vec::new(),
         reused,
     };
-    // Each distinct scenario's points, by its fingerprint: (name, scheduling, scoping, point)
-    // for every report entry with latency.
-    type Points = Vec<(String, String, String, SweepPoint)>;
-    let mut runs: Vec<(u64, Points)> = Vec::new();
+    // Each distinct scenario's run, by its fingerprint, reused for the values that share it.
+    let mut runs: Vec<(u64, sweep::RunPoints)> = Vec::new();
     for (value, fingerprint) in swept.values.iter().zip(&fingerprints) {
         if !runs.iter().any(|(f, _)| f == fingerprint) {
             let (scenario, label) = at_value(value)?;
             let result = model(&scenario, &label, simulation)?;
-            let points = result
-                .architectures
-                .iter()
-                .filter_map(|item| {
-                    let l = item.latency.as_ref()?;
-                    let point = SweepPoint {
-                        value: f64::NAN,
-                        measured: l.latency_us.is_some(),
-                        p50_us: l.latency_us.and_then(|p| p.p50),
-                        p99_us: l.latency_us.and_then(|p| p.p99),
-                        added_p99_us: l.added_latency_us.and_then(|p| p.p99),
-                        saturated: l.saturated,
-                        dropped: l.dropped,
-                    };
-                    let scheduling = item.scheduling.map(|s| s.to_string()).unwrap_or_default();
-                    let name = item.capacity.name.to_string();
-                    Some((name, scheduling, item.capacity.scoping.to_string(), point))
-                })
-                .collect();
-            runs.push((*fingerprint, points));
+            runs.push((*fingerprint, sweep::RunPoints::of(&result)));
         }
-        let (_, points) = runs
+        let (_, run) = runs
             .iter()
             .find(|(f, _)| f == fingerprint)
             .expect("run above");
-        let value = sweep::value_f64(value);
-        // Series by (architecture, scheduling): the simulation does not depend on scoping, so
-        // the report's entries for several scopings carry one run's result, and are one series.
-        let mut this_value: Vec<usize> = Vec::new();
-        for (name, scheduling, scoping, point) in points {
-            let at = report
-                .series
-                .iter()
-                .position(|s| s.name == *name && s.scheduling == *scheduling)
-                .unwrap_or_else(|| {
-                    report.series.push(SweepSeries {
-                        name: name.clone(),
-                        scoping: scoping.clone(),
-                        scheduling: scheduling.clone(),
-                        points: Vec::new(),
-                        tipping_point: None,
-                    });
-                    report.series.len() - 1
-                });
-            let series = &mut report.series[at];
-            if this_value.contains(&at) {
-                if !series.scoping.split('+').any(|s| s == scoping) {
-                    series.scoping = format!("{}+{scoping}", series.scoping);
-                }
-                continue;
-            }
-            this_value.push(at);
-            series.points.push(SweepPoint {
-                value,
-                ..point.clone()
-            });
-        }
+        report.add(sweep::value_f64(value), run);
     }
     // Distinguish series that share a name (several schedulings).
     let names: Vec<String> = report.series.iter().map(|s| s.name.clone()).collect();

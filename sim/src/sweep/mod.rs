@@ -210,7 +210,75 @@ pub struct SweepReport {
     pub reused: Vec<Reused>,
 }
 
+/// What a sweep keeps of one run: each entry of its report with latency, as (architecture,
+/// scheduling, scoping, point without its value).
+pub struct RunPoints(Vec<(String, String, String, SweepPoint)>);
+
+impl RunPoints {
+    pub fn of(report: &crate::report::Report) -> RunPoints {
+        RunPoints(
+            report
+                .architectures
+                .iter()
+                .filter_map(|item| {
+                    let l = item.latency.as_ref()?;
+                    let point = SweepPoint {
+                        value: f64::NAN,
+                        measured: l.latency_us.is_some(),
+                        p50_us: l.latency_us.and_then(|p| p.p50),
+                        p99_us: l.latency_us.and_then(|p| p.p99),
+                        added_p99_us: l.added_latency_us.and_then(|p| p.p99),
+                        saturated: l.saturated,
+                        dropped: l.dropped,
+                    };
+                    Some((
+                        item.capacity.name.to_string(),
+                        item.scheduling.map(|s| s.to_string()).unwrap_or_default(),
+                        item.capacity.scoping.to_string(),
+                        point,
+                    ))
+                })
+                .collect(),
+        )
+    }
+}
+
 impl SweepReport {
+    /// A run's points at `value`. Series are by (architecture, scheduling): the simulation does
+    /// not depend on scoping, so the report's entries for several scopings carry one run's
+    /// result, and are one series standing for them all.
+    pub fn add(&mut self, value: f64, run: &RunPoints) {
+        let mut this_value: Vec<usize> = Vec::new();
+        for (name, scheduling, scoping, point) in &run.0 {
+            let at = self
+                .series
+                .iter()
+                .position(|s| s.name == *name && s.scheduling == *scheduling)
+                .unwrap_or_else(|| {
+                    self.series.push(SweepSeries {
+                        name: name.clone(),
+                        scoping: scoping.clone(),
+                        scheduling: scheduling.clone(),
+                        points: Vec::new(),
+                        tipping_point: None,
+                    });
+                    self.series.len() - 1
+                });
+            let series = &mut self.series[at];
+            if this_value.contains(&at) {
+                if !series.scoping.split('+').any(|s| s == scoping) {
+                    series.scoping = format!("{}+{scoping}", series.scoping);
+                }
+                continue;
+            }
+            this_value.push(at);
+            series.points.push(SweepPoint {
+                value,
+                ..point.clone()
+            });
+        }
+    }
+
     /// Each series' tipping point, in the parameter's direction (`key` is the parameter's path).
     pub fn tipping_points(&mut self, key: &[String]) {
         let slo_us = self.slo_p99_ms.map(|ms| ms * 1000.0);
