@@ -1,4 +1,4 @@
-//! The `sim` command line: `run`, `check`, `models`.
+//! The `sim` command line: `run`, `sweep`, `check`, `import`, `models`.
 //!
 //! Exit codes: 0 success, 2 bad input (a located message on stderr), 1 anything else.
 
@@ -9,7 +9,7 @@ use crate::estimate;
 use crate::latency;
 use crate::progress::Bars;
 use crate::report::{self, LatencyRuns, Report};
-use crate::sweep::{self, SweepPoint, SweepReport, SweepSeries};
+use crate::sweep::{self, SweepReport};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use meshtwin_diagnostics::{Diagnostic, Diagnostics};
@@ -63,6 +63,33 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         models: ModelsDir,
+    },
+    /// Write a cluster file from a real cluster: Kubernetes objects, and traffic observed by
+    /// Prometheus (Istio's metrics) or Hubble (docs/import.md).
+    Import {
+        /// Kubernetes objects: a `kubectl get … -o json` file, a YAML manifest, or a folder of
+        /// them (repeatable).
+        #[arg(long, value_name = "PATH")]
+        kubernetes: Vec<PathBuf>,
+        /// A Prometheus server's URL (http://host:port) to query for istio_requests_total.
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
+        /// A saved /api/v1/query response (repeatable).
+        #[arg(long, value_name = "FILE")]
+        prometheus_json: Vec<PathBuf>,
+        /// A Hubble flow export, `hubble observe -o json` (repeatable).
+        #[arg(long, value_name = "FILE")]
+        hubble: Vec<PathBuf>,
+        /// The rate window: Prometheus' range (default 5m); for Hubble, the time its flows
+        /// cover (default: from the first flow to the last).
+        #[arg(long, value_name = "DURATION")]
+        window: Option<String>,
+        /// The scenario's name.
+        #[arg(long, default_value = "imported")]
+        name: String,
+        /// Write the cluster file here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// List every model parameter with its value, unit and source.
     Models {
@@ -246,6 +273,31 @@ pub fn execute(command: Command) -> Result<(), Failure> {
             write_output(args.output.as_deref(), &text)?;
             Ok(())
         }
+        Command::Import {
+            kubernetes,
+            prometheus,
+            prometheus_json,
+            hubble,
+            window,
+            name,
+            output,
+        } => {
+            let sources = crate::import::Sources {
+                kubernetes,
+                prometheus,
+                prometheus_json,
+                hubble,
+                window_given: window.is_some(),
+                window: window.unwrap_or_else(|| "5m".into()),
+                name,
+            };
+            let (text, notes) = crate::import::import(&sources)?;
+            for note in notes {
+                eprintln!("sim import: {note}");
+            }
+            write_output(output.as_deref(), &text)?;
+            Ok(())
+        }
         Command::Check { file, models } => {
             let catalog = catalog(&models)?;
             let (scenario, _, label) = load(Some(&file), &LoadOptions::new(&catalog))?;
@@ -413,8 +465,27 @@ fn sweep(
             )),
         }
     };
+    // Every value checked before the first run; values whose scenarios are identical share
+    // one run. Only fingerprints are kept (a scenario can be large); each distinct one is
+    // resolved again to run.
+    let mut fingerprints = Vec::with_capacity(swept.values.len());
+    let mut distinct: Vec<(u64, f64)> = Vec::new();
+    let mut reused = Vec::new();
     for value in &swept.values {
-        at_value(value)?;
+        let fingerprint = sweep::fingerprint::of(&at_value(value)?.0);
+        let v = sweep::value_f64(value);
+        match distinct.iter().find(|(f, _)| *f == fingerprint) {
+            Some(&(_, same_as)) => reused.push(sweep::Reused { value: v, same_as }),
+            None => distinct.push((fingerprint, v)),
+        }
+        fingerprints.push(fingerprint);
+    }
+    if swept.values.len() > 1 && distinct.len() == 1 {
+        return Err(usage(sweep::unchanged::explain(
+            &text,
+            &swept.key,
+            &swept.values,
+        )));
     }
     let mut report = SweepReport {
         scenario: base.name.clone(),
@@ -422,41 +493,32 @@ fn sweep(
         seed: base.seed,
         parameter: key.clone(),
         slo_p99_ms: slo_p99,
+        direction: sweep::Direction::MoreIsWorse,
         series: Vec::new(),
+        reused,
     };
-    for value in &swept.values {
-        let (scenario, label) = at_value(value)?;
-        let result = model(&scenario, &label, simulation)?;
-        for (i, item) in result.architectures.iter().enumerate() {
-            let Some(l) = &item.latency else { continue };
-            if report.series.len() <= i {
-                report.series.push(SweepSeries {
-                    name: item.capacity.name.to_string(),
-                    scoping: item.capacity.scoping.to_string(),
-                    scheduling: item.scheduling.map(|s| s.to_string()).unwrap_or_default(),
-                    points: Vec::new(),
-                    tipping_point: None,
-                });
-            }
-            report.series[i].points.push(SweepPoint {
-                value: sweep::value_f64(value),
-                measured: l.latency_us.is_some(),
-                p50_us: l.latency_us.and_then(|p| p.p50),
-                p99_us: l.latency_us.and_then(|p| p.p99),
-                added_p99_us: l.added_latency_us.and_then(|p| p.p99),
-                saturated: l.saturated,
-                dropped: l.dropped,
-            });
+    // Each distinct scenario's run, by its fingerprint, reused for the values that share it.
+    let mut runs: Vec<(u64, sweep::RunPoints)> = Vec::new();
+    for (value, fingerprint) in swept.values.iter().zip(&fingerprints) {
+        if !runs.iter().any(|(f, _)| f == fingerprint) {
+            let (scenario, label) = at_value(value)?;
+            let result = model(&scenario, &label, simulation)?;
+            runs.push((*fingerprint, sweep::RunPoints::of(&result)));
         }
+        let (_, run) = runs
+            .iter()
+            .find(|(f, _)| f == fingerprint)
+            .expect("run above");
+        report.add(sweep::value_f64(value), run);
     }
-    // Distinguish series that share a name (several scopings or schedulings).
+    // Distinguish series that share a name (several schedulings).
     let names: Vec<String> = report.series.iter().map(|s| s.name.clone()).collect();
     for s in &mut report.series {
         if names.iter().filter(|n| **n == s.name).count() > 1 {
-            s.name = format!("{} ({}, {})", s.name, s.scoping, s.scheduling);
+            s.name = format!("{} ({})", s.name, s.scheduling);
         }
     }
-    report.tipping_points();
+    report.tipping_points(&swept.key);
     Ok(report)
 }
 

@@ -4,9 +4,8 @@
 //! figures that put it there; `commands` prints the estimate of a run expected to be long.
 //!
 //! - Calls per request: a call to `s` makes `k(s→c)` calls to each callee `c` (`⌊k⌋`, plus
-//!   one with probability `k − ⌊k⌋`; `k` = `c`'s load over its callers' pods, over `s`'s rate,
-//!   as `latency::lookup` computes it), so a request to `s` makes `1 + Σ k·calls(c)` calls on
-//!   average, computed callees first.
+//!   one with probability `k − ⌊k⌋`; `k` is the call graph's count per request), so a request
+//!   to `s` makes `1 + Σ k·calls(c)` calls on average, computed callees first.
 //! - Events of one run: every pod serves its rate by construction, so calls arrive at
 //!   `Σ rps_per_pod × replicas` per second; each costs one event for its response and two per
 //!   proxy it visits (reach, served), and every request from outside one more (its arrival),
@@ -88,6 +87,8 @@ pub fn capacity(scenario: &Scenario) -> CapacityEstimate {
 pub struct CallsPerRequest {
     /// The entry service whose requests make the most calls.
     pub service: u32,
+    /// With request types: the type whose requests make the most calls.
+    pub request_type: Option<u32>,
     pub mean: f64,
 }
 
@@ -95,6 +96,20 @@ pub struct CallsPerRequest {
 /// average.
 pub fn calls_per_request(scenario: &Scenario) -> Option<CallsPerRequest> {
     let cluster = &scenario.cluster;
+    if let Some(requests) = &cluster.requests {
+        // A request's calls: every node of its tree, each as often as it is called.
+        let mut per_type = vec![0.0f64; requests.types.len()];
+        for (&mean, t) in requests.mean_calls().iter().zip(requests.node_types()) {
+            per_type[t as usize] += mean;
+        }
+        return (0..per_type.len())
+            .max_by(|&a, &b| per_type[a].total_cmp(&per_type[b]))
+            .map(|t| CallsPerRequest {
+                service: requests.nodes[requests.types[t].root as usize].service,
+                request_type: Some(t as u32),
+                mean: per_type[t],
+            });
+    }
     let load = ServiceLoad::new(cluster, 1);
     let order = cluster
         .call_graph
@@ -103,8 +118,8 @@ pub fn calls_per_request(scenario: &Scenario) -> Option<CallsPerRequest> {
     let services = &cluster.services;
     let mut mean = vec![1.0f64; services.len()];
     for s in order {
-        for &c in cluster.call_graph.callees(s) {
-            let k = repeats(scenario, &load, s, c);
+        let g = &cluster.call_graph;
+        for (&c, &k) in g.callees(s).iter().zip(g.per_request(s)) {
             mean[s as usize] += k * mean[c as usize];
         }
     }
@@ -113,17 +128,9 @@ pub fn calls_per_request(scenario: &Scenario) -> Option<CallsPerRequest> {
         .max_by(|&a, &b| mean[a].total_cmp(&mean[b]))
         .map(|s| CallsPerRequest {
             service: s as u32,
+            request_type: None,
             mean: mean[s],
         })
-}
-
-/// How many times a call to `s` calls `c` on average (`latency::lookup`'s `k`).
-pub fn repeats(scenario: &Scenario, load: &ServiceLoad, s: u32, c: u32) -> f64 {
-    let services = &scenario.cluster.services;
-    let callee = &services[c as usize];
-    callee.rps_per_pod * callee.replicas as f64
-        / load.caller_pods[c as usize] as f64
-        / services[s as usize].rps_per_pod
 }
 
 /// The cost of the latency simulation.
@@ -152,14 +159,17 @@ pub fn latency(scenario: &Scenario, jobs: &[Job], threads: usize) -> LatencyEsti
         .iter()
         .map(|s| s.rps_per_pod * s.replicas as f64)
         .sum();
-    let external_per_second: f64 = services
-        .iter()
-        .zip(&load.caller_pods)
-        .filter(|(_, &callers)| callers == 0)
-        .map(|(s, _)| s.rps_per_pod * s.replicas as f64)
-        .sum();
+    let external_per_second: f64 = match &cluster.requests {
+        Some(requests) => requests.types.iter().map(|t| t.rate).sum(),
+        None => services
+            .iter()
+            .zip(&load.caller_pods)
+            .filter(|(_, &callers)| callers == 0)
+            .map(|(s, _)| s.rps_per_pod * s.replicas as f64)
+            .sum(),
+    };
     let seconds_simulated = scenario.latency.warmup_s + scenario.latency.duration_s;
-    let in_flight = calls_in_flight(scenario, &load);
+    let in_flight = calls_in_flight(scenario);
     let shared_bytes = (cluster.pods() * 12 + services.len() * 32) as f64
         + cluster.call_graph.calls() as f64 * 16.0
         // One histogram per service, and end to end, three hops and five proxy kinds.
@@ -239,7 +249,7 @@ fn stations(scenario: &Scenario, mesh: Mesh) -> f64 {
 /// Calls open at once without queueing (Little's law: each service's call rate × the time a
 /// call to it stays open: its legs there and back, its proxies' service, its own time and its
 /// calls' times, as if sequential).
-fn calls_in_flight(scenario: &Scenario, load: &ServiceLoad) -> f64 {
+fn calls_in_flight(scenario: &Scenario) -> f64 {
     let cluster = &scenario.cluster;
     let costs = &scenario.models.latency;
     let leg_us = costs.stack_us
@@ -251,6 +261,22 @@ fn calls_in_flight(scenario: &Scenario, load: &ServiceLoad) -> f64 {
             * costs
                 .l7_service_time_mean_us
                 .max(costs.l4_service_time_mean_us);
+    if let Some(requests) = &cluster.requests {
+        // Each call of each tree, children first (they follow their parents in `nodes`).
+        let mut open_us = vec![0.0f64; requests.nodes.len()];
+        for (n, node) in requests.nodes.iter().enumerate().rev() {
+            let mut t = hop_us + cluster.services[node.service as usize].app_time_us;
+            for c in node.children() {
+                t += requests.nodes[c].per_request * open_us[c];
+            }
+            open_us[n] = t;
+        }
+        let mean = requests.mean_calls();
+        let of_type = requests.node_types();
+        return (0..requests.nodes.len())
+            .map(|n| requests.types[of_type[n] as usize].rate * mean[n] * open_us[n] / 1e6)
+            .sum();
+    }
     let order = cluster
         .call_graph
         .callees_first()
@@ -258,8 +284,9 @@ fn calls_in_flight(scenario: &Scenario, load: &ServiceLoad) -> f64 {
     let mut open_us = vec![0.0f64; cluster.services.len()];
     for s in order {
         let mut t = hop_us + cluster.services[s as usize].app_time_us;
-        for &c in cluster.call_graph.callees(s) {
-            t += repeats(scenario, load, s, c) * open_us[c as usize];
+        let g = &cluster.call_graph;
+        for (&c, &k) in g.callees(s).iter().zip(g.per_request(s)) {
+            t += k * open_us[c as usize];
         }
         open_us[s as usize] = t;
     }

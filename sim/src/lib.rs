@@ -40,7 +40,9 @@
 //!   forms before it starts, and the budget it must fit.
 //! - `report`: what `sim run` prints (table, JSON, CSV) and draws (SVG).
 //! - `sweep`: one parameter across values, and where p99 passes an SLO.
-//! - `commands`: the command line (`run`, `sweep`, `check`, `models`); `progress`: its
+//! - `import`: `sim import`, a cluster file from Kubernetes objects and observed traffic
+//!   (Prometheus, Hubble), one file per source.
+//! - `commands`: the command line (`run`, `sweep`, `check`, `import`, `models`); `progress`: its
 //!   progress bars.
 //! - `value_range`: the range of a key or a model parameter, as the docs write it.
 
@@ -51,6 +53,7 @@ pub mod config;
 pub mod cost_model;
 pub mod engine;
 pub mod estimate;
+pub mod import;
 pub mod latency;
 pub mod mesh;
 pub mod product;

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 pub struct Traffic {
     /// Default requests per second each pod serves (services may override).
     pub rps_per_pod: f64,
+    /// Multiplies every rate of the scenario (applied to each service's rate when the
+    /// scenario is resolved; kept here to be reported).
+    pub scale: f64,
     pub payload_bytes: u64,
     /// Persistent connections (pooled) rather than a new connection per request.
     pub connection_reuse: bool,
@@ -32,6 +35,7 @@ pub struct Traffic {
 /// test holds the two together). The enums' defaults are their `#[default]` variants.
 impl Traffic {
     pub const DEFAULT_RPS_PER_POD: f64 = 10.0;
+    pub const DEFAULT_SCALE: f64 = 1.0;
     pub const DEFAULT_PAYLOAD_BYTES: u64 = 1024;
     pub const DEFAULT_CONNECTION_REUSE: bool = true;
     pub const DEFAULT_CONNECTIONS_PER_UPSTREAM: u32 = 1;

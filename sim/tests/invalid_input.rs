@@ -69,6 +69,21 @@ invalid_input_test!(calls_per_request_explode, ":7:8:");
 invalid_input_test!(too_many_events, ":11:14:");
 invalid_input_test!(histogram_without_counts, ":7:19:");
 invalid_input_test!(histogram_counts_sum_to_infinity, ":7:19:");
+// Issue 15: per-edge calls.
+invalid_input_test!(negative_per_request, ":7:48:");
+invalid_input_test!(infinite_per_request, ":7:56:");
+invalid_input_test!(unknown_edge_callee, ":7:22:");
+invalid_input_test!(called_service_with_own_rate, ":13:15:");
+// Issue 15: request types.
+invalid_input_test!(request_tree_too_deep, ":54:13:");
+invalid_input_test!(request_calls_unknown_service, ":16:55:");
+invalid_input_test!(negative_request_rate, ":11:8:");
+invalid_input_test!(nan_per_request_in_tree, ":16:48:");
+invalid_input_test!(request_types_and_rps_per_pod, ":7:15:");
+invalid_input_test!(request_unknown_entry, ":10:9:");
+invalid_input_test!(request_calls_per_request_explode, ":18:8:");
+invalid_input_test!(derived_rate_past_range, ":17:8:");
+invalid_input_test!(l7_policy_on_tcp_only, ":10:8:");
 
 /// A histogram's own row is where its problem is; the note names the key of the cluster file
 /// that points to it.

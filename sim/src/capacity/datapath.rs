@@ -71,7 +71,7 @@ fn local_leg_connections(ctx: &Context, architecture: Architecture, pod: u32) ->
     let workers = ctx.models.envoy.worker_threads as u64;
     match architecture {
         Architecture::Sidecar => ctx.open(
-            (app + workers * load.k) as f64,
+            (app + workers * load.k_of[s as usize]) as f64,
             ctx.out_rps(s) + ctx.in_rps(s),
         ),
         Architecture::PerNode | Architecture::PerServiceAccount => {

@@ -2,13 +2,16 @@
 //! connections the applications keep.
 //!
 //! Load: every pod of service `c` serves `rps_per_pod(c)` requests per second, so the service
-//! serves `R_c = rps_per_pod(c) × replicas(c)`. That load comes from the pods of its callers,
-//! each sending an equal share `R_c / caller_pods(c)`, or, for a service nobody in the mesh
+//! serves `R_c = rps_per_pod(c) × replicas(c)`. That load comes from its callers, each pod of a
+//! caller `s` sending `rps_per_pod(s) × k(s→c)` (its calls per request to `c`, which
+//! `cluster::edge_rates` keeps consistent with the rates), or, for a service nobody in the mesh
 //! calls, from clients outside the mesh (or, with `origin = "in-pod"`, from a load generator
 //! inside its own pods, which no proxy sees on the way in).
 //!
 //! Connections (with reuse): an application keeps `k = connections_per_upstream` connections
-//! to each service it calls (it dials the service's name). An L7 proxy balances each request
+//! to each service it calls (it dials the service's name), one to a service that speaks
+//! HTTP/2 or gRPC, whose requests are streams on one connection (`k_of`,
+//! `cluster::protocol`); so does each pool of a proxy. An L7 proxy balances each request
 //! over every replica, so it keeps `k` connections to each replica of each callee. An L4
 //! balancer (ztunnel, the kernel) pins each application connection to one replica; the
 //! connections to a service are dealt out evenly over its replicas.
@@ -27,14 +30,19 @@ pub struct ServiceLoad {
     pub app_connections_per_pod: Vec<u64>,
     /// Connections an L7 proxy keeps for one pod's outbound traffic: `k` per callee replica.
     pub replica_connections_per_pod: Vec<u64>,
-    pub k: u64,
+    /// Connections one pool keeps to one upstream of each service: `connections_per_upstream`,
+    /// or one where calls to the service are multiplexed.
+    pub k_of: Vec<u64>,
 }
 
 impl ServiceLoad {
     pub fn new(cluster: &Cluster, k: u32) -> Self {
-        let k = k as u64;
         let g = &cluster.call_graph;
         let services = &cluster.services;
+        let k_of: Vec<u64> = services
+            .iter()
+            .map(|s| s.protocol.connections_per_pool(k as u64))
+            .collect();
         let caller_pods: Vec<u64> = (0..services.len() as u32)
             .map(|c| {
                 g.callers(c)
@@ -43,37 +51,43 @@ impl ServiceLoad {
                     .sum()
             })
             .collect();
-        let served = |c: u32| {
-            let s = &services[c as usize];
-            s.rps_per_pod * s.replicas as f64
-        };
         let out_rps_per_pod = (0..services.len() as u32)
             .map(|s| {
-                g.callees(s)
-                    .iter()
-                    .map(|&c| served(c) / caller_pods[c as usize] as f64)
-                    .sum()
+                let rps = services[s as usize].rps_per_pod;
+                g.per_request(s).iter().map(|&k| rps * k).sum()
             })
             .collect();
-        let external_rps_per_pod = services
-            .iter()
-            .zip(&caller_pods)
-            .map(|(s, &callers)| {
-                if callers == 0 && s.origin == Origin::Outside {
-                    s.rps_per_pod
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let external_rps_per_pod = match &cluster.requests {
+            // Request types enter at their entries, called by others in the mesh or not.
+            Some(requests) => requests
+                .entry_rates(services.len())
+                .iter()
+                .zip(services)
+                .map(|(&rate, s)| match s.origin {
+                    Origin::Outside => rate / s.replicas as f64,
+                    Origin::InPod => 0.0,
+                })
+                .collect(),
+            None => services
+                .iter()
+                .zip(&caller_pods)
+                .map(|(s, &callers)| {
+                    if callers == 0 && s.origin == Origin::Outside {
+                        s.rps_per_pod
+                    } else {
+                        0.0
+                    }
+                })
+                .collect(),
+        };
         let app_connections_per_pod = (0..services.len() as u32)
-            .map(|s| g.callees(s).len() as u64 * k)
+            .map(|s| g.callees(s).iter().map(|&c| k_of[c as usize]).sum())
             .collect();
         let replica_connections_per_pod = (0..services.len() as u32)
             .map(|s| {
                 g.callees(s)
                     .iter()
-                    .map(|&c| services[c as usize].replicas as u64 * k)
+                    .map(|&c| services[c as usize].replicas as u64 * k_of[c as usize])
                     .sum()
             })
             .collect();
@@ -83,7 +97,7 @@ impl ServiceLoad {
             external_rps_per_pod,
             app_connections_per_pod,
             replica_connections_per_pod,
-            k,
+            k_of,
         }
     }
 
@@ -91,7 +105,7 @@ impl ServiceLoad {
     pub fn landing_connections(&self, cluster: &Cluster, pod: u32) -> u64 {
         let s = cluster.pod_service[pod as usize];
         let service = &cluster.services[s as usize];
-        let total = self.caller_pods[s as usize] * self.k;
+        let total = self.caller_pods[s as usize] * self.k_of[s as usize];
         let replicas = service.replicas as u64;
         let replica = (pod - service.first_pod) as u64;
         total / replicas + u64::from(replica < total % replicas)
@@ -114,6 +128,8 @@ impl ServiceLoad {
         let s = &cluster.services[service as usize];
         match s.origin {
             Origin::Outside => s.rps_per_pod,
+            // Nobody calls it (request types may only enter at it): all it serves starts in
+            // its pods.
             Origin::InPod => 0.0,
         }
     }

@@ -122,7 +122,7 @@ pub fn count_l7_node_proxies(ctx: &Context, scoping: Scoping, tally: &mut Tally)
         let rps: f64 = services.iter().map(|&s| ctx.in_rps(s)).sum();
         let pooled: u64 = services
             .iter()
-            .map(|&s| ctx.load.caller_pods[s as usize] * ctx.load.k)
+            .map(|&s| ctx.load.caller_pods[s as usize] * ctx.load.k_of[s as usize])
             .sum();
         let (identities, namespaces) = ctx.identities_and_tenants(&tenants);
         let instance = ProxyInstance {

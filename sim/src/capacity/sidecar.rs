@@ -39,8 +39,8 @@ pub fn count_with(
         // Inbound: one from every caller pod's sidecar, and a pool per worker to its app.
         let pooled = load.app_connections_per_pod[s]
             + load.replica_connections_per_pod[s]
-            + load.caller_pods[s] * load.k
-            + workers * load.k;
+            + load.caller_pods[s] * load.k_of[s]
+            + workers * load.k_of[s];
         let instance = ProxyInstance {
             config: visibility.config(&[s32]),
             connections: ctx.open(pooled as f64, 2.0 * rps),
@@ -63,6 +63,8 @@ pub fn pooled_connections_total(ctx: &Context) -> u128 {
     let load = &ctx.load;
     let workers = ctx.models.envoy.worker_threads as u64;
     ServiceLoad::sum_over_pods(ctx.cluster, |s| {
-        load.app_connections_per_pod[s] + load.replica_connections_per_pod[s] + workers * load.k
+        load.app_connections_per_pod[s]
+            + load.replica_connections_per_pod[s]
+            + workers * load.k_of[s]
     })
 }

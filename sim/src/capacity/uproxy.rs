@@ -66,8 +66,12 @@ fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
         tcp_listeners: 0,
         http_listeners: 0,
     };
-    let waypoint_pool =
-        mesh.waypoint_replicas as u64 * models.envoy.worker_threads as u64 * ctx.load.k;
+    // A waypoint's pools to one service: a pool per worker per replica.
+    let waypoint_pool = |s: u32| {
+        mesh.waypoint_replicas as u64
+            * models.envoy.worker_threads as u64
+            * ctx.load.k_of[s as usize]
+    };
     let add = |tally: &mut Tally, node: u32, pods: &[u32]| {
         // Counted in 128 bits: a million waypoint replicas' pools on a million pods pass 64.
         let (mut rps, mut pooled, mut proxied) = (0.0, 0u128, 0.0);
@@ -80,7 +84,7 @@ fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
             // Inbound: a tunnel and an app connection per pinned connection, or the
             // waypoints' pools when the service is under L7 policy.
             pooled += 2 * u128::from(if ctx.cluster.services[s as usize].l7_policy {
-                waypoint_pool
+                waypoint_pool(s)
             } else {
                 ctx.load.landing_connections(ctx.cluster, p)
             });
@@ -140,8 +144,8 @@ pub fn count_waypoints(ctx: &Context, tally: &mut Tally) {
             config.endpoints += s.ports() as u64 * s.replicas as u64;
             config.tcp_listeners += s.tcp_ports.len() as u64;
             rps += ctx.in_rps(c) * s.replicas as f64;
-            inbound += ctx.load.caller_pods[c as usize] * ctx.load.k;
-            outbound += s.replicas as u64 * workers * ctx.load.k;
+            inbound += ctx.load.caller_pods[c as usize] * ctx.load.k_of[c as usize];
+            outbound += s.replicas as u64 * workers * ctx.load.k_of[c as usize];
             workloads += s.replicas as u64;
             namespaces.push(s.namespace);
         }
@@ -185,19 +189,20 @@ pub fn pooled_connections_total(ctx: &Context) -> u128 {
     let load = &ctx.load;
     let workers = ctx.models.envoy.worker_threads as u128;
     let replicas = ctx.scenario.mesh.waypoint_replicas as u128;
-    let k = u128::from(load.k);
+    let k = |s: usize| u128::from(load.k_of[s]);
     let services = &ctx.cluster.services;
     let outbound = ServiceLoad::sum_over_pods(ctx.cluster, |s| 2 * load.app_connections_per_pod[s]);
     let pinned: u128 = services
         .iter()
         .enumerate()
         .filter(|(_, svc)| !svc.l7_policy)
-        .map(|(s, _)| u128::from(load.caller_pods[s]) * k)
+        .map(|(s, _)| u128::from(load.caller_pods[s]) * k(s))
         .sum();
     let through_waypoints: u128 = services
         .iter()
-        .filter(|svc| svc.l7_policy)
-        .map(|svc| 2 * replicas * svc.replicas as u128 * workers * k)
+        .enumerate()
+        .filter(|(_, svc)| svc.l7_policy)
+        .map(|(s, svc)| 2 * replicas * svc.replicas as u128 * workers * k(s))
         .sum();
     outbound + pinned + through_waypoints
 }

@@ -7,8 +7,11 @@
 //! there is one), then random placement: the same seed gives the same cluster.
 
 use super::cores::Cores;
+use super::edge_rates;
 use super::generate::{self, ShortForm};
 use super::placement::{self, PlacementStrategy};
+use super::protocol::Protocol;
+use super::requests::RequestTypes;
 use super::{CallGraph, Cluster, NodeGroup, Service, ServiceAccount};
 use crate::traffic::{ArrivalKind, CallMode, Origin, Traffic};
 use rand::SeedableRng;
@@ -23,6 +26,8 @@ pub struct ClusterSpec {
     pub placement: PlacementStrategy,
     /// Where the nodes' cores are, if CPU is simulated.
     pub cores: CoreSpec,
+    /// Request types over the listed services (numbered as they are).
+    pub requests: Option<RequestTypes>,
 }
 
 /// How the file describes the nodes' CPU (`cluster::cores`).
@@ -56,6 +61,9 @@ pub enum ServiceSpecs {
         namespaces: Vec<String>,
         services: Vec<ServiceSpec>,
         calls: Vec<(u32, u32)>,
+        /// Calls per request beside `calls` when the file gives them per edge: then the
+        /// called services' rates follow from them (`super::edge_rates`).
+        per_request: Option<Vec<f64>>,
     },
 }
 
@@ -70,6 +78,7 @@ pub struct ServiceSpec {
     pub replicas: u32,
     pub http_ports: Vec<u16>,
     pub tcp_ports: Vec<u16>,
+    pub protocol: Protocol,
     pub l7_policy: bool,
     pub rps_per_pod: f64,
     pub call_mode: CallMode,
@@ -107,21 +116,38 @@ pub fn build(spec: ClusterSpec, traffic: &Traffic, seed: u64) -> Cluster {
         .flat_map(|g| std::iter::repeat_n(g.max_pods, g.count as usize))
         .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let Numbered {
-        namespaces,
-        service_accounts,
-        services,
-        calls,
-    } = match spec.services {
-        ServiceSpecs::Generated(form) => generated(form, traffic, &mut rng),
+    let (numbered, per_request) = match spec.services {
+        ServiceSpecs::Generated(form) => (generated(form, traffic, &mut rng), None),
         ServiceSpecs::Listed {
             namespaces,
             services,
             calls,
-        } => listed(namespaces, services, calls),
+            per_request,
+        } => (listed(namespaces, services, calls), per_request),
     };
+    let Numbered {
+        namespaces,
+        service_accounts,
+        mut services,
+        calls,
+    } = numbered;
     let pods: u64 = services.iter().map(|s| s.replicas as u64).sum();
-    let call_graph = CallGraph::new(services.len(), &calls);
+    let mut call_graph = CallGraph::new(services.len(), &calls);
+    match (&spec.requests, per_request) {
+        (Some(requests), _) => call_graph = requests.apply(&mut services),
+        (None, Some(per_request)) => {
+            // The graph lists each caller's callees in the order of `calls`.
+            let mut by_caller = vec![Vec::new(); services.len()];
+            for (&(from, _), &k) in calls.iter().zip(&per_request) {
+                by_caller[from as usize].push(k);
+            }
+            for (s, k) in by_caller.into_iter().enumerate() {
+                call_graph.set_per_request(s as u32, k);
+            }
+            edge_rates::loads_from_per_request(&mut services, &call_graph);
+        }
+        (None, None) => edge_rates::per_request_from_loads(&services, &mut call_graph),
+    }
     let node_max_pods_len = node_max_pods.len();
     let pod_node = placement::place(pods as usize, &node_max_pods, spec.placement, &mut rng);
     let pod_service = services
@@ -136,6 +162,7 @@ pub fn build(spec: ClusterSpec, traffic: &Traffic, seed: u64) -> Cluster {
         service_accounts,
         services,
         call_graph,
+        requests: spec.requests,
         cores: spec.cores.build(node_max_pods_len),
         pod_node,
         pod_service,
@@ -174,6 +201,7 @@ fn generated(form: ShortForm, traffic: &Traffic, rng: &mut ChaCha8Rng) -> Number
             replicas: g.replicas,
             http_ports: vec![Service::DEFAULT_HTTP_PORT],
             tcp_ports: vec![],
+            protocol: Protocol::Http1,
             l7_policy: g.l7_policy,
             rps_per_pod: traffic.rps_per_pod,
             call_mode: traffic.call_mode,
@@ -215,6 +243,7 @@ fn listed(namespaces: Vec<String>, specs: Vec<ServiceSpec>, calls: Vec<(u32, u32
             replicas: s.replicas,
             http_ports: s.http_ports,
             tcp_ports: s.tcp_ports,
+            protocol: s.protocol,
             l7_policy: s.l7_policy,
             rps_per_pod: s.rps_per_pod,
             call_mode: s.call_mode,
@@ -245,6 +274,7 @@ mod tests {
             replicas,
             http_ports: vec![8080],
             tcp_ports: vec![],
+            protocol: Protocol::Http1,
             l7_policy: false,
             rps_per_pod: 10.0,
             call_mode: CallMode::Sequential,
@@ -257,6 +287,7 @@ mod tests {
     fn traffic() -> Traffic {
         Traffic {
             rps_per_pod: 10.0,
+            scale: 1.0,
             payload_bytes: 1024,
             connection_reuse: true,
             connections_per_upstream: 1,
@@ -287,9 +318,11 @@ mod tests {
                     service("db", 1, "shared", 1),
                 ],
                 calls: vec![(0, 1), (1, 2)],
+                per_request: None,
             },
             placement: PlacementStrategy::Pack,
             cores: CoreSpec::Unlimited,
+            requests: None,
         };
         let cluster = build(spec, &traffic(), 1);
         let accounts: Vec<u32> = cluster.services.iter().map(|s| s.service_account).collect();
@@ -320,6 +353,7 @@ mod tests {
             }),
             placement: PlacementStrategy::Spread,
             cores: CoreSpec::Unlimited,
+            requests: None,
         };
         let a = build(spec.clone(), &traffic(), 7);
         assert_eq!(a.pods(), 30);

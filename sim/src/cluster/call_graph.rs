@@ -1,5 +1,7 @@
 //! Which services call which: a directed graph kept in petgraph, with adjacency lists cached
-//! for the hot loops of the models.
+//! for the hot loops of the models. Each call (edge) carries its mean calls per request of the
+//! caller (`per_request`): a callee's load is the sum over its callers of the caller's rate ×
+//! that mean (`cluster::edge_rates` fills them in).
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -8,17 +10,20 @@ use petgraph::visit::EdgeRef;
 pub struct CallGraph {
     graph: DiGraph<u32, ()>,
     callees: Vec<Vec<u32>>,
+    /// Calls per request of the caller, beside `callees`.
+    per_request: Vec<Vec<f64>>,
     callers: Vec<Vec<u32>>,
 }
 
 impl PartialEq for CallGraph {
     fn eq(&self, other: &Self) -> bool {
-        self.callees == other.callees
+        self.callees == other.callees && self.per_request == other.per_request
     }
 }
 
 impl CallGraph {
-    /// A graph over `services` services with the given calls (caller, callee), in order.
+    /// A graph over `services` services with the given calls (caller, callee), in order, each
+    /// made once per request until [`CallGraph::set_per_request`] says otherwise.
     pub fn new(services: usize, calls: &[(u32, u32)]) -> Self {
         let mut graph = DiGraph::with_capacity(services, calls.len());
         for s in 0..services {
@@ -35,11 +40,24 @@ impl CallGraph {
             callees[from as usize].push(to);
             callers[to as usize].push(from);
         }
+        let per_request = callees.iter().map(|c| vec![1.0; c.len()]).collect();
         CallGraph {
             graph,
             callees,
+            per_request,
             callers,
         }
+    }
+
+    /// Calls per request of `service` to each of its callees, beside [`CallGraph::callees`].
+    pub fn per_request(&self, service: u32) -> &[f64] {
+        &self.per_request[service as usize]
+    }
+
+    /// Sets the calls per request of `service`'s calls, one per callee in `callees` order.
+    pub fn set_per_request(&mut self, service: u32, per_request: Vec<f64>) {
+        assert_eq!(per_request.len(), self.callees[service as usize].len());
+        self.per_request[service as usize] = per_request;
     }
 
     pub fn callees(&self, service: u32) -> &[u32] {

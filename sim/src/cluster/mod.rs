@@ -8,8 +8,11 @@
 pub mod build;
 pub mod call_graph;
 pub mod cores;
+pub mod edge_rates;
 pub mod generate;
 pub mod placement;
+pub mod protocol;
+pub mod requests;
 
 pub use call_graph::CallGraph;
 
@@ -53,8 +56,11 @@ pub struct Service {
     pub namespace: u32,
     pub service_account: u32,
     pub replicas: u32,
+    /// Its HTTP ports: HTTP/1.1, HTTP/2 and gRPC (each an HTTP listener to an Envoy).
     pub http_ports: Vec<u16>,
     pub tcp_ports: Vec<u16>,
+    /// What calls to it speak (from its ports).
+    pub protocol: protocol::Protocol,
     /// Traffic to this service needs L7 policy (in `uproxy`, it passes a waypoint).
     pub l7_policy: bool,
     /// Requests per second each pod of this service serves.
@@ -93,6 +99,9 @@ pub struct Cluster {
     pub service_accounts: Vec<ServiceAccount>,
     pub services: Vec<Service>,
     pub call_graph: CallGraph,
+    /// `[[request]]` types, when the file gives them: then the services' rates and the call
+    /// graph above follow from their trees.
+    pub requests: Option<requests::RequestTypes>,
     /// The node of each pod, indexed by pod.
     pub pod_node: Vec<u32>,
     /// The service of each pod, indexed by pod.

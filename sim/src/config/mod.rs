@@ -6,6 +6,7 @@
 pub mod histogram_file;
 pub mod ranges;
 pub mod raw;
+pub mod raw_requests;
 pub mod resolve;
 
 use crate::cluster::Cluster;

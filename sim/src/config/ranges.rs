@@ -74,6 +74,12 @@ const TIME_CEILING_US: f64 = 1e8;
 /// The most any rate per pod may be: a million requests per second, far past what one pod
 /// serves, and small enough that a million pods' total stays finite in every product.
 const MAX_RATE: f64 = 1e6;
+/// The most `traffic.scale` may multiply the written rates by.
+const MAX_SCALE: f64 = 1000.0;
+/// The most calls per request one service makes to another (`per_request`).
+const MAX_PER_REQUEST: f64 = 1000.0;
+/// The most requests per second of one request type, over all its entry's pods.
+const MAX_REQUEST_RATE: f64 = 1e9;
 /// An hour, for the connection and burst windows.
 const HOUR_MS: f64 = 3.6e6;
 
@@ -195,6 +201,18 @@ pub const TCP_PORTS: Key = key(
     "tcp_ports",
     ValueRange::integers(1, 65_535),
 );
+pub const HTTP2_PORTS: Key = key(
+    "[[service]]",
+    "http2_ports",
+    "http2_ports",
+    ValueRange::integers(1, 65_535),
+);
+pub const GRPC_PORTS: Key = key(
+    "[[service]]",
+    "grpc_ports",
+    "grpc_ports",
+    ValueRange::integers(1, 65_535),
+);
 pub const SERVICE_RPS_PER_POD: Key = key(
     "[[service]]",
     "rps_per_pod",
@@ -202,6 +220,34 @@ pub const SERVICE_RPS_PER_POD: Key = key(
     ValueRange::above(0.0, MAX_RATE),
 )
 .because("a million requests per second is far past what one pod serves; totals must stay finite");
+pub const PER_REQUEST: Key = key(
+    "[[service]]",
+    "per_request",
+    "per_request",
+    ValueRange::numbers(0.0, MAX_PER_REQUEST),
+)
+.because("a service calling another a thousand times per request is a batch job, not a request; the calls of a whole request are bounded too, by the run's budget");
+pub const REQUEST_RATE: Key = key(
+    "[[request]]",
+    "rate",
+    "rate",
+    ValueRange::above(0.0, MAX_REQUEST_RATE),
+)
+.because(
+    "a billion requests per second is past the largest meshes' total; totals must stay finite",
+);
+/// `per_request` in a `[[request]]`'s call tree: the same range as in a service's `calls`.
+pub const TREE_PER_REQUEST: Key = Key {
+    section: "[[request]]",
+    ..PER_REQUEST
+};
+pub const REQUEST_PAYLOAD_BYTES: Key = key(
+    "[[request]]",
+    "payload_bytes",
+    "payload_bytes",
+    ValueRange::integers(1, 1_000_000_000),
+)
+.because("a gigabyte per request; byte totals must fit 64 bits");
 pub const SERVICE_APP_TIME_US: Key = key(
     "[[service]]",
     "app_time_us",
@@ -217,6 +263,15 @@ pub const RPS_PER_POD: Key = key(
     ValueRange::above(0.0, MAX_RATE),
 )
 .because("a million requests per second is far past what one pod serves; totals must stay finite");
+pub const SCALE: Key = key(
+    "[traffic]",
+    "scale",
+    "traffic.scale",
+    ValueRange::above(0.0, MAX_SCALE),
+)
+.because(
+    "a thousand times the written load; every scaled rate must stay within rps_per_pod's range too",
+);
 pub const PAYLOAD_BYTES: Key = key(
     "[traffic]",
     "payload_bytes",
@@ -317,7 +372,7 @@ pub const PRICE_PER_HOUR: Key = key(
 );
 
 /// Every key with a range, as docs/config.md lists them.
-pub const KEYS: [Key; 33] = [
+pub const KEYS: [Key; 40] = [
     SEED,
     NODES,
     MAX_PODS_PER_NODE_KEY,
@@ -334,9 +389,16 @@ pub const KEYS: [Key; 33] = [
     REPLICAS,
     HTTP_PORTS,
     TCP_PORTS,
+    HTTP2_PORTS,
+    GRPC_PORTS,
     SERVICE_RPS_PER_POD,
+    PER_REQUEST,
+    REQUEST_RATE,
+    TREE_PER_REQUEST,
+    REQUEST_PAYLOAD_BYTES,
     SERVICE_APP_TIME_US,
     RPS_PER_POD,
+    SCALE,
     PAYLOAD_BYTES,
     CONNECTIONS_PER_UPSTREAM,
     CONNECTION_LIFETIME_MS,

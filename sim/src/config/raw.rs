@@ -2,6 +2,7 @@
 //! checks can point at it. Unknown keys are rejected here (by serde, with their location);
 //! meaning is given in `resolve`.
 
+use super::raw_requests::{RawCall, RawRequest};
 use crate::cluster::placement::PlacementStrategy;
 use crate::engine::Scheduling;
 use crate::latency::options::ServiceTimeKind;
@@ -26,6 +27,9 @@ pub struct RawScenario {
     pub namespaces: Option<Vec<Spanned<String>>>,
     #[serde(default, rename = "service")]
     pub services: Vec<RawService>,
+    /// Request types with their call trees (`raw_requests`).
+    #[serde(default, rename = "request")]
+    pub requests: Vec<RawRequest>,
     #[serde(default)]
     pub placement: RawPlacement,
     #[serde(default)]
@@ -100,8 +104,12 @@ pub struct RawService {
     pub service_account: Option<Spanned<String>>,
     pub http_ports: Option<Vec<Spanned<i64>>>,
     pub tcp_ports: Option<Vec<Spanned<i64>>>,
+    /// HTTP/2 and gRPC ports: HTTP listeners whose calls are streams on one connection.
+    pub http2_ports: Option<Vec<Spanned<i64>>>,
+    pub grpc_ports: Option<Vec<Spanned<i64>>>,
+    /// Each a name (once per request) or `{ service, per_request }` (`raw_requests`).
     #[serde(default)]
-    pub calls: Vec<Spanned<String>>,
+    pub calls: Vec<Spanned<RawCall>>,
     #[serde(default)]
     pub l7_policy: bool,
     pub rps_per_pod: Option<Spanned<f64>>,
@@ -122,6 +130,8 @@ pub struct RawPlacement {
 #[serde(deny_unknown_fields)]
 pub struct RawTraffic {
     pub rps_per_pod: Option<Spanned<f64>>,
+    /// Multiplies every rate (`[traffic]`'s, each service's, each request type's).
+    pub scale: Option<Spanned<f64>>,
     pub payload_bytes: Option<Spanned<i64>>,
     pub connection_reuse: Option<bool>,
     pub connections_per_upstream: Option<Spanned<i64>>,

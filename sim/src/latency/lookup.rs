@@ -1,10 +1,11 @@
 //! What the event loop reads about pods and services, packed for the cache. The loop touches a
 //! random callee pod and its service on every call; read from `Cluster`, that is a 120-byte
 //! `Service` (name, ports, ...) and four separate per-pod vectors, each a cache miss of its
-//! own. Here a pod is 12 bytes (node, service, proxy) and a service 32 bytes, with its callees
-//! in one flat vector.
+//! own. Here a pod is 12 bytes (node, service, proxy) and a service 32 bytes; the calls a call
+//! makes are a node's callees in one flat vector. Without request types a node is a service
+//! (node `s` is service `s`, its callees the call graph's); with them, a node is a call in a
+//! request type's tree (`cluster::requests`), so one service has a node per place it appears.
 
-use crate::capacity::load::ServiceLoad;
 use crate::cluster::Cluster;
 use crate::traffic::{CallMode, Origin};
 
@@ -26,21 +27,32 @@ pub struct ServiceEntry {
     pub replicas: u32,
     /// The application's own time per request, rounded to ns.
     pub app_time_ns: u64,
-    /// This service's callees: `callees[callees_start..callees_end]`.
-    pub callees_start: u32,
-    pub callees_end: u32,
     /// The first of its waypoint group's replicas, or [`NONE`].
     pub waypoint_first: u32,
-    pub call_mode: CallMode,
     pub l7_policy: bool,
     /// Its requests start in its own pods (`origin = "in-pod"`).
     pub in_pod: bool,
 }
 
-/// A service called `whole + 1` times per request with probability `fraction`, else `whole`.
+/// A call's place in the call structure: its service, the calls it makes, how.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeEntry {
+    pub service: u32,
+    /// Its callees: `callees[callees_start..callees_end]`.
+    pub callees_start: u32,
+    pub callees_end: u32,
+    /// The request type whose tree it is in, or [`NONE`].
+    pub request_type: u32,
+    /// What the call carries each way.
+    pub payload_bytes: u32,
+    pub call_mode: CallMode,
+}
+
+/// A node called `whole + 1` times per call of its caller with probability `fraction`, else
+/// `whole`.
 #[derive(Debug, Clone, Copy)]
 pub struct Callee {
-    pub service: u32,
+    pub node: u32,
     pub whole: u32,
     pub fraction: f64,
 }
@@ -57,44 +69,75 @@ impl Callee {
 pub struct Lookup {
     pub pods: Vec<PodEntry>,
     pub services: Vec<ServiceEntry>,
+    pub nodes: Vec<NodeEntry>,
     pub callees: Vec<Callee>,
 }
 
 impl Lookup {
     /// Pods and services without proxies; the world fills those in as it builds stations.
-    pub fn new(cluster: &Cluster, load: &ServiceLoad) -> Self {
+    /// `payload_bytes` is `[traffic]`'s, the payload of every call outside request types.
+    pub fn new(cluster: &Cluster, payload_bytes: u64) -> Self {
         let mut callees = Vec::new();
+        let callee = |node: u32, k: f64| {
+            // `as` truncates: the floor of a non-negative number.
+            let whole = k as u32;
+            Callee {
+                node,
+                whole,
+                fraction: k - whole as f64,
+            }
+        };
+        let nodes = match &cluster.requests {
+            None => (0..cluster.services.len() as u32)
+                .map(|s| {
+                    let graph = &cluster.call_graph;
+                    let callees_start = callees.len() as u32;
+                    for (&c, &k) in graph.callees(s).iter().zip(graph.per_request(s)) {
+                        callees.push(callee(c, k));
+                    }
+                    NodeEntry {
+                        service: s,
+                        callees_start,
+                        callees_end: callees.len() as u32,
+                        request_type: NONE,
+                        payload_bytes: payload_bytes as u32,
+                        call_mode: cluster.services[s as usize].call_mode,
+                    }
+                })
+                .collect(),
+            Some(requests) => {
+                let types = requests.node_types();
+                requests
+                    .nodes
+                    .iter()
+                    .zip(types)
+                    .map(|(node, request_type)| {
+                        let callees_start = callees.len() as u32;
+                        for c in node.children() {
+                            callees.push(callee(c as u32, requests.nodes[c].per_request));
+                        }
+                        NodeEntry {
+                            service: node.service,
+                            callees_start,
+                            callees_end: callees.len() as u32,
+                            request_type,
+                            payload_bytes: node.payload_bytes as u32,
+                            call_mode: node.call_mode,
+                        }
+                    })
+                    .collect()
+            }
+        };
         let services = cluster
             .services
             .iter()
-            .enumerate()
-            .map(|(s, caller)| {
-                let callees_start = callees.len() as u32;
-                for &c in cluster.call_graph.callees(s as u32) {
-                    let callee = &cluster.services[c as usize];
-                    // Calls per request of `s` so that every pod of `c` serves its rate.
-                    let to_c_per_caller_pod = callee.rps_per_pod * callee.replicas as f64
-                        / load.caller_pods[c as usize] as f64;
-                    let k = to_c_per_caller_pod / caller.rps_per_pod;
-                    // `as` truncates: the floor of a non-negative number.
-                    let whole = k as u32;
-                    callees.push(Callee {
-                        service: c,
-                        whole,
-                        fraction: k - whole as f64,
-                    });
-                }
-                ServiceEntry {
-                    first_pod: caller.first_pod,
-                    replicas: caller.replicas,
-                    app_time_ns: (caller.app_time_us * 1000.0 + 0.5) as u64,
-                    callees_start,
-                    callees_end: callees.len() as u32,
-                    waypoint_first: NONE,
-                    call_mode: caller.call_mode,
-                    l7_policy: caller.l7_policy,
-                    in_pod: caller.origin == Origin::InPod,
-                }
+            .map(|service| ServiceEntry {
+                first_pod: service.first_pod,
+                replicas: service.replicas,
+                app_time_ns: (service.app_time_us * 1000.0 + 0.5) as u64,
+                waypoint_first: NONE,
+                l7_policy: service.l7_policy,
+                in_pod: service.origin == Origin::InPod,
             })
             .collect();
         let pods = cluster
@@ -110,6 +153,7 @@ impl Lookup {
         Lookup {
             pods,
             services,
+            nodes,
             callees,
         }
     }
@@ -130,6 +174,7 @@ mod tests {
     fn entries_stay_small() {
         assert_eq!(std::mem::size_of::<PodEntry>(), 12);
         assert!(std::mem::size_of::<ServiceEntry>() <= 32);
+        assert!(std::mem::size_of::<NodeEntry>() <= 24);
         assert_eq!(std::mem::size_of::<Callee>(), 16);
     }
 }

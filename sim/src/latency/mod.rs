@@ -166,6 +166,13 @@ pub fn run(
                 added(&r.entry_hop_latency_us, &baseline.entry_hop_latency_us);
             r.added_service_hop_latency_us =
                 added(&r.service_hop_latency_us, &baseline.service_hop_latency_us);
+            for (t, base) in r
+                .per_request_type
+                .iter_mut()
+                .zip(&baseline.per_request_type)
+            {
+                t.added_latency_us = added(&t.latency_us, &base.latency_us);
+            }
         }
     }
     Ok(results)

@@ -53,6 +53,12 @@ pub struct LatencyResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cores: Option<CoreUtilisation>,
     pub per_service: Vec<ServiceLatency>,
+    /// End to end by `[[request]]` type (absent without request types).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_request_type: Vec<RequestTypeLatency>,
+    /// The request type with the highest end-to-end p99: what an SLO is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst_p99_request_type: Option<String>,
     /// Events the engine processed, and the wall time it took (the only fields that vary from
     /// run to run with the same seed).
     pub events: u64,
@@ -97,6 +103,38 @@ pub struct StationKindLatency {
     pub band: &'static str,
     pub dropped: u64,
     pub max_queued: u32,
+}
+
+/// One request type's requests end to end, from entering the mesh to the response leaving it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestTypeLatency {
+    pub name: String,
+    /// Requests of this type started in the measured window.
+    pub requests: u64,
+    /// Of them, those that lost a call to a full proxy queue.
+    pub dropped: u64,
+    /// In µs, over the requests not dropped (`None` without any).
+    pub latency_us: Option<Percentiles>,
+    /// What the mesh adds: each percentile minus the baseline's for the same type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub added_latency_us: Option<Percentiles>,
+}
+
+impl RequestTypeLatency {
+    /// The type with the highest p99 (the first of equals), if any type has one.
+    pub fn worst_p99(types: &[RequestTypeLatency]) -> Option<String> {
+        types
+            .iter()
+            .filter_map(|t| Some((t, t.latency_us?.p99?)))
+            .fold(
+                None,
+                |worst: Option<(&RequestTypeLatency, f64)>, (t, p99)| match worst {
+                    Some((_, w)) if w >= p99 => worst,
+                    _ => Some((t, p99)),
+                },
+            )
+            .map(|(t, _)| t.name.clone())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

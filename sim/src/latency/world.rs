@@ -13,11 +13,12 @@ use super::host_cpu::{CpuJob, CpuWork, HostCpus};
 use super::lookup::{Callee, Lookup, NONE};
 use super::options::ServiceTimeKind;
 use super::plan::{LegTime, Mesh, Plan, Plans, Role, Step, JITTER_SEGMENT, JITTER_SOCKMAP};
-use super::result::{CoreUtilisation, LatencyResult, ServiceLatency, StationKindLatency};
+use super::result::{
+    CoreUtilisation, LatencyResult, RequestTypeLatency, ServiceLatency, StationKindLatency,
+};
 use super::saturation::{offered_load, Checkpoints, InFlightTrend, BUSY_UTILISATION};
 
 const _: () = assert!(JITTER_SEGMENT == 0 && JITTER_SOCKMAP == 1);
-use crate::capacity::load::ServiceLoad;
 use crate::capacity::uproxy::{waypoint_groups, waypoint_node};
 use crate::cluster::Cluster;
 use crate::config::Scenario;
@@ -29,7 +30,7 @@ use crate::engine::{
     round_ns, Bounds, Distribution, EventQueue, HistogramSet, Scheduling, SimRng, SimTime, Station,
 };
 use crate::mesh::{Architecture, MicroProxyPlacement};
-use crate::traffic::{CallMode, PayloadKind};
+use crate::traffic::{ArrivalKind, CallMode, PayloadKind};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 
@@ -112,6 +113,8 @@ impl PlanId {
 #[derive(Debug, Clone, Copy)]
 struct Call {
     parent: u32,
+    /// Its place in the call structure (`Lookup::nodes`): the calls it makes, how.
+    node: u32,
     service: u32,
     pod: u32,
     src_pod: u32,
@@ -191,6 +194,12 @@ pub struct World<'a> {
     lookup: Lookup,
     waypoint_replicas: u32,
     arrivals: Arrivals,
+    /// The pod and the node a request of each arrival source starts at (`Arrivals` hands
+    /// out the source's index, which it was given in place of a pod).
+    source_pod: Vec<u32>,
+    source_node: Vec<u32>,
+    /// Payload of each node over `[traffic]`'s, which the plans' wire times are for.
+    payload_scale: Vec<f64>,
     calls: Vec<Call>,
     free: Vec<u32>,
     /// The walk's stack, kept between walks for its allocation.
@@ -211,6 +220,10 @@ pub struct World<'a> {
     // when its response is scheduled; its per-service counter (among hundreds of services,
     // the one set too large for the cache) is prefetched then, and recorded at `Done`.
     end_to_end: HistogramSet,
+    /// End to end by request type, with requests and drops (none without request types).
+    per_type: HistogramSet,
+    type_requests: Vec<u64>,
+    type_dropped: Vec<u64>,
     hop: HistogramSet,
     entry_hop: HistogramSet,
     service_hop: HistogramSet,
@@ -295,18 +308,14 @@ impl<'a> World<'a> {
             }
         });
 
-        let load = ServiceLoad::new(cluster, 1);
-        let sources: Vec<_> = cluster
-            .services
+        let lookup = Lookup::new(cluster, scenario.traffic.payload_bytes);
+        let (sources, source_pod, source_node) = arrival_sources(cluster);
+        let payload_scale = lookup
+            .nodes
             .iter()
-            .enumerate()
-            .filter(|(s, _)| load.caller_pods[*s] == 0)
-            .flat_map(|(_, service)| {
-                service
-                    .pods()
-                    .map(move |pod| (pod, service.arrivals, service.rps_per_pod))
-            })
+            .map(|n| n.payload_bytes as f64 / scenario.traffic.payload_bytes as f64)
             .collect();
+        let types = cluster.requests.as_ref().map_or(0, |r| r.types.len());
         let traffic = &scenario.traffic;
         let arrivals = Arrivals::new(
             &sources,
@@ -330,9 +339,12 @@ impl<'a> World<'a> {
             hold_factor,
             mtls_ns,
             mtls_record_ns,
-            lookup: Lookup::new(cluster, &load),
+            lookup,
             waypoint_replicas: scenario.mesh.waypoint_replicas,
             arrivals,
+            source_pod,
+            source_node,
+            payload_scale,
             calls: Vec::new(),
             free: Vec::new(),
             walks: Vec::new(),
@@ -349,6 +361,9 @@ impl<'a> World<'a> {
             station_node: Vec::new(),
             app_cpu_ns: round_ns(costs.app.request_cpu_us * 1000.0),
             end_to_end: HistogramSet::new(1, Bounds::PRECISE),
+            per_type: HistogramSet::new(types, Bounds::PRECISE),
+            type_requests: vec![0; types],
+            type_dropped: vec![0; types],
             hop: HistogramSet::new(1, Bounds::PRECISE),
             entry_hop: HistogramSet::new(1, Bounds::PRECISE),
             service_hop: HistogramSet::new(1, Bounds::PRECISE),
@@ -561,10 +576,14 @@ impl<'a> World<'a> {
     }
 
     fn on_arrival(&mut self, now: SimTime, source: u32) {
-        let (pod, next) = self.arrivals.arrive(source, now, &mut self.rng);
+        let (index, next) = self.arrivals.arrive(source, now, &mut self.rng);
         if next.0 < self.end_ns {
             self.queue.schedule(next, Event::Arrival(source));
         }
+        let (pod, node) = (
+            self.source_pod[index as usize],
+            self.source_node[index as usize],
+        );
         let service = self.lookup.pods[pod as usize].service;
         let entry = &self.lookup.services[service as usize];
         let plan = if entry.in_pod {
@@ -574,7 +593,7 @@ impl<'a> World<'a> {
         } else {
             PlanId::External
         };
-        let id = self.new_call(NONE, service, pod, NONE, plan, now.0);
+        let id = self.new_call(NONE, node, pod, NONE, plan, now.0);
         self.walk(id, now.0);
     }
 
@@ -585,12 +604,13 @@ impl<'a> World<'a> {
     fn new_call(
         &mut self,
         parent: u32,
-        service: u32,
+        node: u32,
         pod: u32,
         src_pod: u32,
         plan: PlanId,
         t: u64,
     ) -> u32 {
+        let service = self.lookup.nodes[node as usize].service;
         let tenant = if src_pod == NONE {
             service
         } else {
@@ -602,6 +622,7 @@ impl<'a> World<'a> {
         };
         let call = Call {
             parent,
+            node,
             service,
             pod,
             src_pod,
@@ -634,8 +655,9 @@ impl<'a> World<'a> {
     }
 
     /// A call from `parent`'s pod to a replica of `service`, issued at `t`; the caller walks it.
-    fn call_service(&mut self, parent: u32, service: u32, t: u64) -> u32 {
+    fn call_service(&mut self, parent: u32, node: u32, t: u64) -> u32 {
         let src_pod = self.calls[parent as usize].pod;
+        let service = self.lookup.nodes[node as usize].service;
         let s = self.lookup.services[service as usize];
         let pod = s.first_pod + self.rng.gen_range(0..s.replicas);
         let same_node =
@@ -647,18 +669,19 @@ impl<'a> World<'a> {
         } else {
             PlanId::CrossNode
         };
-        self.new_call(parent, service, pod, src_pod, plan, t)
+        self.new_call(parent, node, pod, src_pod, plan, t)
     }
 
     /// One leg's one-way time with its jitter drawn: its mean times the jitter, plus the
     /// payload on the wire.
-    fn leg_ns_with_jitter(&mut self, leg: LegTime, jitter: f64) -> f64 {
+    /// A leg's time for a call whose payload is `scale` × `[traffic]`'s.
+    fn leg_ns_with_jitter(&mut self, leg: LegTime, jitter: f64, scale: f64) -> f64 {
         // A fixed payload's wire time is in the plan (zero on node-local legs): no branch on
         // the leg's kind, which no predictor guesses well.
-        let mut ns = leg.mean_ns * jitter + leg.wire_ns;
+        let mut ns = leg.mean_ns * jitter + leg.wire_ns * scale;
         let traffic = &self.scenario.traffic;
         if traffic.payload == PayloadKind::Exponential && leg.cross_node {
-            let mean_bytes = traffic.payload_bytes as f64;
+            let mean_bytes = traffic.payload_bytes as f64 * scale;
             let bytes = -mean_bytes * (1.0 - self.rng.gen::<f64>()).ln();
             ns += bytes * self.scenario.models.latency.wire_ns_per_byte();
         }
@@ -766,8 +789,10 @@ impl<'a> World<'a> {
             if let Step::Proxy { mtls: true, .. } = step {
                 // Encrypting the request's and response's records, and a new connection's
                 // handshake, delay the request and cost the worker as much.
-                ns += self.mtls_record_ns[kind];
-                held += self.mtls_record_ns[kind];
+                let record_ns = self.mtls_record_ns[kind]
+                    * self.payload_scale[self.calls[id as usize].node as usize];
+                ns += record_ns;
+                held += record_ns;
                 if self.new_connections {
                     ns += self.mtls_ns[kind];
                     held += self.mtls_ns[kind];
@@ -829,7 +854,8 @@ impl<'a> World<'a> {
                 cpus.kernel(host, kernel);
             }
         }
-        self.leg_ns_with_jitter(leg, jitter)
+        let scale = self.payload_scale[self.calls[id as usize].node as usize];
+        self.leg_ns_with_jitter(leg, jitter, scale)
     }
 
     /// A call asks its job's host for a core.
@@ -925,8 +951,8 @@ impl<'a> World<'a> {
     /// The application, its own work done at `t`, issues its first sequential call or its
     /// parallel calls onto the walk's stack, or, with none, answers.
     fn issue_calls(&mut self, id: u32, t: u64, stack: &mut Vec<Walk>) {
-        let service = self.calls[id as usize].service as usize;
-        match self.lookup.services[service].call_mode {
+        let node = self.calls[id as usize].node as usize;
+        match self.lookup.nodes[node].call_mode {
             CallMode::Sequential => match self.next_sequential_callee(id) {
                 Some(callee) => {
                     let child = self.call_service(id, callee, t);
@@ -945,9 +971,9 @@ impl<'a> World<'a> {
 
     /// The service a sequential call's application calls next, if any is left.
     fn next_sequential_callee(&mut self, id: u32) -> Option<u32> {
-        let service = self.calls[id as usize].service as usize;
+        let node = self.calls[id as usize].node as usize;
         let (start, end) = {
-            let s = &self.lookup.services[service];
+            let s = &self.lookup.nodes[node];
             (s.callees_start as usize, s.callees_end as usize)
         };
         loop {
@@ -956,7 +982,7 @@ impl<'a> World<'a> {
             let next = start + call.next_callee as usize;
             if call.repeats_left > 0 {
                 call.repeats_left -= 1;
-                return Some(self.lookup.callees[next - 1].service);
+                return Some(self.lookup.callees[next - 1].node);
             }
             if next == end {
                 return None;
@@ -972,9 +998,9 @@ impl<'a> World<'a> {
     /// new call's walk (and everything it issues) comes first, as each call is walked as it
     /// is issued. With every call issued, an application that issued none answers.
     fn fan_out(&mut self, id: u32, t: u64, stack: &mut Vec<Walk>) {
-        let service = self.calls[id as usize].service as usize;
+        let node = self.calls[id as usize].node as usize;
         let (start, end) = {
-            let s = &self.lookup.services[service];
+            let s = &self.lookup.nodes[node];
             (s.callees_start as usize, s.callees_end as usize)
         };
         loop {
@@ -982,7 +1008,7 @@ impl<'a> World<'a> {
             let next = start + call.next_callee as usize;
             if call.repeats_left > 0 {
                 call.repeats_left -= 1;
-                let callee = self.lookup.callees[next - 1].service;
+                let callee = self.lookup.callees[next - 1].node;
                 let child = self.call_service(id, callee, t);
                 stack.push(Walk::FanOut(id, t));
                 stack.push(Walk::Steps(child, t));
@@ -1070,6 +1096,15 @@ impl<'a> World<'a> {
             if measured {
                 self.requests += 1;
                 let total = now.0 - call.started;
+                let request_type = self.lookup.nodes[call.node as usize].request_type;
+                if request_type != NONE {
+                    self.type_requests[request_type as usize] += 1;
+                    if call.failed {
+                        self.type_dropped[request_type as usize] += 1;
+                    } else {
+                        self.per_type.record_ns(request_type as usize, total);
+                    }
+                }
                 if call.failed {
                     self.dropped += 1;
                 } else {
@@ -1083,8 +1118,8 @@ impl<'a> World<'a> {
         }
         let parent = call.parent;
         self.calls[parent as usize].failed |= call.failed;
-        let service = self.calls[parent as usize].service as usize;
-        let finished = match self.lookup.services[service].call_mode {
+        let node = self.calls[parent as usize].node as usize;
+        let finished = match self.lookup.nodes[node].call_mode {
             CallMode::Sequential => match self.next_sequential_callee(parent) {
                 Some(callee) => {
                     let child = self.call_service(parent, callee, now.0);
@@ -1178,6 +1213,21 @@ impl<'a> World<'a> {
                 latency_us: h.percentiles(),
             })
             .collect();
+        let per_request_type = self
+            .cluster
+            .requests
+            .iter()
+            .flat_map(|r| &r.types)
+            .enumerate()
+            .map(|(t, ty)| RequestTypeLatency {
+                name: ty.name.clone(),
+                requests: self.type_requests[t],
+                dropped: self.type_dropped[t],
+                latency_us: self.per_type.histogram(t).percentiles(),
+                added_latency_us: None,
+            })
+            .collect::<Vec<_>>();
+        let worst_p99_request_type = RequestTypeLatency::worst_p99(&per_request_type);
         let end_to_end = self.end_to_end.histogram(0);
         let hop = self.hop.histogram(0);
         let entry_hop = self.entry_hop.histogram(0);
@@ -1200,6 +1250,8 @@ impl<'a> World<'a> {
             proxies: stations,
             cores,
             per_service,
+            per_request_type,
+            worst_p99_request_type,
             events: self.queue.popped(),
             wall_seconds,
             end_to_end,
@@ -1209,6 +1261,43 @@ impl<'a> World<'a> {
             ..LatencyResult::default()
         }
     }
+}
+
+/// Where requests enter the mesh: each pod of an entry, with its arrival process and rate
+/// (tagged with its index in place of a pod for `Arrivals`), and its pod and the node its
+/// requests start at. Without request types the entries are the services nobody calls, each
+/// at its own rate; with them, each type's entry at the type's rate shared among its pods.
+type Sources = (Vec<(u32, ArrivalKind, f64)>, Vec<u32>, Vec<u32>);
+
+fn arrival_sources(cluster: &Cluster) -> Sources {
+    let mut sources = Vec::new();
+    let mut pods = Vec::new();
+    let mut nodes = Vec::new();
+    match &cluster.requests {
+        None => {
+            for (s, service) in cluster.services.iter().enumerate() {
+                if cluster.call_graph.callers(s as u32).is_empty() {
+                    for pod in service.pods() {
+                        sources.push((sources.len() as u32, service.arrivals, service.rps_per_pod));
+                        pods.push(pod);
+                        nodes.push(s as u32);
+                    }
+                }
+            }
+        }
+        Some(requests) => {
+            for ty in &requests.types {
+                let entry = &cluster.services[requests.nodes[ty.root as usize].service as usize];
+                for pod in entry.pods() {
+                    let rate = ty.rate / entry.replicas as f64;
+                    sources.push((sources.len() as u32, ty.arrivals, rate));
+                    pods.push(pod);
+                    nodes.push(ty.root);
+                }
+            }
+        }
+    }
+    (sources, pods, nodes)
 }
 
 fn round4(v: f64) -> f64 {

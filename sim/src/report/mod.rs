@@ -5,6 +5,7 @@ pub mod csv;
 pub mod json_precision;
 pub mod plot;
 pub mod plot_scale;
+pub mod request_types;
 pub mod table;
 pub mod units;
 

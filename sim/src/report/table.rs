@@ -342,6 +342,7 @@ pub fn render(report: &Report) -> String {
         out.push_str(&line);
         out.push('\n');
     }
+    out.push_str(&super::request_types::section(report, &headers));
     out
 }
 

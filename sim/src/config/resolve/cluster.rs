@@ -5,6 +5,7 @@
 use super::Resolver;
 use crate::cluster::build::{self, ClusterSpec, ServiceSpec, ServiceSpecs};
 use crate::cluster::generate::ShortForm;
+use crate::cluster::protocol::Protocol;
 use crate::cluster::{CallGraph, Cluster, NodeGroup, Service, MAX_CALLS, MAX_NODES, MAX_PODS};
 use crate::config::ranges;
 use crate::config::raw::{self, RawScenario, RawService};
@@ -32,6 +33,7 @@ impl Resolver {
         let traffic = traffic?;
         let short_form = c.pods_per_node.is_some() || c.services.is_some();
         let (services, calls) = if short_form {
+            self.requests_need_listed_services(raw);
             let form = self.short_form(raw, &node_groups)?;
             (ServiceSpecs::Generated(form), Vec::new())
         } else {
@@ -58,9 +60,15 @@ impl Resolver {
             return None;
         }
         // The short form's generator calls only later services: its graph has no cycle.
+        // Request types' trees may visit services in a cycle; each tree is finite.
+        let mut requests = None;
         if let ServiceSpecs::Listed { services, .. } = &services {
-            self.acyclic(services, &calls, cluster_span)?;
-            self.in_pod_origins_are_uncalled(services, &calls)?;
+            if raw.requests.is_empty() {
+                self.acyclic(services, &calls, cluster_span)?;
+                self.in_pod_origins_are_uncalled(services, &calls)?;
+            } else {
+                requests = Some(self.request_types(raw, services, traffic)?);
+            }
         }
         let cores = self.cores(c)?;
         let spec = ClusterSpec {
@@ -68,8 +76,11 @@ impl Resolver {
             services,
             placement: raw.placement.strategy,
             cores,
+            requests,
         };
-        Some(build::build(spec, traffic, seed))
+        let cluster = build::build(spec, traffic, seed);
+        self.derived_rates_in_range(raw, &cluster)?;
+        Some(cluster)
     }
 
     /// A cycle in the listed calls is an error at the call that closes it.
@@ -340,7 +351,7 @@ impl Resolver {
                 .as_ref()
                 .map_or(name, |sa| sa.get_ref().as_str());
             let replicas = self.integer32(&s.replicas, &ranges::REPLICAS);
-            let (http_ports, tcp_ports) = self.ports(s);
+            let (http_ports, tcp_ports, protocol) = self.ports(s);
             let rps = self.number_or(
                 &s.rps_per_pod,
                 &ranges::SERVICE_RPS_PER_POD,
@@ -361,6 +372,7 @@ impl Resolver {
                     replicas,
                     http_ports,
                     tcp_ports,
+                    protocol,
                     l7_policy: s.l7_policy,
                     rps_per_pod,
                     call_mode: s.call_mode.unwrap_or(traffic.call_mode),
@@ -390,41 +402,12 @@ impl Resolver {
             );
             return None;
         }
-        let mut calls = Vec::new();
-        for s in &raw.services {
-            let Some(&(from, _)) = index.get(s.name.get_ref().as_str()) else {
-                continue;
-            };
-            let mut seen = Vec::new();
-            for call in &s.calls {
-                match index.get(call.get_ref().as_str()) {
-                    None => self.error(
-                        call.span(),
-                        format!(
-                            "service `{}` calls `{}`, which is not defined; define it with [[service]] name = \"{}\"",
-                            s.name.get_ref(),
-                            call.get_ref(),
-                            call.get_ref()
-                        ),
-                    ),
-                    Some(&(to, _)) if seen.contains(&to) => self.error(
-                        call.span(),
-                        format!("service `{}` calls `{}` twice", s.name.get_ref(), call.get_ref()),
-                    ),
-                    Some(&(to, _)) => {
-                        seen.push(to);
-                        calls.push(Call(from, to, call.span()));
-                    }
-                }
-            }
-        }
-        if !self.problems.is_empty() {
-            return None;
-        }
+        let (calls, per_request) = self.listed_calls(raw, &index)?;
         let listed = ServiceSpecs::Listed {
             namespaces,
             services,
             calls: calls.iter().map(|c| (c.0, c.1)).collect(),
+            per_request,
         };
         Some((listed, calls))
     }
@@ -455,7 +438,9 @@ impl Resolver {
         Some(namespaces.len() as u32 - 1)
     }
 
-    fn ports(&mut self, s: &RawService) -> (Vec<u16>, Vec<u16>) {
+    /// The service's HTTP ports (HTTP/1.1, HTTP/2 and gRPC), its TCP ports, and what calls to
+    /// it speak (`cluster::protocol`).
+    fn ports(&mut self, s: &RawService) -> (Vec<u16>, Vec<u16>, Protocol) {
         let mut all: Vec<u16> = Vec::new();
         let mut check = |resolver: &mut Self,
                          list: &Option<Vec<Spanned<i64>>>,
@@ -475,18 +460,41 @@ impl Resolver {
             }
             out
         };
-        let http = check(self, &s.http_ports, &ranges::HTTP_PORTS);
+        let mut http = check(self, &s.http_ports, &ranges::HTTP_PORTS);
+        let http2 = check(self, &s.http2_ports, &ranges::HTTP2_PORTS);
+        let grpc = check(self, &s.grpc_ports, &ranges::GRPC_PORTS);
         let tcp = check(self, &s.tcp_ports, &ranges::TCP_PORTS);
-        if s.http_ports.is_none() && s.tcp_ports.is_none() {
-            return (vec![Service::DEFAULT_HTTP_PORT], vec![]);
+        let listed = [&s.http_ports, &s.http2_ports, &s.grpc_ports, &s.tcp_ports];
+        if listed.iter().all(|l| l.is_none()) {
+            return (vec![Service::DEFAULT_HTTP_PORT], vec![], Protocol::Http1);
         }
+        let protocol = if !grpc.is_empty() {
+            Protocol::Grpc
+        } else if !http2.is_empty() {
+            Protocol::Http2
+        } else if !http.is_empty() {
+            Protocol::Http1
+        } else {
+            Protocol::Tcp
+        };
+        // Every HTTP port is an HTTP listener to an Envoy, whichever version it speaks.
+        http.extend(http2);
+        http.extend(grpc);
         if http.is_empty() && tcp.is_empty() && self.problems.is_empty() {
             self.error(
                 s.name.span(),
                 format!("service `{}` has no ports", s.name.get_ref()),
             );
+        } else if http.is_empty() && s.l7_policy {
+            self.error(
+                s.name.span(),
+                format!(
+                    "service `{}` is under L7 policy but has only tcp_ports: plain TCP is L4 only (proxies pass it on without parsing it, waypoints do not see it); give it http_ports, http2_ports or grpc_ports, or remove l7_policy",
+                    s.name.get_ref()
+                ),
+            );
         }
-        (http, tcp)
+        (http, tcp, protocol)
     }
 }
 
@@ -499,4 +507,4 @@ fn too_many_pods(pods: u64) -> String {
 }
 
 /// A call from one service to another, with the span of the callee's name.
-struct Call(u32, u32, Range<usize>);
+pub(super) struct Call(pub u32, pub u32, pub Range<usize>);

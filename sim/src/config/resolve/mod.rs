@@ -6,8 +6,11 @@
 mod bill;
 mod cluster;
 mod cores;
+mod edges;
 mod models;
 mod options;
+mod requests;
+mod scale;
 mod workload;
 
 use super::ranges::{self, Key};
@@ -200,13 +203,16 @@ impl Resolver {
         };
         let latency = latency?;
         self.cpu_covers_service_time(&models, &latency, &raw.models)?;
+        let mut cluster = cluster?;
+        let traffic = traffic?;
+        self.scale_rates(raw, &mut cluster, traffic.scale);
         Some((
             Scenario {
                 name,
                 file: self.file().to_path_buf(),
                 seed,
-                cluster: cluster?,
-                traffic: traffic?,
+                cluster,
+                traffic,
                 mesh: mesh?,
                 models,
                 latency,

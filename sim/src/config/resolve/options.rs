@@ -20,6 +20,7 @@ impl Resolver {
             &ranges::RPS_PER_POD,
             Traffic::DEFAULT_RPS_PER_POD,
         );
+        let scale = self.number_or(&raw.scale, &ranges::SCALE, Traffic::DEFAULT_SCALE);
         let payload_bytes = match &raw.payload_bytes {
             Some(v) => self.integer(v, &ranges::PAYLOAD_BYTES),
             None => Some(Traffic::DEFAULT_PAYLOAD_BYTES),
@@ -51,6 +52,7 @@ impl Resolver {
         );
         Some(Traffic {
             rps_per_pod: rps_per_pod?,
+            scale: scale?,
             payload_bytes: payload_bytes?,
             connection_reuse: raw
                 .connection_reuse

@@ -27,11 +27,17 @@ impl Resolver {
             let within = calls.mean <= MAX_CALLS_PER_REQUEST;
             if !within {
                 let name = &scenario.cluster.services[calls.service as usize].name;
-                // The entry service as written, or the short form's count of calls.
-                let span = raw
-                    .services
-                    .get(calls.service as usize)
-                    .map(|s| s.name.span())
+                // The request type or entry service as written, or the short form's count of
+                // calls.
+                let span = calls
+                    .request_type
+                    .and_then(|t| raw.requests.get(t as usize))
+                    .map(|r| r.name.span())
+                    .or_else(|| {
+                        raw.services
+                            .get(calls.service as usize)
+                            .map(|s| s.name.span())
+                    })
                     .or_else(|| {
                         let c = raw.cluster.get_ref();
                         c.calls_per_service
@@ -40,16 +46,23 @@ impl Resolver {
                             .map(|v| v.span())
                     })
                     .unwrap_or_else(|| raw.cluster.span());
-                self.error(
-                    span,
-                    format!(
-                        "one request to `{name}` makes about {} calls; the simulation allows {} per request (a request's calls can be in flight at once). \
-                         A service calls each callee (its load ÷ its callers' pods) ÷ the caller's rps_per_pod times per request: \
-                         make the callers' rps_per_pod closer to their callees' loads, or run the capacity model alone (--no-latency)",
+                let how = match calls.request_type {
+                    Some(t) => format!(
+                        "one request of type `{}` makes about {} calls; the simulation allows {} per request (a request's calls can be in flight at once). \
+                         Its calls multiply down its tree by their per_request counts: lower them, or run the capacity model alone (--no-latency)",
+                        raw.requests.get(t as usize).map_or("?", |r| r.name.get_ref().as_str()),
                         approximately(calls.mean),
                         approximately(MAX_CALLS_PER_REQUEST)
                     ),
-                );
+                    None => format!(
+                        "one request to `{name}` makes about {} calls; the simulation allows {} per request (a request's calls can be in flight at once). \
+                         A service calls each callee (its load ÷ its callers' pods) ÷ the caller's rps_per_pod times per request, or per_request times where the file says: \
+                         make the callers' rps_per_pod closer to their callees' loads or lower the per_request counts, or run the capacity model alone (--no-latency)",
+                        approximately(calls.mean),
+                        approximately(MAX_CALLS_PER_REQUEST)
+                    ),
+                };
+                self.error(span, how);
                 return;
             }
         }
