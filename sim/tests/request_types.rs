@@ -191,3 +191,39 @@ fn the_online_shops_checkout_calls_currency_three_times_per_request() {
         .unwrap();
     assert_eq!(graph.per_request(checkout)[at], 3.0);
 }
+
+#[test]
+fn a_calls_payload_is_what_crosses_the_wire() {
+    // The same call with a 1 KB and a 1 MB payload: the larger adds its bytes' wire time on
+    // the cross-node leg there and back (the kernel model's wire_gbps), over a millisecond.
+    // Packed two pods a node, the front end and social-graph never share one.
+    let services = SERVICES.replace("nodes = 3", "nodes = 3\nmax_pods_per_node = 2")
+        + "\n[placement]\nstrategy = \"pack\"\n";
+    let scenario = load_str(&format!(
+        r#"{services}
+[[request]]
+name = "small"
+entry = "frontend"
+rate = 50.0
+calls = [{{ service = "social-graph", payload_bytes = 1000 }}]
+
+[[request]]
+name = "large"
+entry = "frontend"
+rate = 50.0
+calls = [{{ service = "social-graph", payload_bytes = 1000000 }}]
+"#
+    ))
+    .unwrap();
+    let report = simulate(&scenario);
+    let baseline = report.baseline.as_ref().unwrap();
+    let p50 = |t: usize| {
+        baseline.per_request_type[t]
+            .latency_us
+            .unwrap()
+            .p50
+            .unwrap()
+    };
+    assert!(p50(1) > p50(0) + 1000.0, "{} vs {}", p50(1), p50(0));
+    assert_eq!(baseline.worst_p99_request_type.as_deref(), Some("large"));
+}

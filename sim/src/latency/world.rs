@@ -198,7 +198,9 @@ pub struct World<'a> {
     /// out the source's index, which it was given in place of a pod).
     source_pod: Vec<u32>,
     source_node: Vec<u32>,
-    /// Payload of each node over `[traffic]`'s, which the plans' wire times are for.
+    /// Payload of each node over `[traffic]`'s, which the plans' wire times are for; empty
+    /// (every call at `[traffic]`'s payload) without request types, which the hot loop then
+    /// does not look up.
     payload_scale: Vec<f64>,
     calls: Vec<Call>,
     free: Vec<u32>,
@@ -310,11 +312,15 @@ impl<'a> World<'a> {
 
         let lookup = Lookup::new(cluster, scenario.traffic.payload_bytes);
         let (sources, source_pod, source_node) = arrival_sources(cluster);
-        let payload_scale = lookup
-            .nodes
-            .iter()
-            .map(|n| n.payload_bytes as f64 / scenario.traffic.payload_bytes as f64)
-            .collect();
+        // Only request types give calls payloads of their own.
+        let payload_scale = match &cluster.requests {
+            Some(_) => lookup
+                .nodes
+                .iter()
+                .map(|n| n.payload_bytes as f64 / scenario.traffic.payload_bytes as f64)
+                .collect(),
+            None => Vec::new(),
+        };
         let types = cluster.requests.as_ref().map_or(0, |r| r.types.len());
         let traffic = &scenario.traffic;
         let arrivals = Arrivals::new(
@@ -674,6 +680,15 @@ impl<'a> World<'a> {
 
     /// One leg's one-way time with its jitter drawn: its mean times the jitter, plus the
     /// payload on the wire.
+    /// A call's payload over `[traffic]`'s.
+    fn payload_scale_of(&self, id: u32) -> f64 {
+        if self.payload_scale.is_empty() {
+            1.0
+        } else {
+            self.payload_scale[self.calls[id as usize].node as usize]
+        }
+    }
+
     /// A leg's time for a call whose payload is `scale` × `[traffic]`'s.
     fn leg_ns_with_jitter(&mut self, leg: LegTime, jitter: f64, scale: f64) -> f64 {
         // A fixed payload's wire time is in the plan (zero on node-local legs): no branch on
@@ -789,8 +804,7 @@ impl<'a> World<'a> {
             if let Step::Proxy { mtls: true, .. } = step {
                 // Encrypting the request's and response's records, and a new connection's
                 // handshake, delay the request and cost the worker as much.
-                let record_ns = self.mtls_record_ns[kind]
-                    * self.payload_scale[self.calls[id as usize].node as usize];
+                let record_ns = self.mtls_record_ns[kind] * self.payload_scale_of(id);
                 ns += record_ns;
                 held += record_ns;
                 if self.new_connections {
@@ -854,7 +868,7 @@ impl<'a> World<'a> {
                 cpus.kernel(host, kernel);
             }
         }
-        let scale = self.payload_scale[self.calls[id as usize].node as usize];
+        let scale = self.payload_scale_of(id);
         self.leg_ns_with_jitter(leg, jitter, scale)
     }
 

@@ -37,6 +37,8 @@ pub enum MeshError {
         architecture: String,
         reason: &'static str,
     },
+    #[error("the cluster file has [[request]] types (`{first}` first), which the testbed does not build yet: its workloads call per service, not per place in a request's tree; describe the calls per service (calls = [{{ service, per_request }}]) to run it here")]
+    RequestTypes { first: String },
     #[error("bad option: {0}")]
     Option(String),
     #[error("a mesh with prefix {prefix} exists ({found}): stop it, or remove what a killed run left with `meshtwin-testbed down --prefix {prefix}`")]

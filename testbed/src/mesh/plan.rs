@@ -147,20 +147,22 @@ impl Plan {
                 host,
             });
         }
-        // The calls per request and their counts: the simulator's own table.
+        // The calls per request and their counts: the simulator's own table, in which each
+        // service is a node of its own (without request types, which `limits` refuses).
         let load = ServiceLoad::new(cluster, traffic.connections_per_upstream);
-        let lookup = Lookup::new(cluster, &load);
+        let lookup = Lookup::new(cluster, traffic.payload_bytes);
         let services = cluster
             .services
             .iter()
             .enumerate()
             .map(|(index, service)| {
-                let entry = &lookup.services[index];
+                let entry = &lookup.nodes[index];
+                debug_assert_eq!(entry.service as usize, index);
                 let calls = lookup.callees
                     [entry.callees_start as usize..entry.callees_end as usize]
                     .iter()
                     .map(|callee| {
-                        let c = callee.service as usize;
+                        let c = lookup.nodes[callee.node as usize].service as usize;
                         Call {
                             service: cluster.services[c].name.clone(),
                             address: SocketAddrV4::new(

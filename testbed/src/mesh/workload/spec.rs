@@ -42,7 +42,7 @@ impl Call {
     /// The simulator's count for a uniform draw in [0, 1).
     pub fn count(&self, uniform: f64) -> u32 {
         sim::latency::lookup::Callee {
-            service: 0,
+            node: 0,
             whole: self.whole,
             fraction: self.fraction,
         }
