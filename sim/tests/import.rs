@@ -286,7 +286,12 @@ fn an_unreachable_prometheus_names_the_url_and_the_query() {
         err.contains(&url) && err.contains("istio_requests_total{reporter=\"source\"}[5m]"),
         "{err}"
     );
-    assert!(err.contains("cannot connect"), "{err}");
+    // Refused, as a rule; another process may take the freed port meanwhile (tests run in
+    // parallel), and then the answer is not Prometheus's.
+    assert!(
+        err.contains("cannot connect") || err.contains("cannot read the response"),
+        "{err}"
+    );
     let empty = Scratch::write(
         "empty-response",
         r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#,
