@@ -74,11 +74,23 @@ struct Counts {
     agent: u64,
     /// Every other series of `meshtwin_http_requests_total`, and every unparsed message.
     agent_other: u64,
+    /// Exchanges reported as not counted, a few per thousand under wrk on the VM tests' slow
+    /// kernels: a head split across two sends (the documented limit), or a response sent after
+    /// its client had closed (`no_request`: wrk closes its connections when its time is up,
+    /// requests in flight; the close forgets the connection's pending requests, and nginx still
+    /// logs the answer it wrote to the kernel). Reported, never silent.
+    split: u64,
+    /// Messages reported as not counted for any other reason.
     unparsed: u64,
     /// Requests nginx logged as answered: status 200 with body bytes written (a response that
     /// wrk's closing socket refused never reached sendmsg, so the kernel never saw it).
     nginx: u64,
     nginx_other: u64,
+}
+
+/// An unparsed series whose exchanges the test accepts as reported rather than counted.
+fn reported(series: &str) -> bool {
+    series.contains(r#"reason="split""#) || series.contains(r#"reason="no_request""#)
 }
 
 fn counts(metrics_text: &str, nginx: &Nginx) -> Counts {
@@ -106,8 +118,14 @@ fn counts(metrics_text: &str, nginx: &Nginx) -> Counts {
             .filter(|(n, _)| n != get_2xx)
             .map(|(_, v)| v)
             .sum(),
+        split: series("meshtwin_http_unparsed_messages_total{")
+            .iter()
+            .filter(|(n, _)| reported(n))
+            .map(|(_, v)| v)
+            .sum(),
         unparsed: series("meshtwin_http_unparsed_messages_total{")
             .iter()
+            .filter(|(n, _)| !reported(n))
             .map(|(_, v)| v)
             .sum(),
         nginx: log
@@ -226,22 +244,34 @@ fn counts_equal_nginx(test: &'static str, tag: &str, bypass: bool) {
         }
         // nginx logs after it writes; the last lines may lag the client by a moment.
         let mut after = now(&world);
+        // Every answered GET is counted, or reported (never silently missed).
+        let accounted = |before: &Counts, after: &Counts| {
+            after.agent - before.agent + after.split - before.split
+        };
         probes::eventually(Duration::from_secs(5), || {
             after = now(&world);
-            after.agent - before.agent == after.nginx - before.nginx
+            accounted(&before, &after) == after.nginx - before.nginx
         });
         assert!(after.nginx > before.nginx, "{phase}: nginx logged nothing");
         assert_eq!(
-            after.agent - before.agent,
+            accounted(&before, &after),
             after.nginx - before.nginx,
-            "{phase} (bypass {bypass}): the agent counted GET 2xx, nginx logged answered GETs\nbefore {before:?}\nafter {after:?}\n{}",
-            nginx.error_log()
+            "{phase} (bypass {bypass}): the agent counted GET 2xx (and reported split or unmatched ones), nginx logged answered GETs\nbefore {before:?}\nafter {after:?}\n{}\n{}",
+            nginx.error_log(),
+            probes::scrape(&world.node.ns, &metrics)
         );
         assert_eq!(
             (after.agent_other, after.unparsed),
             (0, 0),
-            "{phase}: nothing else counted, nothing unparsed: {after:?}\n{}",
+            "{phase}: nothing else counted, nothing unparsed but split or unmatched: {after:?}\n{}",
             probes::scrape(&world.node.ns, &metrics)
+        );
+        // Reported exchanges are the exception: at most 1% of a phase's requests.
+        assert!(
+            (after.split - before.split) * 100 <= after.nginx - before.nginx,
+            "{phase}: {} of {} reported split or unmatched: {after:?}",
+            after.split - before.split,
+            after.nginx - before.nginx
         );
         before = after;
     }
