@@ -21,7 +21,7 @@
 //! use meshtwin_testbed::mesh::{self, MeshOptions};
 //! use sim::{config::{load, LoadOptions}, cost_model::Catalog, mesh::Architecture};
 //! let catalog = Catalog::embedded();
-//! let (scenario, _) = load("chain.toml".as_ref(), &LoadOptions { seed: None, catalog: &catalog })
+//! let (scenario, _) = load("chain.toml".as_ref(), &LoadOptions::new(&catalog))
 //!     .map_err(|d| d.to_string())?;
 //! let running = mesh::up(&scenario, &MeshOptions::new(Some(Architecture::Sidecar)))?;
 //! for entry in running.entries() {
