@@ -220,6 +220,11 @@ const NULLABLE: &[&str] = &[
     "added_latency_us",
     "hop_latency_us",
     "added_hop_latency_us",
+    // No entry hop when requests start in their pods; no service hop without calls.
+    "entry_hop_latency_us",
+    "added_entry_hop_latency_us",
+    "service_hop_latency_us",
+    "added_service_hop_latency_us",
     "profile",
     "tipping_point",
 ];
