@@ -84,6 +84,8 @@ invalid_input_test!(request_unknown_entry, ":10:9:");
 invalid_input_test!(request_calls_per_request_explode, ":18:8:");
 invalid_input_test!(derived_rate_past_range, ":17:8:");
 invalid_input_test!(l7_policy_on_tcp_only, ":10:8:");
+// Found by the fuzz (seed 4242): infinite calls per request reached the capacity model.
+invalid_input_test!(unbounded_calls_capacity_only, ":7:8:");
 
 /// A histogram's own row is where its problem is; the note names the key of the cluster file
 /// that points to it.

@@ -19,12 +19,16 @@ impl Resolver {
         options: &LoadOptions,
     ) {
         let capacity = estimate::capacity(scenario);
-        if !(options.simulate && scenario.latency.enabled) {
-            return;
-        }
+        let simulate = options.simulate && scenario.latency.enabled;
         if let Some(calls) = estimate::calls_per_request(scenario) {
-            // Written so that NaN, which no comparison holds for, is refused too.
-            let within = calls.mean <= MAX_CALLS_PER_REQUEST;
+            // Written so that NaN, which no comparison holds for, is refused too. Calls
+            // without bound (a caller's rate vanishing beside its callees' loads) are refused
+            // for the capacity model too: its rates would be infinite.
+            let within = if simulate {
+                calls.mean <= MAX_CALLS_PER_REQUEST
+            } else {
+                calls.mean.is_finite()
+            };
             if !within {
                 let name = &scenario.cluster.services[calls.service as usize].name;
                 // The request type or entry service as written, or the short form's count of
@@ -47,6 +51,9 @@ impl Resolver {
                     })
                     .unwrap_or_else(|| raw.cluster.span());
                 let how = match calls.request_type {
+                    _ if !calls.mean.is_finite() => format!(
+                        "one request to `{name}` would make more calls than any number holds: a service calls each callee (its load ÷ its callers' pods) ÷ the caller's rps_per_pod times per request, and a caller's rps_per_pod next to nothing beside its callees' loads makes that unbounded; raise the callers' rps_per_pod, or write the calls as {{ service, per_request }}"
+                    ),
                     Some(t) => format!(
                         "one request of type `{}` makes about {} calls; the simulation allows {} per request (a request's calls can be in flight at once). \
                          Its calls multiply down its tree by their per_request counts: lower them, or run the capacity model alone (--no-latency)",
@@ -65,6 +72,9 @@ impl Resolver {
                 self.error(span, how);
                 return;
             }
+        }
+        if !simulate {
+            return;
         }
         let jobs = latency::jobs(scenario);
         let run = estimate::latency(scenario, &jobs, options.threads);
