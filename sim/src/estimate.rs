@@ -22,6 +22,7 @@ use crate::engine::{HistogramSet, Station};
 use crate::latency::world::CALL_BYTES;
 use crate::latency::{Job, Mesh};
 use crate::mesh::{Architecture, MicroProxyPlacement};
+use crate::product::Product;
 use crate::request_path::{self, PathKind};
 
 /// The most calls one request may make on average: the work of one request, and of the calls
@@ -210,12 +211,14 @@ pub fn events_per_second(scenario: &Scenario) -> f64 {
 
 /// Proxies a call visits on the longest path of a mesh (the ones that cost events).
 fn proxies_per_call(scenario: &Scenario, mesh: Mesh) -> u32 {
-    let Mesh::Architecture(a) = mesh else {
-        return 0;
+    let legs = |kind| match mesh {
+        Mesh::Baseline => Vec::new(),
+        Mesh::Architecture(a) => request_path::legs(a, kind),
+        Mesh::Product(p) => request_path::product_legs(p, kind),
     };
     let shape = |kind| {
         request_path::shape(
-            &request_path::legs(a, kind),
+            &legs(kind),
             scenario.mesh.interception,
             scenario.mesh.local_acceleration,
         )
@@ -242,6 +245,17 @@ fn stations(scenario: &Scenario, mesh: Mesh) -> f64 {
             };
             let groups = waypoint_groups(cluster, scenario.mesh.waypoint_scope).len() as f64;
             micro + groups * scenario.mesh.waypoint_replicas as f64
+        }
+        Mesh::Product(Product::Linkerd) => pods,
+        Mesh::Product(Product::Cilium) => nodes,
+        Mesh::Product(Product::Kmesh) => {
+            waypoint_groups(cluster, scenario.mesh.waypoint_scope).len() as f64
+                * scenario.mesh.waypoint_replicas as f64
+        }
+        // Simulated as their building blocks (`Mesh::of_product`).
+        Mesh::Product(Product::IstioSidecar) => pods,
+        Mesh::Product(Product::IstioAmbient) => {
+            stations(scenario, Mesh::Architecture(Architecture::Uproxy))
         }
     }
 }

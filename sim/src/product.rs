@@ -94,7 +94,7 @@ impl Product {
     /// The building block whose latency simulation is this product's own, when they are the
     /// same data path with the same models: Istio's sidecars are `sidecar`, its ambient mode
     /// `uproxy`. The others (linkerd2-proxy's service time, Cilium's L7-only Envoy, Kmesh's
-    /// waypoints without ztunnels) are not simulated yet.
+    /// waypoints without ztunnels) are simulations of their own (`latency::Mesh::of_product`).
     pub fn simulated_as(self) -> Option<Architecture> {
         match self {
             Product::IstioSidecar => Some(Architecture::Sidecar),

@@ -13,6 +13,7 @@
 //! ```
 
 use crate::mesh::{Architecture, Interception, LocalAcceleration};
+use crate::product::Product;
 use serde::Serialize;
 
 /// Where one end of a leg lives.
@@ -133,6 +134,32 @@ pub fn legs(architecture: Architecture, kind: PathKind) -> Vec<Leg> {
             leg(NodeProxy, App, true, false, false),
         ],
         (Architecture::Ebpf, _) => vec![leg(App, App, local, false, false)],
+    }
+}
+
+/// A product's path where the latency simulation walks it differently from its building
+/// block: Linkerd's is the sidecar's; across nodes to a service under L7 policy, Cilium's
+/// eBPF steers the request into the destination node's Envoy (ingress L7 policy), and
+/// Kmesh's into a waypoint, with no ztunnel on either side. Everything else is the
+/// block's (`ebpf` for Cilium and Kmesh).
+///
+/// ```text
+/// cilium L7  app ══▶ node Envoy' ─▶ app'    2 connections, 1 proxy
+/// kmesh L7   app ══▶ waypoint ══▶ app'      2 connections, 1 proxy
+/// ```
+pub fn product_legs(product: Product, kind: PathKind) -> Vec<Leg> {
+    use Endpoint::*;
+    let leg = Leg::new;
+    match (product, kind) {
+        (Product::Cilium, PathKind::CrossNodeL7) => vec![
+            leg(App, NodeProxy, false, false, true),
+            leg(NodeProxy, App, true, false, false),
+        ],
+        (Product::Kmesh, PathKind::CrossNodeL7) => vec![
+            leg(App, ProxyPod, false, false, true),
+            leg(ProxyPod, App, false, false, false),
+        ],
+        _ => legs(product.building_block(), kind),
     }
 }
 

@@ -150,6 +150,10 @@ pub struct ModelSet {
     pub linkerd: ProxyCosts,
     pub linkerd_mtls_handshake_us: f64,
     pub linkerd_mtls_ns_per_byte: f64,
+    /// linkerd2-proxy's critical-path service time (mean µs, log-normal shape), as Envoy's
+    /// `l7_service_time_*`.
+    pub linkerd_service_time_mean_us: f64,
+    pub linkerd_service_time_sigma: f64,
     pub resources: ResourceTable,
     pub control_plane: ControlPlaneCosts,
     pub kernel: KernelCosts,
@@ -171,6 +175,11 @@ impl ModelSet {
     /// CPU one request costs a waypoint, µs, as [`ModelSet::l7_cpu_us`].
     pub fn waypoint_cpu_us(&self) -> f64 {
         self.waypoint_vcpu_per_krps * 1000.0
+    }
+
+    /// CPU one request costs Linkerd's sidecar (linkerd2-proxy), µs, as [`ModelSet::l7_cpu_us`].
+    pub fn linkerd_cpu_us(&self) -> f64 {
+        self.linkerd.vcpu_per_krps * 1000.0
     }
 
     /// CPU one request costs a micro proxy (ztunnel), µs, as [`ModelSet::l7_cpu_us`].
@@ -299,6 +308,8 @@ impl ModelSet {
             linkerd: proxy("linkerd2-proxy")?,
             linkerd_mtls_handshake_us: get("linkerd2-proxy", "mtls_handshake_us")?,
             linkerd_mtls_ns_per_byte: get("linkerd2-proxy", "mtls_ns_per_byte")?,
+            linkerd_service_time_mean_us: get("linkerd2-proxy", "l7_service_time_mean_us")?,
+            linkerd_service_time_sigma: get("linkerd2-proxy", "l7_service_time_sigma")?,
             resources: {
                 let kind = |k: &str| -> Result<ProxyResources, ModelError> {
                     Ok(ProxyResources {

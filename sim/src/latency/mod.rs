@@ -39,6 +39,7 @@ impl Job {
         match self.mesh {
             Mesh::Baseline => "baseline (no mesh)".into(),
             Mesh::Architecture(a) => format!("{a} ({})", self.scheduling),
+            Mesh::Product(p) => format!("{p} ({})", self.scheduling),
         }
     }
 
@@ -49,6 +50,7 @@ impl Job {
         let mesh = match self.mesh {
             Mesh::Baseline => 0,
             Mesh::Architecture(a) => fnv1a(a.name()),
+            Mesh::Product(p) => fnv1a(p.name()),
         };
         let scheduling = match self.scheduling {
             Scheduling::Fifo => 0,
@@ -70,31 +72,29 @@ fn fnv1a(name: &str) -> u64 {
     })
 }
 
-/// The runs a scenario needs: the baseline, then each architecture (and each building block a
-/// product is simulated as, `Product::simulated_as`) under each scheduling.
+/// The runs a scenario needs: the baseline, then each architecture and each product's mesh
+/// ([`Mesh::of_product`]: Istio's products share their building blocks' runs) under each
+/// scheduling.
 pub fn jobs(scenario: &Scenario) -> Vec<Job> {
     let mut jobs = vec![Job {
         mesh: Mesh::Baseline,
         scheduling: Scheduling::Fifo,
     }];
-    // The architectures, then the building blocks that products are simulated as.
-    let mut architectures = scenario.mesh.architectures.clone();
-    for a in scenario
+    let mut meshes: Vec<Mesh> = scenario
         .mesh
-        .products
+        .architectures
         .iter()
-        .filter_map(|p| p.simulated_as())
-    {
-        if !architectures.contains(&a) {
-            architectures.push(a);
+        .map(|&a| Mesh::Architecture(a))
+        .collect();
+    for &p in &scenario.mesh.products {
+        let mesh = Mesh::of_product(p);
+        if !meshes.contains(&mesh) {
+            meshes.push(mesh);
         }
     }
-    for a in architectures {
+    for mesh in meshes {
         for &scheduling in &scenario.latency.schedulings {
-            jobs.push(Job {
-                mesh: Mesh::Architecture(a),
-                scheduling,
-            });
+            jobs.push(Job { mesh, scheduling });
         }
     }
     jobs
@@ -189,8 +189,14 @@ mod tests {
             .into_iter()
             .flat_map(|scheduling| {
                 let meshes = Architecture::ALL.map(Mesh::Architecture);
-                std::iter::once(Mesh::Baseline)
+                let products = crate::product::Product::ALL.map(Mesh::of_product);
+                let mut all: Vec<Mesh> = std::iter::once(Mesh::Baseline)
                     .chain(meshes)
+                    .chain(products)
+                    .collect();
+                all.sort_unstable();
+                all.dedup();
+                all.into_iter()
                     .map(move |mesh| Job { mesh, scheduling }.seed(42))
             })
             .collect();

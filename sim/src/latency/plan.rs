@@ -10,6 +10,7 @@
 use crate::config::Scenario;
 use crate::cost_model::LatencyCosts;
 use crate::mesh::{Architecture, Interception, LocalAcceleration};
+use crate::product::{Encryption, Product};
 use crate::request_path::{self, Endpoint, Leg, PathKind};
 use crate::traffic::PayloadKind;
 
@@ -74,20 +75,54 @@ pub struct Plan {
     pub response_legs: Vec<LegTime>,
 }
 
-/// Which mesh a simulation runs: none (the baseline the added latency is measured against)
-/// or one of the architectures.
+/// Which mesh a simulation runs: none (the baseline the added latency is measured against),
+/// one of the architectures, or a product whose data path is none of them alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mesh {
     Baseline,
     Architecture(Architecture),
+    /// `cilium`, `linkerd` or `kmesh` (Istio's products are their building blocks' runs:
+    /// [`Mesh::of_product`]).
+    Product(Product),
 }
 
 impl Mesh {
-    pub fn architecture_name(self) -> Option<&'static str> {
+    /// The simulation a product's latency comes from: its building block's where the data
+    /// path and models are the same (`Product::simulated_as`), else its own.
+    pub fn of_product(product: Product) -> Mesh {
+        match product.simulated_as() {
+            Some(a) => Mesh::Architecture(a),
+            None => Mesh::Product(product),
+        }
+    }
+
+    /// The architecture's or product's name; none for the baseline.
+    pub fn name(self) -> Option<&'static str> {
         match self {
             Mesh::Baseline => None,
             Mesh::Architecture(a) => Some(a.name()),
+            Mesh::Product(p) => Some(p.name()),
         }
+    }
+
+    /// Whether services under L7 policy take their own paths across nodes (through a
+    /// waypoint, or Cilium's node Envoy); elsewhere every service's path is the same.
+    pub fn has_l7_paths(self) -> bool {
+        matches!(
+            self,
+            Mesh::Architecture(Architecture::Uproxy)
+                | Mesh::Product(Product::Cilium | Product::Kmesh)
+        )
+    }
+
+    /// Whether the mesh's eBPF programs run on every leg (the `ebpf` block and the products
+    /// built on it).
+    fn runs_ebpf_programs(self) -> bool {
+        matches!(
+            self,
+            Mesh::Architecture(Architecture::Ebpf)
+                | Mesh::Product(Product::Cilium | Product::Kmesh)
+        )
     }
 }
 
@@ -106,11 +141,30 @@ pub struct Plans {
 impl Plans {
     pub fn new(mesh: Mesh, scenario: &Scenario) -> Plans {
         let costs = &scenario.models.latency;
+        let mesh_options = &scenario.mesh;
+        // Cilium and Kmesh steer traffic to their proxies with eBPF, whatever the scenario
+        // says the sidecars' interception is.
+        let interception = match mesh {
+            Mesh::Product(Product::Cilium | Product::Kmesh) => Interception::Ebpf,
+            _ => mesh_options.interception,
+        };
+        // Encryption in the kernel between nodes: sealed at one end, opened at the other.
+        let tunnel_ns_per_byte = match mesh {
+            Mesh::Product(Product::Cilium) => {
+                match Product::Cilium.encryption(mesh_options.cilium_encryption) {
+                    Encryption::Wireguard => 2.0 * scenario.models.kernel.wireguard_ns_per_byte,
+                    Encryption::Ipsec => 2.0 * scenario.models.kernel.ipsec_ns_per_byte,
+                    Encryption::Mtls | Encryption::None => 0.0,
+                }
+            }
+            _ => 0.0,
+        };
         let options = Options {
-            interception: scenario.mesh.interception,
-            acceleration: scenario.mesh.local_acceleration,
-            ebpf_programs: mesh == Mesh::Architecture(Architecture::Ebpf),
+            interception,
+            acceleration: mesh_options.local_acceleration,
+            ebpf_programs: mesh.runs_ebpf_programs(),
             new_connections: !scenario.traffic.connection_reuse,
+            tunnel_ns: tunnel_ns_per_byte * scenario.traffic.payload_bytes as f64,
             fixed_payload_wire_ns: match scenario.traffic.payload {
                 PayloadKind::Fixed => {
                     scenario.traffic.payload_bytes as f64 * costs.wire_ns_per_byte()
@@ -151,7 +205,30 @@ impl Plans {
                 external_l7: build(external_legs(a, true)),
                 in_pod: build(vec![]),
             },
+            Mesh::Product(p) => Plans {
+                cross_node: build(request_path::product_legs(p, PathKind::CrossNode)),
+                same_node: build(request_path::product_legs(p, PathKind::SameNode)),
+                cross_node_l7: build(request_path::product_legs(p, PathKind::CrossNodeL7)),
+                external: build(product_external_legs(p, false)),
+                external_l7: build(product_external_legs(p, true)),
+                in_pod: build(vec![]),
+            },
         }
+    }
+}
+
+/// [`external_legs`] for a product that is not simply its building block: Cilium's node
+/// Envoy and Kmesh's waypoint take the requests of services under L7 policy.
+fn product_external_legs(p: Product, l7: bool) -> Vec<Leg> {
+    use Endpoint::*;
+    let leg = Leg::new;
+    match (p, l7) {
+        (Product::Cilium, true) => external_legs(Architecture::PerNode, true),
+        (Product::Kmesh, true) => vec![
+            leg(Outside, ProxyPod, false, false, false),
+            leg(ProxyPod, App, false, false, false),
+        ],
+        _ => external_legs(p.building_block(), l7),
     }
 }
 
@@ -189,6 +266,9 @@ struct Options {
     ebpf_programs: bool,
     new_connections: bool,
     fixed_payload_wire_ns: f64,
+    /// Kernel encryption's CPU on a leg between nodes, both ends, at the scenario's payload
+    /// (Cilium's WireGuard or IPsec); zero elsewhere.
+    tunnel_ns: f64,
 }
 
 fn plan(legs: &[Leg], costs: &LatencyCosts, options: Options) -> Plan {
@@ -292,7 +372,7 @@ fn leg_mean_us(leg: &Leg, c: &LatencyCosts, o: Options) -> f64 {
         us += c.veth_crossing_us * veths as f64;
     }
     if !leg.same_node {
-        us += c.wire_us;
+        us += c.wire_us + o.tunnel_ns / 1000.0;
     }
     if leg.intercepted && o.interception == Interception::Iptables {
         us += c.iptables_redirect_us;
@@ -340,6 +420,7 @@ mod tests {
             ebpf_programs: false,
             new_connections: false,
             fixed_payload_wire_ns: 0.0,
+            tunnel_ns: 0.0,
         };
         let jitters = |acceleration| -> Vec<(u8, f64)> {
             plan(&legs, &costs(), options(acceleration))

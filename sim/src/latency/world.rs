@@ -30,6 +30,7 @@ use crate::engine::{
     round_ns, Bounds, Distribution, EventQueue, HistogramSet, Scheduling, SimRng, SimTime, Station,
 };
 use crate::mesh::{Architecture, MicroProxyPlacement};
+use crate::product::Product;
 use crate::traffic::{ArrivalKind, CallMode, PayloadKind};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -186,6 +187,8 @@ pub struct World<'a> {
     /// kind: the proxy's CPU per request over its critical-path service time.
     hold_factor: [f64; StationKind::COUNT],
     mtls_ns: [f64; StationKind::COUNT],
+    /// Worker threads of an L7 proxy (Envoy's, or linkerd2-proxy's) and of an L4 one.
+    l7_workers: u32,
     /// What sealing and opening a request's and its response's payload costs a proxy next to
     /// an mTLS leg, every request (ns), by station kind: the L4 micro proxy's measured cost
     /// per byte; zero for L7 proxies, whose service time was calibrated with it.
@@ -271,12 +274,26 @@ impl<'a> World<'a> {
                 ServiceTimeKind::Deterministic => Distribution::Deterministic(mean),
             }
         };
-        let l7 = latency.envoy_histogram.clone().unwrap_or_else(|| {
+        // The L7 proxy is Envoy (its measured histogram where given), or Linkerd's.
+        let linkerd = mesh == Mesh::Product(Product::Linkerd);
+        let l7 = if linkerd {
             shape(
-                costs.latency.l7_service_time_mean_us,
-                costs.latency.l7_service_time_sigma,
+                costs.linkerd_service_time_mean_us,
+                costs.linkerd_service_time_sigma,
             )
-        });
+        } else {
+            latency.envoy_histogram.clone().unwrap_or_else(|| {
+                shape(
+                    costs.latency.l7_service_time_mean_us,
+                    costs.latency.l7_service_time_sigma,
+                )
+            })
+        };
+        let l7_cpu_us = if linkerd {
+            costs.linkerd_cpu_us()
+        } else {
+            costs.l7_cpu_us()
+        };
         let l4 = latency.ztunnel_histogram.clone().unwrap_or_else(|| {
             shape(
                 costs.latency.l4_service_time_mean_us,
@@ -290,18 +307,23 @@ impl<'a> World<'a> {
             let (cpu_us, critical) = match k {
                 StationKind::Waypoint => (costs.waypoint_cpu_us(), &l7),
                 StationKind::MicroProxy => (costs.l4_cpu_us(), &l4),
-                _ => (costs.l7_cpu_us(), &l7),
+                _ => (l7_cpu_us, &l7),
             };
             (cpu_us * 1000.0 / critical.mean()).max(1.0)
         });
         let mtls_ns = StationKind::ALL.map(|k| {
             1000.0
-                * if k.l7() {
-                    costs.latency.envoy_mtls_handshake_us
-                } else {
-                    costs.latency.ztunnel_mtls_handshake_us
+                * match (k.l7(), linkerd) {
+                    (true, true) => costs.linkerd_mtls_handshake_us,
+                    (true, false) => costs.latency.envoy_mtls_handshake_us,
+                    (false, _) => costs.latency.ztunnel_mtls_handshake_us,
                 }
         });
+        let l7_workers = if linkerd {
+            costs.linkerd.worker_threads
+        } else {
+            costs.envoy.worker_threads
+        };
         let mtls_record_ns = StationKind::ALL.map(|k| {
             if k.l7() {
                 0.0
@@ -344,6 +366,7 @@ impl<'a> World<'a> {
             service_time,
             hold_factor,
             mtls_ns,
+            l7_workers: l7_workers as u32,
             mtls_record_ns,
             lookup,
             waypoint_replicas: scenario.mesh.waypoint_replicas,
@@ -403,14 +426,13 @@ impl<'a> World<'a> {
     }
 
     fn add_station(&mut self, kind: StationKind, scheduling: Scheduling, node: u32) -> u32 {
-        let m = &self.scenario.models;
         let workers = if kind.l7() {
-            m.envoy.worker_threads
+            self.l7_workers
         } else {
-            m.ztunnel.worker_threads
+            self.scenario.models.ztunnel.worker_threads as u32
         };
         self.stations.push(Station::new(
-            workers as u32,
+            workers,
             scheduling,
             self.scenario.latency.max_queue,
         ));
@@ -420,8 +442,20 @@ impl<'a> World<'a> {
     }
 
     fn build_stations(&mut self, scheduling: Scheduling) {
-        let Mesh::Architecture(architecture) = self.mesh else {
-            return;
+        // The products simulated on their own are their proxies' placement: Linkerd's
+        // sidecars, Cilium's Envoy per node, Kmesh's waypoints alone.
+        let architecture = match self.mesh {
+            Mesh::Baseline => return,
+            Mesh::Architecture(a) => a,
+            Mesh::Product(Product::Linkerd) => Architecture::Sidecar,
+            Mesh::Product(Product::Cilium) => Architecture::PerNode,
+            Mesh::Product(Product::Kmesh) => {
+                self.build_waypoints(scheduling);
+                return;
+            }
+            Mesh::Product(p @ (Product::IstioSidecar | Product::IstioAmbient)) => {
+                unreachable!("{p} is simulated as its building block (Mesh::of_product)")
+            }
         };
         let cluster = self.cluster;
         let pods = cluster.pods();
@@ -489,18 +523,24 @@ impl<'a> World<'a> {
                         .collect(),
                 };
                 self.lookup.set_proxies(&stations);
-                let replicas = self.waypoint_replicas;
-                let groups = waypoint_groups(cluster, self.scenario.mesh.waypoint_scope);
-                for (g, group) in groups.iter().enumerate() {
-                    let first = self.stations.len() as u32;
-                    for j in 0..replicas {
-                        let node = waypoint_node(g, j, replicas, cluster.nodes());
-                        self.add_station(StationKind::Waypoint, scheduling, node);
-                    }
-                    for &s in &group.services {
-                        self.lookup.services[s as usize].waypoint_first = first;
-                    }
-                }
+                self.build_waypoints(scheduling);
+            }
+        }
+    }
+
+    /// The waypoints of the services under L7 policy: `waypoint_replicas` per group.
+    fn build_waypoints(&mut self, scheduling: Scheduling) {
+        let cluster = self.cluster;
+        let replicas = self.waypoint_replicas;
+        let groups = waypoint_groups(cluster, self.scenario.mesh.waypoint_scope);
+        for (g, group) in groups.iter().enumerate() {
+            let first = self.stations.len() as u32;
+            for j in 0..replicas {
+                let node = waypoint_node(g, j, replicas, cluster.nodes());
+                self.add_station(StationKind::Waypoint, scheduling, node);
+            }
+            for &s in &group.services {
+                self.lookup.services[s as usize].waypoint_first = first;
             }
         }
     }
@@ -594,7 +634,7 @@ impl<'a> World<'a> {
         let entry = &self.lookup.services[service as usize];
         let plan = if entry.in_pod {
             PlanId::InPod
-        } else if entry.l7_policy && self.uses_waypoints() {
+        } else if entry.l7_policy && self.uses_l7_paths() {
             PlanId::ExternalL7
         } else {
             PlanId::External
@@ -603,8 +643,9 @@ impl<'a> World<'a> {
         self.walk(id, now.0);
     }
 
-    fn uses_waypoints(&self) -> bool {
-        self.mesh == Mesh::Architecture(Architecture::Uproxy)
+    /// Whether services under L7 policy take the L7 plans (`Mesh::has_l7_paths`).
+    fn uses_l7_paths(&self) -> bool {
+        self.mesh.has_l7_paths()
     }
 
     fn new_call(
@@ -670,7 +711,7 @@ impl<'a> World<'a> {
             self.lookup.pods[pod as usize].node == self.lookup.pods[src_pod as usize].node;
         let plan = if same_node {
             PlanId::SameNode
-        } else if s.l7_policy && self.uses_waypoints() {
+        } else if s.l7_policy && self.uses_l7_paths() {
             PlanId::CrossNodeL7
         } else {
             PlanId::CrossNode

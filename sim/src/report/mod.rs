@@ -103,21 +103,14 @@ impl Report {
                     scheduling: None,
                     latency: None,
                 }),
-                // A product not simulated as one of the blocks: capacity only.
-                Some(_) if cap.product.is_some_and(|p| p.simulated_as().is_none()) => architectures
-                    .push(ArchitectureReport {
-                        capacity: cap,
-                        scheduling: None,
-                        latency: None,
-                    }),
                 Some(runs) => {
-                    // A product takes the simulation of the block it is simulated as.
+                    // A product takes its mesh's simulation (Istio's: its building block's).
                     let simulated = cap
                         .product
-                        .and_then(|p| p.simulated_as())
-                        .map_or(cap.name, |a| a.name());
+                        .and_then(|p| Mesh::of_product(p).name())
+                        .unwrap_or(cap.name);
                     for (job, result) in runs.jobs.iter().zip(&runs.results) {
-                        if job.mesh.architecture_name() == Some(simulated) {
+                        if job.mesh.name() == Some(simulated) {
                             architectures.push(ArchitectureReport {
                                 capacity: cap.clone(),
                                 scheduling: Some(job.scheduling),

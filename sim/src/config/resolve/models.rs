@@ -43,6 +43,15 @@ impl Resolver {
                 envoy_service,
             ),
             (
+                "models.linkerd2-proxy.vcpu_per_krps",
+                models.linkerd.vcpu_per_krps,
+                models.linkerd_cpu_us(),
+                (
+                    models.linkerd_service_time_mean_us,
+                    "models.linkerd2-proxy.l7_service_time_mean_us",
+                ),
+            ),
+            (
                 "models.ztunnel.vcpu_per_krps",
                 models.ztunnel.vcpu_per_krps,
                 models.l4_cpu_us(),
