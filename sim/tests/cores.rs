@@ -140,3 +140,65 @@ fn sidecars_saturate_a_core_where_their_cpu_fills_it() {
     let heavy = run(&sidecars_on_one_core(2600.0), "sidecar");
     assert!(heavy.saturated, "{:?}", heavy.cores);
 }
+
+#[test]
+fn an_application_whose_cpu_falls_with_its_rate_is_charged_at_its_rate() {
+    // 500 µs per request measured at 500 rps, falling as rate^-0.5: at 1000 rps, 353.6 µs.
+    let text = one_core(500.0, 0.0, 200.0).replace(
+        "[models.app]\n",
+        "[models.app]\ncpu_rate_exponent = 0.5\ncpu_reference_requests_per_second = 500\n",
+    );
+    let r = run(&text, "ebpf");
+    let service = 500.0 / 2f64.sqrt();
+    let rho = service / 1000.0;
+    let expected = service + rho * service / (2.0 * (1.0 - rho));
+    assert!(
+        within(r.latency_us.unwrap().mean.unwrap(), expected, 0.02),
+        "{} µs, theory {expected}",
+        r.latency_us.unwrap().mean.unwrap()
+    );
+    let cores = r.cores.expect("cores simulated");
+    assert!(within(cores.cores_busy, rho, 0.02), "{cores:?}");
+}
+
+#[test]
+fn a_proxy_whose_cpu_falls_with_its_rate_costs_the_cores_what_the_cpu_figure_says() {
+    // Each sidecar serves 1000 rps; 200 µs per request at 500 rps falling as rate^-0.3 is
+    // 162.5 µs at 1000. No kernel time: the cores' busy time is the sidecars' CPU alone, and
+    // the capacity model's cpu_cores says the same.
+    let text = sidecars_on_one_core(1000.0)
+        + "[models.envoy]\ncpu_rate_exponent = 0.3\ncpu_reference_requests_per_second = 500\n\
+           [models.kernel]\nstack_us = 0\nveth_crossing_us = 0\nwire_us = 0\niptables_redirect_us = 0\n";
+    let catalog = Catalog::embedded();
+    let scenario = config::load_str(Path::new("inline.toml"), &text, &LoadOptions::new(&catalog))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .0;
+    let args = SimulationArgs {
+        no_latency: false,
+        duration: None,
+        threads: Some(2),
+        quiet: true,
+    };
+    let report = model(&scenario, "test", &args).unwrap_or_else(|e| panic!("{e:?}"));
+    let sidecar = report
+        .architectures
+        .into_iter()
+        .find(|a| a.capacity.name == "sidecar")
+        .unwrap();
+    let per_request_us = 200.0 * 2f64.powf(-0.3);
+    let cores = sidecar.latency.unwrap().cores.expect("cores simulated");
+    assert!(
+        within(cores.cores_busy, 2.0 * per_request_us / 1000.0, 0.03),
+        "{cores:?}, expected {} cores",
+        2.0 * per_request_us / 1000.0
+    );
+    assert!(
+        within(
+            sidecar.capacity.cpu_cores,
+            2.0 * per_request_us / 1000.0,
+            0.01
+        ),
+        "cpu_cores {}",
+        sidecar.capacity.cpu_cores
+    );
+}

@@ -32,6 +32,7 @@ pub fn count(ctx: &Context, product: Product, scoping: Scoping, tally: &mut Tall
             &models.linkerd,
             CpuCosts {
                 vcpu_per_krps: models.linkerd.vcpu_per_krps,
+                rate: models.linkerd.cpu_rate,
                 handshake_us: models.linkerd_mtls_handshake_us,
             },
         ),

@@ -43,6 +43,7 @@ pub fn count(ctx: &Context, scoping: Scoping, sharing: Sharing, tally: &mut Tall
                 &models.envoy,
                 CpuCosts {
                     vcpu_per_krps: models.envoy.vcpu_per_krps,
+                    rate: models.envoy.cpu_rate,
                     handshake_us: models.latency.envoy_mtls_handshake_us,
                 },
             );
@@ -142,6 +143,7 @@ pub fn count_l7_node_proxies(ctx: &Context, scoping: Scoping, tally: &mut Tally)
             &models.envoy,
             CpuCosts {
                 vcpu_per_krps: models.envoy.vcpu_per_krps,
+                rate: models.envoy.cpu_rate,
                 handshake_us: 0.0,
             },
         );

@@ -13,6 +13,7 @@ pub fn count(ctx: &Context, scoping: Scoping, tally: &mut Tally) {
     let models = ctx.models;
     let cpu = CpuCosts {
         vcpu_per_krps: models.envoy.vcpu_per_krps,
+        rate: models.envoy.cpu_rate,
         handshake_us: models.latency.envoy_mtls_handshake_us,
     };
     count_with(ctx, scoping, tally, "envoy", &models.envoy, cpu);

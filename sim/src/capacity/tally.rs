@@ -1,15 +1,16 @@
 //! Adds up proxies as they are counted: totals, the worst proxy, the worst node, blast radius.
 
 use super::visibility::ProxyConfig;
-use crate::cost_model::{ProxyCosts, ProxyResources, ResourceTable};
+use crate::cost_model::{ProxyCosts, ProxyResources, RateDependence, ResourceTable};
 use serde::Serialize;
 
 /// What a proxy's work costs in CPU: `vcpu_per_krps` per 1000 requests per second through it
-/// (the CPU that occupies its workers, as the latency simulation has them) plus
-/// `handshake_us` per mTLS handshake.
+/// (the CPU that occupies its workers, as the latency simulation has them), scaled by `rate`
+/// for the rate through it, plus `handshake_us` per mTLS handshake.
 #[derive(Debug, Clone, Copy)]
 pub struct CpuCosts {
     pub vcpu_per_krps: f64,
+    pub rate: RateDependence,
     pub handshake_us: f64,
 }
 
@@ -280,7 +281,7 @@ impl Tally {
             ));
             return None;
         };
-        let cpu = instance.rps / 1000.0 * cpu.vcpu_per_krps
+        let cpu = instance.rps / 1000.0 * cpu.vcpu_per_krps * cpu.rate.factor(instance.rps)
             + instance.handshakes * cpu.handshake_us / 1e6;
         let total = self.groups[group].memory_bytes_total;
         let proxies = self.groups[group].count + count;

@@ -107,6 +107,7 @@ fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
             &models.ztunnel,
             CpuCosts {
                 vcpu_per_krps: models.ztunnel.vcpu_per_krps,
+                rate: models.ztunnel.cpu_rate,
                 handshake_us: models.latency.ztunnel_mtls_handshake_us,
             },
         );
@@ -172,6 +173,7 @@ pub fn count_waypoints(ctx: &Context, tally: &mut Tally) {
             &models.envoy,
             CpuCosts {
                 vcpu_per_krps: models.waypoint_vcpu_per_krps,
+                rate: models.envoy.cpu_rate,
                 handshake_us: models.latency.envoy_mtls_handshake_us,
             },
         );

@@ -292,7 +292,7 @@ impl Catalog {
 fn out_of_range(name: &str, value: f64) -> Option<String> {
     match super::ranges::of(name) {
         None => Some(
-            "no range: a parameter's name must end in _bytes, _us, _sigma, _gbps, _ns_per_byte, _ratio, _vcpu, _per_second or vcpu_per_krps, or be worker_threads (cost_model/ranges.rs)"
+            "no range: a parameter's name must end in _bytes, _us, _sigma, _gbps, _ns_per_byte, _ratio, _exponent, _vcpu, _per_second or vcpu_per_krps, or be worker_threads (cost_model/ranges.rs)"
                 .to_string(),
         ),
         Some(range) if !range.contains(value) => Some(format!(

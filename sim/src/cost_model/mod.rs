@@ -20,6 +20,38 @@ pub struct ProxyCosts {
     pub per_connection_bytes: f64,
     pub worker_threads: f64,
     pub vcpu_per_krps: f64,
+    /// How `vcpu_per_krps` changes with the rate one proxy serves.
+    pub cpu_rate: RateDependence,
+}
+
+/// How a process's CPU per request changes with the rate it serves: measured here it falls
+/// steeply with load (fewer wake-ups per request, batches of requests per wake-up; HAProxy's
+/// and the workload server's both as about rate^-0.34, docs/validation.md), while published
+/// figures give one load. CPU per request at `r` requests per second is the figure's value
+/// times `(r / reference_rps)^-exponent`, the ratio held within [1/100, 100]; exponent 0 (the
+/// shipped models) keeps it constant.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RateDependence {
+    pub exponent: f64,
+    /// The rate the CPU figure was measured at.
+    pub reference_rps: f64,
+}
+
+impl RateDependence {
+    /// The most and least a rate is taken to differ from the reference (past them the power
+    /// law is not measured and would grow without bound as the rate nears zero).
+    pub const RATIO_BOUNDS: (f64, f64) = (0.01, 100.0);
+
+    /// CPU per request at `rps` over CPU per request at the reference rate.
+    pub fn factor(&self, rps: f64) -> f64 {
+        if self.exponent == 0.0 {
+            return 1.0;
+        }
+        let (low, high) = Self::RATIO_BOUNDS;
+        (rps / self.reference_rps)
+            .clamp(low, high)
+            .powf(-self.exponent)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -45,6 +77,8 @@ pub struct EbpfCosts {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct AppCosts {
     pub request_cpu_us: f64,
+    /// How `request_cpu_us` changes with the rate one pod serves.
+    pub cpu_rate: RateDependence,
 }
 
 /// What the latency simulation draws service and network times from.
@@ -287,6 +321,12 @@ impl ModelSet {
         };
         // Parameters that do not apply to a component (ztunnel has no listeners) read as zero.
         let optional = |component: &str, name: &str| get(component, name).unwrap_or(0.0);
+        let rate = |c: &str| -> Result<RateDependence, ModelError> {
+            Ok(RateDependence {
+                exponent: get(c, "cpu_rate_exponent")?,
+                reference_rps: get(c, "cpu_reference_requests_per_second")?,
+            })
+        };
         let proxy = |c: &str| -> Result<ProxyCosts, ModelError> {
             Ok(ProxyCosts {
                 base_bytes: get(c, "base_bytes")?,
@@ -297,6 +337,7 @@ impl ModelSet {
                 per_connection_bytes: get(c, "per_connection_bytes")?,
                 worker_threads: get(c, "worker_threads")?,
                 vcpu_per_krps: get(c, "vcpu_per_krps")?,
+                cpu_rate: rate(c)?,
             })
         };
         Ok(ModelSet {
@@ -363,6 +404,7 @@ impl ModelSet {
             },
             app: AppCosts {
                 request_cpu_us: get("app", "request_cpu_us")?,
+                cpu_rate: rate("app")?,
             },
             latency: LatencyCosts {
                 l7_service_time_mean_us: get("envoy", "l7_service_time_mean_us")?,
@@ -384,5 +426,28 @@ impl ModelSet {
                 wire_gbps: get("kernel", "wire_gbps")?,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::RateDependence;
+
+    #[test]
+    fn cpu_per_request_follows_the_power_law_within_its_bounds() {
+        let rate = RateDependence {
+            exponent: 0.5,
+            reference_rps: 500.0,
+        };
+        assert_eq!(rate.factor(500.0), 1.0);
+        assert!((rate.factor(2000.0) - 0.5).abs() < 1e-12);
+        // A hundredth of the reference and below: 10×, not more.
+        assert!((rate.factor(5.0) - 10.0).abs() < 1e-9);
+        assert!((rate.factor(1e-9) - 10.0).abs() < 1e-9);
+        let constant = RateDependence {
+            exponent: 0.0,
+            reference_rps: 500.0,
+        };
+        assert_eq!(constant.factor(1e-9), 1.0);
     }
 }

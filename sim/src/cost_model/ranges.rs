@@ -1,5 +1,5 @@
 //! The range of every model parameter, from what its name says it is (`*_bytes`, `*_us`,
-//! `*_sigma`, `*_ns_per_byte`, `*_ratio`, `*_vcpu`, ...): the same rule for the models' own files, their profiles and a cluster
+//! `*_sigma`, `*_ns_per_byte`, `*_ratio`, `*_exponent`, `*_vcpu`, ...): the same rule for the models' own files, their profiles and a cluster
 //! file's `[models.*]` overrides. A parameter whose name fits no rule has no range, and the
 //! catalog refuses it (a test checks every shipped one has a range).
 
@@ -23,6 +23,10 @@ pub const GBPS: ValueRange = ValueRange::numbers(0.001, 1e6);
 pub const NS_PER_BYTE: ValueRange = ValueRange::numbers(0.0, 1000.0);
 /// One path's time over another's: from a hundredth to a hundred times.
 pub const RATIO: ValueRange = ValueRange::numbers(0.01, 100.0);
+
+/// How steeply CPU per request falls with the rate (`RateDependence`): 0 (not at all) to 1
+/// (CPU per second no longer growing with the rate).
+pub const EXPONENT: ValueRange = ValueRange::numbers(0.0, 1.0);
 
 /// CPU cores requested or allowed (a Kubernetes request or limit).
 pub const VCPU: ValueRange = ValueRange::numbers(0.0, 10_000.0);
@@ -48,6 +52,8 @@ pub fn of(name: &str) -> Option<ValueRange> {
         Some(NS_PER_BYTE)
     } else if name.ends_with("_ratio") {
         Some(RATIO)
+    } else if name.ends_with("_exponent") {
+        Some(EXPONENT)
     } else if name.ends_with("_vcpu") {
         Some(VCPU)
     } else if name.ends_with("_per_second") {

@@ -22,6 +22,7 @@ const _: () = assert!(JITTER_SEGMENT == 0 && JITTER_SOCKMAP == 1);
 use crate::capacity::uproxy::{waypoint_groups, waypoint_node};
 use crate::cluster::Cluster;
 use crate::config::Scenario;
+use crate::cost_model::RateDependence;
 use crate::engine::distribution::Sampler;
 use crate::engine::jitter::JitterTable;
 use crate::engine::prefetch::prefetch;
@@ -168,6 +169,12 @@ enum Walk {
     Issue(u32, u64),
 }
 
+/// A station's or pod's rate so far: its `count` of requests since the run began, over the
+/// time since (at least a millisecond, so that the first requests do not read as a burst).
+fn rate_so_far(count: u64, now_ns: u64) -> f64 {
+    count as f64 * 1e9 / now_ns.max(1_000_000) as f64
+}
+
 pub struct World<'a> {
     scenario: &'a Scenario,
     cluster: &'a Cluster,
@@ -189,6 +196,13 @@ pub struct World<'a> {
     mtls_ns: [f64; StationKind::COUNT],
     /// Worker threads of an L7 proxy (Envoy's, or linkerd2-proxy's) and of an L4 one.
     l7_workers: u32,
+    /// How a proxy's CPU per request changes with the rate it serves, by station kind, and
+    /// an application's with its pod's (`cost_model::RateDependence`); with an exponent, each
+    /// station's and pod's rate so far is counted (`rate_so_far`).
+    cpu_rate: [RateDependence; StationKind::COUNT],
+    app_cpu_rate: RateDependence,
+    station_visits: Vec<u64>,
+    pod_requests: Vec<u64>,
     /// What sealing and opening a request's and its response's payload costs a proxy next to
     /// an mTLS leg, every request (ns), by station kind: the L4 micro proxy's measured cost
     /// per byte; zero for L7 proxies, whose service time was calibrated with it.
@@ -319,6 +333,18 @@ impl<'a> World<'a> {
                     (false, _) => costs.latency.ztunnel_mtls_handshake_us,
                 }
         });
+        let l7_rate = if linkerd {
+            costs.linkerd.cpu_rate
+        } else {
+            costs.envoy.cpu_rate
+        };
+        let cpu_rate = StationKind::ALL.map(|k| {
+            if k.l7() {
+                l7_rate
+            } else {
+                costs.ztunnel.cpu_rate
+            }
+        });
         let l7_workers = if linkerd {
             costs.linkerd.worker_threads
         } else {
@@ -367,6 +393,14 @@ impl<'a> World<'a> {
             hold_factor,
             mtls_ns,
             l7_workers: l7_workers as u32,
+            cpu_rate,
+            app_cpu_rate: costs.app.cpu_rate,
+            station_visits: Vec::new(),
+            pod_requests: if costs.app.cpu_rate.exponent == 0.0 {
+                Vec::new()
+            } else {
+                vec![0; cluster.pods()]
+            },
             mtls_record_ns,
             lookup,
             waypoint_replicas: scenario.mesh.waypoint_replicas,
@@ -438,6 +472,7 @@ impl<'a> World<'a> {
         ));
         self.station_kind.push(kind);
         self.station_node.push(node);
+        self.station_visits.push(0);
         self.stations.len() as u32 - 1
     }
 
@@ -837,8 +872,15 @@ impl<'a> World<'a> {
             call.step as usize,
         );
         let critical = self.service_time[kind].sample(&mut self.rng);
-        // The worker stays busy past the response for the rest of the request's CPU.
+        // The worker stays busy past the response for the rest of the request's CPU, which
+        // may depend on the station's rate.
         let mut held = critical * self.hold_factor[kind];
+        let rate = self.cpu_rate[kind];
+        if rate.exponent != 0.0 {
+            let visits = &mut self.station_visits[station];
+            *visits += 1;
+            held *= rate.factor(rate_so_far(*visits, now.0));
+        }
         let mut ns = critical;
         if self.new_connections || self.mtls_record_ns[kind] > 0.0 {
             let step = self.plans[plan].steps[step - 1];
@@ -981,13 +1023,20 @@ impl<'a> World<'a> {
         self.calls[id as usize].reached_app = t;
         let app_time_ns = self.lookup.services[service].app_time_ns;
         if self.cpus.is_some() {
+            let mut app_cpu_ns = self.app_cpu_ns;
+            if !self.pod_requests.is_empty() {
+                let requests = &mut self.pod_requests[self.calls[id as usize].pod as usize];
+                *requests += 1;
+                let factor = self.app_cpu_rate.factor(rate_so_far(*requests, t));
+                app_cpu_ns = round_ns(app_cpu_ns as f64 * factor);
+            }
             // The application's own work queues for a core of its pod's host; its app time
             // runs on the core too, or is waited after it.
             let on_cpu = self.scenario.traffic.app_time_on_cpu;
             let (ns, then_ns) = if on_cpu {
-                (self.app_cpu_ns + app_time_ns, 0)
+                (app_cpu_ns + app_time_ns, 0)
             } else {
-                (self.app_cpu_ns, app_time_ns)
+                (app_cpu_ns, app_time_ns)
             };
             if ns > 0 {
                 self.calls[id as usize].job = CpuJob {

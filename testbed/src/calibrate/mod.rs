@@ -88,6 +88,8 @@ pub struct ProxyRow {
     pub proxy_cpu_us_per_request_at_higher_load: f64,
     pub higher_load_rps: f64,
     pub server_cpu_us_per_request: f64,
+    /// The server's at `higher_load_rps` (the same run, which reaches it through the proxy).
+    pub server_cpu_us_per_request_at_higher_load: f64,
 }
 
 /// Everything `calibrate` measured.
@@ -226,13 +228,14 @@ pub fn run(options: &Options) -> Result<Calibration> {
         }
         // The proxy's CPU per request at a higher load too: batching makes it fall with load.
         let busier = options.rate * HIGHER_LOAD;
-        let before = cpu_ns(haproxy.pid())?;
+        let (before, server_before) = (cpu_ns(haproxy.pid())?, cpu_ns(server.pid())?);
         let report = load::run(&LoadSpec {
             rate: busier,
             ..spec(PROXY_PORT, 99)
         })?;
-        let cpu_at_higher_load =
-            (cpu_ns(haproxy.pid())? - before) as f64 / 1000.0 / report.answered.max(1) as f64;
+        let per_answer = |ns: u64| ns as f64 / 1000.0 / report.answered.max(1) as f64;
+        let cpu_at_higher_load = per_answer(cpu_ns(haproxy.pid())? - before);
+        let server_cpu_at_higher_load = per_answer(cpu_ns(server.pid())? - server_before);
         // What the proxy adds, per pair of runs, at p50 and p75: medians and the body of the
         // distribution are robust to the stalls of a shared machine, which the mean, the p90
         // and the p99 are not (docs/validation.md, "Calibration").
@@ -272,18 +275,20 @@ pub fn run(options: &Options) -> Result<Calibration> {
             server_cpu_us_per_request: server_ns_used as f64
                 / 1000.0
                 / server_answers.max(1) as f64,
+            server_cpu_us_per_request_at_higher_load: server_cpu_at_higher_load,
             direct,
             proxied,
         };
         eprintln!(
-            "L7 proxy, {payload} B: added p50 {:.1} µs, p90 {:.1}, p99 {:.1}, mean {:.1}; HAProxy {:.1} µs CPU per request ({:.1} at {busier} rps), server {:.1} µs",
+            "L7 proxy, {payload} B: added p50 {:.1} µs, p90 {:.1}, p99 {:.1}, mean {:.1}; HAProxy {:.1} µs CPU per request ({:.1} at {busier} rps), server {:.1} µs ({:.1} at {busier} rps)",
             row.added_p50_us,
             row.added_p90_us,
             row.added_p99_us,
             row.added_mean_us,
             row.proxy_cpu_us_per_request,
             row.proxy_cpu_us_per_request_at_higher_load,
-            row.server_cpu_us_per_request
+            row.server_cpu_us_per_request,
+            row.server_cpu_us_per_request_at_higher_load
         );
         rows.push(row);
         server_peak_rss_bytes = server_peak_rss_bytes.max(memory_bytes(server.pid())?.0);

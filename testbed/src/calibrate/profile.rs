@@ -51,6 +51,18 @@ pub fn today() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// The exponent of a power law through CPU per request `at_rate` at `rate` and `at_higher` at
+/// `higher`: `cost ∝ rate^-exponent`, held within [0, 1] (CPU per request that grew with the
+/// rate, or CPU per second that fell, is the machine's noise, not the process's).
+pub fn rate_exponent(rate: f64, at_rate: f64, higher: f64, at_higher: f64) -> f64 {
+    let exponent = (at_rate / at_higher).ln() / (higher / rate).ln();
+    if exponent.is_finite() {
+        exponent.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
 /// One value of the profile.
 #[derive(Clone, Debug, Serialize)]
 pub struct CalibratedValue {
@@ -141,6 +153,39 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
                 "the mesh's workload server's (meshtwin-workload, hyper; no calls, no app time) CPU time per answered request on the direct path, {payload}, {light}"
             ),
         );
+        // How CPU per request falls with the rate: the power law through the two rates.
+        let pairs = [
+            (
+                "envoy",
+                "HAProxy's",
+                row.proxy_cpu_us_per_request,
+                row.proxy_cpu_us_per_request_at_higher_load,
+            ),
+            (
+                "app",
+                "the workload server's",
+                row.server_cpu_us_per_request,
+                row.server_cpu_us_per_request_at_higher_load,
+            ),
+        ];
+        for (component, whose, at_rate, at_higher) in pairs {
+            let exponent = rate_exponent(c.rate, at_rate, row.higher_load_rps, at_higher);
+            push(
+                component,
+                "cpu_rate_exponent",
+                exponent,
+                format!(
+                    "{whose} CPU per request at {} rps ({at_rate:.1} µs, {light}) and at {:.0} rps ({at_higher:.1} µs, one run through the proxy), {payload}: ln({at_rate:.1} / {at_higher:.1}) / ln({:.0} / {}) (held within [0, 1])",
+                    c.rate, row.higher_load_rps, row.higher_load_rps, c.rate
+                ),
+            );
+            push(
+                component,
+                "cpu_reference_requests_per_second",
+                c.rate,
+                format!("the rate {whose} CPU per request above was measured at"),
+            );
+        }
     }
     push(
         "envoy",
@@ -369,6 +414,16 @@ mod tests {
         assert_eq!(profile.overrides["kernel"]["stack_us"].value(), 6.387);
         let mut catalog = sim::cost_model::Catalog::embedded();
         catalog.add_profile(profile).unwrap();
+    }
+
+    #[test]
+    fn the_rate_exponent_is_the_power_law_through_two_rates() {
+        // HAProxy here: 114.0 µs at 500 rps, 71.5 µs at 2000 rps.
+        let exponent = rate_exponent(500.0, 114.0, 2000.0, 71.5);
+        assert!((exponent - 0.3365).abs() < 1e-3, "{exponent}");
+        // CPU per request that grew with the rate is noise: no dependence.
+        assert_eq!(rate_exponent(500.0, 70.0, 2000.0, 80.0), 0.0);
+        assert_eq!(rate_exponent(500.0, 0.0, 2000.0, 0.0), 0.0);
     }
 
     #[test]
