@@ -206,7 +206,11 @@ pub const CHURN_ROWS: [Row; 4] = [
         if c.bytes_per_second == 0.0 {
             "—".into()
         } else {
-            format!("{}/s", bytes(c.bytes_per_second.round() as u64))
+            with_range(
+                c.bytes_per_second,
+                a.capacity.range.as_ref().map(|r| r.churn_bytes_per_second),
+                |v| format!("{}/s", bytes(v.round() as u64)),
+            )
         }
     }),
     ("  control-plane CPU the pushes add", |a| {
