@@ -131,6 +131,11 @@ fn expected() -> BTreeMap<(String, String), Check> {
         ("[[service]]", "app_time_us", text("traffic.app_time_us")),
         ("[[service]]", "origin", variant::<Origin>()),
         ("[cluster]", "cores_per_node", text("—")),
+        (
+            "[cluster]",
+            "endpoint_changes_per_second",
+            number(Scenario::DEFAULT_ENDPOINT_CHANGES_PER_SECOND),
+        ),
         ("[cluster.hosts]", "count", text("—")),
         ("[cluster.hosts]", "cores", text("—")),
         (

@@ -72,7 +72,8 @@ fn each_product_is_built_from_its_blocks() {
         "linkerd2-proxy"
     );
     // Control planes: istiod for Istio and Kmesh, Linkerd's own, an agent per node for Cilium
-    // (200 MB + 42 kB × (100 pods + 20 services) on each of the 10 nodes).
+    // (200 MB + 42 kB × (100 pods + 20 services) on each of the 10 nodes) and its operator:
+    // two replicas of 100 MB, and the leader's 10,752 B × (100 pods + 20 services + 10 nodes).
     use sim::capacity::control_plane::ControlPlaneKind;
     let kind = |name: &str| column(&all, name).control_plane.kind;
     assert_eq!(kind("istio-sidecar"), ControlPlaneKind::Istiod);
@@ -80,9 +81,23 @@ fn each_product_is_built_from_its_blocks() {
     assert_eq!(kind("kmesh"), ControlPlaneKind::Istiod);
     assert_eq!(kind("linkerd"), ControlPlaneKind::Linkerd);
     assert_eq!(kind("cilium"), ControlPlaneKind::CiliumAgents);
+    let cilium = &column(&all, "cilium").control_plane;
+    let operator = 2 * 100_000_000 + 130 * 10_752;
+    assert_eq!(cilium.operator_replicas, 2);
+    assert_eq!(cilium.operator_memory_bytes, operator);
     assert_eq!(
-        column(&all, "cilium").control_plane.memory_bytes,
-        10 * (200_000_000 + 120 * 42_000)
+        cilium.memory_bytes,
+        10 * (200_000_000 + 120 * 42_000) + operator
+    );
+    // CPU: 0.07 vCPU per agent, 0.1 for the leading operator.
+    assert!((cilium.operator_cpu_cores - 0.1).abs() < 1e-12);
+    assert!((cilium.cpu_cores - (10.0 * 0.07 + 0.1)).abs() < 1e-12);
+    // No other control plane has an operator.
+    assert_eq!(
+        column(&all, "istio-sidecar")
+            .control_plane
+            .operator_memory_bytes,
+        0
     );
     // Cilium's node Envoy carries only traffic under L7 policy: less than every request.
     let cilium = &column(&all, "cilium").proxy_groups[0];
@@ -369,4 +384,83 @@ fn cilium_encryption_adds_its_crypto_to_the_legs_between_nodes() {
         wireguard > plain + 10.0,
         "64 KiB payloads: {plain} µs plain, {wireguard} µs with WireGuard"
     );
+}
+
+/// Two services of one HTTP port each: `a` (2 replicas) calls `b` (3 replicas).
+fn churn_file(changes: Option<f64>, products: &str) -> String {
+    let key = changes.map_or(String::new(), |c| {
+        format!("endpoint_changes_per_second = {c}\n")
+    });
+    format!(
+        r#"
+[cluster]
+nodes = 2
+{key}
+[[service]]
+name = "a"
+replicas = 2
+calls = ["b"]
+[[service]]
+name = "b"
+replicas = 3
+[latency]
+enabled = false
+[mesh]
+products = [{products}]
+"#
+    )
+}
+
+#[test]
+fn endpoint_churn_becomes_istiod_pushes_by_hand() {
+    let all = evaluate(&churn_file(Some(1.0), "\"istio-sidecar\""));
+    let c = &column(&all, "istio-sidecar").control_plane;
+    // One change a second, debounced by 100 ms: a push follows each change no other follows
+    // within 100 ms, e^-0.1 per second; each push holds e^0.1 changes.
+    let pushes = (-0.1f64).exp();
+    assert!((c.churn.pushes_per_second - pushes).abs() < 1e-12);
+    assert!((c.churn.changes_per_push - 0.1f64.exp()).abs() < 1e-12);
+    // Unscoped, every one of the 5 sidecars holds both services (5 endpoints, and its own
+    // inbound one): every push reaches all 5.
+    assert!((c.churn.proxies_per_push - 5.0).abs() < 1e-12);
+    // A change hits a pod at random, so a service with the chance of its replicas: its
+    // cluster resent whole is (2 × 2 + 3 × 3) / 5 = 2.6 endpoints. A push sends each sidecar
+    // e^0.1 × 2.6 endpoints of 250 B: 718 B; all of them per second 1 × 5 × 2.6 × 250.
+    assert_eq!(c.churn.bytes_per_push_per_proxy_max, 718);
+    assert!((c.churn.bytes_per_second - 3250.0).abs() < 1e-9);
+    // istiod's CPU: 0.0005 vCPU per proxy, plus 2 ms per proxy a push reaches.
+    let churn_cpu = pushes * 5.0 * 0.002;
+    assert!((c.churn.cpu_cores - churn_cpu).abs() < 1e-12);
+    assert!((c.base_cpu_cores - 5.0 * 0.0005).abs() < 1e-12);
+    assert!((c.cpu_cores - (5.0 * 0.0005 + churn_cpu)).abs() < 1e-12);
+}
+
+#[test]
+fn endpoint_churn_reaches_only_linkerds_callers() {
+    let all = evaluate(&churn_file(Some(1.0), "\"linkerd\""));
+    let c = &column(&all, "linkerd").control_plane;
+    // Linkerd's destination service sends each change as it comes: one push per change.
+    assert!((c.churn.pushes_per_second - 1.0).abs() < 1e-12);
+    // a's 2 proxies hold b's 3 endpoints and their inbound one, b's 3 only their inbound one:
+    // 11 of the cluster's 5 endpoints over 5 proxies, a share of 2.2 / 5 = 0.44 each.
+    assert!((c.churn.proxies_per_push - 2.2).abs() < 1e-12);
+    // Each reached proxy gets the changed address only: 250 B; 2.2 × 250 B per second.
+    assert_eq!(c.churn.bytes_per_push_per_proxy_max, 250);
+    assert!((c.churn.bytes_per_second - 550.0).abs() < 1e-9);
+    // No published CPU figure for Linkerd's control plane.
+    assert_eq!(c.cpu_cores, 0.0);
+}
+
+#[test]
+fn no_churn_changes_nothing() {
+    let products = "\"istio-sidecar\", \"istio-ambient\", \"cilium\", \"linkerd\", \"kmesh\"";
+    let without = evaluate(&churn_file(None, products));
+    let zero = evaluate(&churn_file(Some(0.0), products));
+    let json = |a: &[ArchitectureCapacity]| serde_json::to_string(a).unwrap();
+    assert_eq!(json(&without), json(&zero));
+    for a in &zero {
+        let c = &a.control_plane;
+        assert_eq!(c.churn, Default::default(), "{}", a.name);
+        assert_eq!(c.cpu_cores, c.base_cpu_cores, "{}", a.name);
+    }
 }

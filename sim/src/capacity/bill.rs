@@ -2,9 +2,10 @@
 //! max(its request, its modelled use) of CPU and memory (Kubernetes schedules by requests;
 //! a proxy past its request still takes what it uses); kernel-side costs (eBPF maps, kernel
 //! encryption) and the AEAD CPU of mTLS are added as use. Divided by a node's allocatable
-//! cores or memory, whichever fills first (istiod, where a column has one, is reserved the
-//! same way: max(its request, its modelled use)), that is the nodes' worth of capacity the mesh takes;
-//! times the node's price, its money per month.
+//! cores or memory, whichever fills first (the control plane is reserved the same way:
+//! max(istiod's request, where the column has istiod, and its modelled use, churn and Cilium's
+//! operator included)), that is the nodes' worth of capacity the mesh takes; times the node's
+//! price, its money per month.
 
 use super::control_plane::{ControlPlane, ControlPlaneKind};
 use super::encryption::EncryptionCost;

@@ -98,6 +98,8 @@ pub struct CapacityRange {
     pub memory_bytes_per_proxy_max: Bounds<u64>,
     pub cpu_cores: Bounds<f64>,
     pub control_plane_memory_bytes: Bounds<u64>,
+    /// The endpoints' bytes endpoint churn pushes per second (`control_plane.churn`).
+    pub churn_bytes_per_second: Bounds<f64>,
     pub bill_memory_bytes_reserved: Bounds<u64>,
     pub bill_cpu_cores_reserved: Bounds<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,6 +131,9 @@ impl CapacityRange {
             memory_bytes_per_proxy_max: bounds([a, b, c].map(|x| x.memory_bytes_per_proxy_max)),
             cpu_cores: bounds([a, b, c].map(|x| x.cpu_cores)),
             control_plane_memory_bytes: bounds([a, b, c].map(|x| x.control_plane.memory_bytes)),
+            churn_bytes_per_second: bounds(
+                [a, b, c].map(|x| x.control_plane.churn.bytes_per_second),
+            ),
             bill_memory_bytes_reserved: bounds([a, b, c].map(|x| x.bill.memory_bytes_reserved)),
             bill_cpu_cores_reserved: bounds([a, b, c].map(|x| x.bill.cpu_cores_reserved)),
             bill_cost_per_month: match (

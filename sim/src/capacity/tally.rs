@@ -94,6 +94,8 @@ pub struct ProxyGroup {
     /// Σ clusters over the group's proxies: what a full xDS push sends them.
     pub clusters_total: u64,
     pub endpoints_max: u64,
+    /// Σ endpoints over the group's proxies: what their EDS holds, and what churn updates.
+    pub endpoints_total: u64,
     pub rps_max: f64,
     /// Requests per second through all of them: `cpu_cores / (rps_total / 1000)` is the
     /// group's CPU per 1000 rps, as Istio's published figures give it.
@@ -296,6 +298,13 @@ impl Tally {
         let clusters_what = || format!("the clusters {proxies} {role} proxies receive");
         let clusters = self.product(instance.config.clusters, count, clusters_what);
         let clusters_total = self.sum(self.groups[group].clusters_total, clusters, clusters_what);
+        let endpoints_what = || format!("the endpoints {proxies} {role} proxies hold");
+        let endpoints = self.product(instance.config.endpoints, count, endpoints_what);
+        let endpoints_total = self.sum(
+            self.groups[group].endpoints_total,
+            endpoints,
+            endpoints_what,
+        );
         // One proxy's reservation: its memory, or its request (at most a terabyte) if larger.
         let request = self.groups[group].requests.memory_request_bytes;
         let reserved_one = whole_count((memory as f64).max(request)).unwrap_or(memory);
@@ -316,6 +325,7 @@ impl Tally {
         g.clusters_max = g.clusters_max.max(instance.config.clusters);
         g.clusters_total = clusters_total;
         g.endpoints_max = g.endpoints_max.max(instance.config.endpoints);
+        g.endpoints_total = endpoints_total;
         g.rps_max = g.rps_max.max(instance.rps);
         g.rps_total += instance.rps * count as f64;
         g.cpu_cores += cpu * count as f64;

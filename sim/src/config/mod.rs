@@ -37,9 +37,14 @@ pub struct Scenario {
     pub models_low: ModelSet,
     pub models_high: ModelSet,
     pub bill: crate::capacity::bill::NodeShape,
+    /// `[cluster] endpoint_changes_per_second`: pods started or stopped per second.
+    pub endpoint_changes_per_second: f64,
 }
 
 impl Scenario {
     /// The seed used when neither the file nor `--seed` gives one.
     pub const DEFAULT_SEED: u64 = 1;
+    /// No endpoint churn: the control planes' figures at rest (Istio publishes no churn rate
+    /// for its load test, whose istiod CPU already includes that test's own churn).
+    pub const DEFAULT_ENDPOINT_CHANGES_PER_SECOND: f64 = 0.0;
 }

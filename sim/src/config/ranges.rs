@@ -151,6 +151,14 @@ pub const CORES_PER_NODE: Key = key(
     ValueRange::integers(1, MAX_CORES),
 )
 .because("no machine has more cores; each is simulated as a queue of its own");
+/// The most endpoint changes per second: a million, past any cluster's pod churn (the
+/// Kubernetes scalability guidance keeps pod churn near 50 per second per API server).
+pub const ENDPOINT_CHANGES_PER_SECOND: Key = key(
+    "[cluster]",
+    "endpoint_changes_per_second",
+    "cluster.endpoint_changes_per_second",
+    ValueRange::numbers(0.0, 1_000_000.0),
+);
 pub const HOSTS_COUNT: Key = key(
     "[cluster.hosts]",
     "count",
@@ -372,7 +380,7 @@ pub const PRICE_PER_HOUR: Key = key(
 );
 
 /// Every key with a range, as docs/config.md lists them.
-pub const KEYS: [Key; 40] = [
+pub const KEYS: [Key; 41] = [
     SEED,
     NODES,
     MAX_PODS_PER_NODE_KEY,
@@ -382,6 +390,7 @@ pub const KEYS: [Key; 40] = [
     CALLS_PER_SERVICE,
     L7_POLICY_FRACTION,
     CORES_PER_NODE,
+    ENDPOINT_CHANGES_PER_SECOND,
     HOSTS_COUNT,
     HOSTS_CORES,
     NODE_GROUP_COUNT,

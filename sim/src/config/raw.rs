@@ -77,6 +77,8 @@ pub struct RawCluster {
     pub cores_per_node: Option<Spanned<i64>>,
     /// Nodes that share the cores of a few hosts (a testbed of many nodes on one machine).
     pub hosts: Option<Spanned<RawHosts>>,
+    /// Pods started or stopped per second over the cluster: the control planes' push load.
+    pub endpoint_changes_per_second: Option<Spanned<f64>>,
 }
 
 /// `[cluster.hosts]`: the nodes are dealt round-robin onto `count` hosts of `cores` each.

@@ -155,11 +155,18 @@ pub struct ControlPlaneCosts {
     pub istiod_per_proxy_bytes: f64,
     pub istiod_per_proxy_vcpu: f64,
     pub xds_per_cluster_bytes: f64,
+    pub eds_per_endpoint_bytes: f64,
+    pub istiod_debounce_after_us: f64,
+    pub istiod_debounce_max_us: f64,
+    pub istiod_push_per_proxy_us: f64,
     pub max_requests_per_second: f64,
     pub linkerd_control_plane_bytes: f64,
     pub cilium_agent_base_bytes: f64,
     pub cilium_agent_per_object_bytes: f64,
     pub cilium_agent_per_node_vcpu: f64,
+    pub cilium_operator_base_bytes: f64,
+    pub cilium_operator_per_object_bytes: f64,
+    pub cilium_operator_vcpu: f64,
 }
 
 /// Which value of each parameter a model set takes: its own, or the low or high end of the
@@ -383,11 +390,18 @@ impl ModelSet {
                     istiod_per_proxy_bytes: c("istiod_per_proxy_bytes")?,
                     istiod_per_proxy_vcpu: c("istiod_per_proxy_vcpu")?,
                     xds_per_cluster_bytes: c("xds_per_cluster_bytes")?,
+                    eds_per_endpoint_bytes: c("eds_per_endpoint_bytes")?,
+                    istiod_debounce_after_us: c("istiod_debounce_after_us")?,
+                    istiod_debounce_max_us: c("istiod_debounce_max_us")?,
+                    istiod_push_per_proxy_us: c("istiod_push_per_proxy_us")?,
                     max_requests_per_second: c("max_requests_per_second")?,
                     linkerd_control_plane_bytes: c("linkerd_control_plane_bytes")?,
                     cilium_agent_base_bytes: c("cilium_agent_base_bytes")?,
                     cilium_agent_per_object_bytes: c("cilium_agent_per_object_bytes")?,
                     cilium_agent_per_node_vcpu: c("cilium_agent_per_node_vcpu")?,
+                    cilium_operator_base_bytes: c("cilium_operator_base_bytes")?,
+                    cilium_operator_per_object_bytes: c("cilium_operator_per_object_bytes")?,
+                    cilium_operator_vcpu: c("cilium_operator_vcpu")?,
                 }
             },
             kernel: KernelCosts {

@@ -127,7 +127,7 @@ pub const CONTROL_PLANE_ROWS: [Row; 3] = [
         let name = match c.kind {
             ControlPlaneKind::Istiod => "istiod",
             ControlPlaneKind::Linkerd => "linkerd",
-            ControlPlaneKind::CiliumAgents => "cilium agents",
+            ControlPlaneKind::CiliumAgents => "cilium agents + operator",
             ControlPlaneKind::NotModelled => return "not modelled".into(),
         };
         format!(
@@ -161,6 +161,66 @@ pub const CONTROL_PLANE_ROWS: [Row; 3] = [
             "—".into()
         } else {
             format!("≥ {:.0} s", c.reconnect_seconds.ceil())
+        }
+    }),
+];
+
+/// Shown when some column runs Cilium's operator (inside the control plane's figures).
+pub const OPERATOR_ROWS: [Row; 1] = [("  of which cilium-operator", |a| {
+    let c = &a.capacity.control_plane;
+    if c.operator_replicas == 0 {
+        "—".into()
+    } else {
+        format!(
+            "{} replicas: {} / {}",
+            c.operator_replicas,
+            bytes(c.operator_memory_bytes),
+            cores(c.operator_cpu_cores)
+        )
+    }
+})];
+
+/// Shown when `[cluster] endpoint_changes_per_second` is above zero.
+pub const CHURN_ROWS: [Row; 4] = [
+    ("endpoint churn: pushes per second", |a| {
+        use crate::capacity::control_plane::ControlPlaneKind;
+        let c = &a.capacity.control_plane;
+        match c.kind {
+            ControlPlaneKind::NotModelled => "—".into(),
+            _ => format!(
+                "{:.3} ({:.1} changes each)",
+                c.churn.pushes_per_second, c.churn.changes_per_push
+            ),
+        }
+    }),
+    ("  endpoints a push sends the largest proxy", |a| {
+        let c = &a.capacity.control_plane.churn;
+        if c.bytes_per_push_per_proxy_max == 0 {
+            "—".into()
+        } else {
+            bytes(c.bytes_per_push_per_proxy_max)
+        }
+    }),
+    ("  endpoints pushed to all proxies", |a| {
+        let c = &a.capacity.control_plane.churn;
+        if c.bytes_per_second == 0.0 {
+            "—".into()
+        } else {
+            with_range(
+                c.bytes_per_second,
+                a.capacity.range.as_ref().map(|r| r.churn_bytes_per_second),
+                |v| format!("{}/s", bytes(v.round() as u64)),
+            )
+        }
+    }),
+    ("  control-plane CPU the pushes add", |a| {
+        use crate::capacity::control_plane::ControlPlaneKind;
+        let c = &a.capacity.control_plane;
+        match c.kind {
+            ControlPlaneKind::Istiod => cores(c.churn.cpu_cores),
+            ControlPlaneKind::CiliumAgents => "in the agents' figure".into(),
+            ControlPlaneKind::Linkerd => "not modelled".into(),
+            ControlPlaneKind::NotModelled => "—".into(),
         }
     }),
 ];

@@ -290,7 +290,23 @@ pub fn render(report: &Report) -> String {
     }
     rows.extend(CAPACITY_ROWS.iter());
     rows.extend(capacity_rows::ENCRYPTION_ROWS.iter());
-    rows.extend(capacity_rows::CONTROL_PLANE_ROWS.iter());
+    let (memory_and_cpu, other_control_plane) = capacity_rows::CONTROL_PLANE_ROWS.split_at(1);
+    rows.extend(memory_and_cpu.iter());
+    if report
+        .architectures
+        .iter()
+        .any(|a| a.capacity.control_plane.operator_replicas > 0)
+    {
+        rows.extend(capacity_rows::OPERATOR_ROWS.iter());
+    }
+    rows.extend(other_control_plane.iter());
+    if report
+        .architectures
+        .iter()
+        .any(|a| a.capacity.control_plane.churn.endpoint_changes_per_second > 0.0)
+    {
+        rows.extend(capacity_rows::CHURN_ROWS.iter());
+    }
     if products || report.scenario.bill_node_shape {
         rows.extend(capacity_rows::BILL_ROWS.iter());
     }

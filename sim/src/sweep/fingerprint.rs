@@ -25,6 +25,7 @@ pub fn of(scenario: &Scenario) -> u64 {
         models_high,
         latency,
         bill,
+        endpoint_changes_per_second,
     } = scenario;
     // `[traffic]`'s per-service defaults and its scale are copied into every service when the
     // scenario is resolved (`Service` carries its own), and are not read after that: a value
@@ -52,7 +53,7 @@ pub fn of(scenario: &Scenario) -> u64 {
     let mut digest = Digest(std::collections::hash_map::DefaultHasher::new());
     write!(
         digest,
-        "{seed:?}{cluster:?}{traffic:?}{mesh:?}{models:?}{models_low:?}{models_high:?}{latency:?}{bill:?}"
+        "{seed:?}{cluster:?}{traffic:?}{mesh:?}{models:?}{models_low:?}{models_high:?}{latency:?}{bill:?}{endpoint_changes_per_second:?}"
     )
     .expect("hashing never fails");
     digest.0.finish()

@@ -188,6 +188,11 @@ impl Resolver {
                 .unwrap_or_else(|| "scenario".into())
         });
         let bill = self.bill(&raw.bill);
+        let endpoint_changes_per_second = self.number_or(
+            &raw.cluster.get_ref().endpoint_changes_per_second,
+            &ranges::ENDPOINT_CHANGES_PER_SECOND,
+            Scenario::DEFAULT_ENDPOINT_CHANGES_PER_SECOND,
+        );
         let (models, values) = models?;
         let at =
             |bound| crate::cost_model::ModelSet::at_bound(&values, models.profile.clone(), bound);
@@ -219,6 +224,7 @@ impl Resolver {
                 models_low,
                 models_high,
                 bill: bill?,
+                endpoint_changes_per_second: endpoint_changes_per_second?,
             },
             values,
         ))
