@@ -175,7 +175,7 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
                 "cpu_rate_exponent",
                 exponent,
                 format!(
-                    "{whose} CPU per request at {} rps ({at_rate:.1} µs, {light}) and at {:.0} rps ({at_higher:.1} µs, one run through the proxy), {payload}: ln({at_rate:.1} / {at_higher:.1}) / ln({:.0} / {}) (held within [0, 1])",
+                    "{whose} CPU per request at {} rps ({at_rate:.1} µs, {light}) and at {:.0} rps ({at_higher:.1} µs, one run on the same path), {payload}: ln({at_rate:.1} / {at_higher:.1}) / ln({:.0} / {}) (held within [0, 1])",
                     c.rate, row.higher_load_rps, row.higher_load_rps, c.rate
                 ),
             );
