@@ -87,6 +87,11 @@ enum Command {
         /// The light load, requests per second.
         #[arg(long, default_value_t = 500.0)]
         rate: f64,
+        /// The higher load CPU per request is also measured at: with --rate, the two points
+        /// of the power law the profile's cpu_rate_exponent is. The validation's loads reach
+        /// tens of thousands per second, so the points span most of that range.
+        #[arg(long, default_value_t = 8000.0)]
+        higher_rate: f64,
         #[arg(long, default_value_t = 1.0)]
         warmup_secs: f64,
         #[arg(long, default_value_t = 5.0)]
@@ -260,6 +265,7 @@ fn run(cli: Cli) -> Result<()> {
             payloads,
             profile_payload,
             rate,
+            higher_rate,
             warmup_secs,
             duration_secs,
             repeats,
@@ -275,6 +281,7 @@ fn run(cli: Cli) -> Result<()> {
                 payloads,
                 profile_payload,
                 rate,
+                higher_rate,
                 warmup: Duration::from_secs_f64(warmup_secs),
                 duration: Duration::from_secs_f64(duration_secs),
                 repeats,

@@ -48,6 +48,8 @@ pub struct Options {
     pub profile_payload: usize,
     /// The light load the proxies are measured at, requests per second.
     pub rate: f64,
+    /// The higher load CPU per request is measured at too (the rate exponent's second point).
+    pub higher_rate: f64,
     pub warmup: Duration,
     pub duration: Duration,
     pub repeats: usize,
@@ -123,6 +125,13 @@ pub fn run(options: &Options) -> Result<Calibration> {
     haproxy::require()?;
     if options.rate <= 0.0 || options.repeats == 0 || options.payloads.is_empty() {
         bail!("calibrate needs a positive rate, at least one repeat and one payload");
+    }
+    if options.higher_rate.partial_cmp(&options.rate) != Some(std::cmp::Ordering::Greater) {
+        bail!(
+            "--higher-rate ({}) must be above --rate ({}): CPU per request is measured at both",
+            options.higher_rate,
+            options.rate
+        );
     }
     if !options.payloads.contains(&options.profile_payload) {
         bail!(
@@ -227,7 +236,7 @@ pub fn run(options: &Options) -> Result<Calibration> {
             }
         }
         // The proxy's CPU per request at a higher load too: batching makes it fall with load.
-        let busier = options.rate * HIGHER_LOAD;
+        let busier = options.higher_rate;
         let before = cpu_ns(haproxy.pid())?;
         let report = load::run(&LoadSpec {
             rate: busier,
@@ -348,9 +357,6 @@ pub fn bench_path(bench: &serde_json::Value, key: &str, field: &str) -> Option<f
         .find(|p| p["key"] == key)?["median"][field]
         .as_f64()
 }
-
-/// The higher load the proxy's CPU per request is also measured at, as a multiple of the rate.
-const HIGHER_LOAD: f64 = 4.0;
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);

@@ -322,13 +322,14 @@ pub fn render(c: &Calibration) -> String {
     let mut text = format!(
         "# Written by `meshtwin-testbed calibrate` on {date}: each component of the testbed's mesh\n\
          # measured alone on this machine. Reproduce with `sudo target/release/meshtwin-testbed calibrate`.\n\
-         # L7 proxy (HAProxy) by payload, {rate} rps: bytes; added p50 / p75 / p90 / p99 / mean µs; HAProxy CPU µs per request, and at 4× the rate; server CPU µs per request\n",
+         # L7 proxy (HAProxy) by payload, {rate} rps: bytes; added p50 / p75 / p90 / p99 / mean µs; HAProxy CPU µs per request, and at {higher} rps; server CPU µs per request, and at {higher} rps\n",
         date = m.date,
-        rate = c.rate
+        rate = c.rate,
+        higher = c.rows.first().map_or(0.0, |r| r.higher_load_rps)
     );
     for r in &c.rows {
         text.push_str(&format!(
-            "#   {:>6} B  {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1}  {:>6.1} {:>6.1}  {:>6.1}\n",
+            "#   {:>6} B  {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1}  {:>6.1} {:>6.1}  {:>6.1} {:>6.1}\n",
             r.payload_bytes,
             r.added_p50_us,
             r.added_p75_us,
@@ -337,7 +338,8 @@ pub fn render(c: &Calibration) -> String {
             r.added_mean_us,
             r.proxy_cpu_us_per_request,
             r.proxy_cpu_us_per_request_at_higher_load,
-            r.server_cpu_us_per_request
+            r.server_cpu_us_per_request,
+            r.server_cpu_us_per_request_at_higher_load
         ));
     }
     text.push_str(&format!(

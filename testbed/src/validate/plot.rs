@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
+use sim::report::plot_scale::{axis_number, LatencyUnit};
 
 use super::report::Report;
 
@@ -63,8 +64,10 @@ pub fn latency_against_load(report: &Report, path: &Path) -> Result<()> {
         let (y_min, y_max) = values.fold((f64::INFINITY, 1.0f64), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
-        let y_min = if y_min.is_finite() { y_min / 1.5 } else { 1.0 };
-        let y_max = y_max * 1.5;
+        // In the unit the largest latency asks for (µs, ms or s), as the simulator's plots.
+        let unit = LatencyUnit::for_max(y_max);
+        let y_min = if y_min.is_finite() { y_min / 1.5 } else { 1.0 } / unit.us;
+        let y_max = y_max * 1.5 / unit.us;
         let mut chart = ChartBuilder::on(area)
             .caption(*arch, ("sans-serif", 16))
             .margin(10)
@@ -75,7 +78,11 @@ pub fn latency_against_load(report: &Report, path: &Path) -> Result<()> {
         chart
             .configure_mesh()
             .x_desc("offered load (requests/s)")
-            .y_desc("latency (µs)")
+            .y_desc(format!("latency ({})", unit.name))
+            .x_label_formatter(&|v| axis_number(*v))
+            .y_label_formatter(&|v| axis_number(*v))
+            // Few enough labels on the log axis that its minor ticks stay unlabelled.
+            .y_labels(6)
             .draw()
             .map_err(plot_error)?;
         type Pick = fn(&super::report::Point) -> f64;
@@ -98,7 +105,7 @@ pub fn latency_against_load(report: &Report, path: &Path) -> Result<()> {
         for (name, pick, colour, measured) in series {
             let line: Vec<(f64, f64)> = points
                 .iter()
-                .map(|p| (p.rate, pick(p)))
+                .map(|p| (p.rate, pick(p) / unit.us))
                 .filter(|(_, v)| *v > 0.0)
                 .collect();
             let width = 2;
