@@ -82,7 +82,8 @@ impl Leg {
 pub enum PathKind {
     CrossNode,
     SameNode,
-    /// Across nodes to a service under L7 policy (through a waypoint in `uproxy`).
+    /// Across nodes to a service under L7 policy (through a waypoint in `uproxy`; the latency
+    /// simulation takes the same path on one node, `latency::plan`).
     CrossNodeL7,
 }
 

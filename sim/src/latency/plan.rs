@@ -132,6 +132,8 @@ pub struct Plans {
     pub cross_node: Plan,
     pub same_node: Plan,
     pub cross_node_l7: Plan,
+    /// To a service under L7 policy on the caller's own node: through its proxy all the same.
+    pub same_node_l7: Plan,
     pub external: Plan,
     pub external_l7: Plan,
     /// A request that starts in the application's own pod (`origin = "in-pod"`): no legs.
@@ -192,6 +194,7 @@ impl Plans {
                     cross_node: build(direct(false)),
                     same_node: build(direct(true)),
                     cross_node_l7: build(direct(false)),
+                    same_node_l7: build(direct(true)),
                     external: build(direct(false)),
                     external_l7: build(direct(false)),
                     in_pod: build(vec![]),
@@ -201,6 +204,7 @@ impl Plans {
                 cross_node: build(request_path::legs(a, PathKind::CrossNode)),
                 same_node: build(request_path::legs(a, PathKind::SameNode)),
                 cross_node_l7: build(request_path::legs(a, PathKind::CrossNodeL7)),
+                same_node_l7: build(same_node_l7_legs(Mesh::Architecture(a))),
                 external: build(external_legs(a, false)),
                 external_l7: build(external_legs(a, true)),
                 in_pod: build(vec![]),
@@ -209,11 +213,35 @@ impl Plans {
                 cross_node: build(request_path::product_legs(p, PathKind::CrossNode)),
                 same_node: build(request_path::product_legs(p, PathKind::SameNode)),
                 cross_node_l7: build(request_path::product_legs(p, PathKind::CrossNodeL7)),
+                same_node_l7: build(same_node_l7_legs(Mesh::Product(p))),
                 external: build(product_external_legs(p, false)),
                 external_l7: build(product_external_legs(p, true)),
                 in_pod: build(vec![]),
             },
         }
+    }
+}
+
+/// A call to a service under L7 policy on the caller's own node (where the mesh has L7
+/// paths, `Mesh::has_l7_paths`): the waypoint of `uproxy` and Kmesh is a pod of its own,
+/// taken to be on another node as across nodes; Cilium's Envoy is the node's own, both legs
+/// local. Elsewhere the same-node path.
+fn same_node_l7_legs(mesh: Mesh) -> Vec<Leg> {
+    use Endpoint::*;
+    match mesh {
+        Mesh::Architecture(Architecture::Uproxy) => {
+            request_path::legs(Architecture::Uproxy, PathKind::CrossNodeL7)
+        }
+        Mesh::Product(Product::Kmesh) => {
+            request_path::product_legs(Product::Kmesh, PathKind::CrossNodeL7)
+        }
+        Mesh::Product(Product::Cilium) => vec![
+            Leg::new(App, NodeProxy, true, false, true),
+            Leg::new(NodeProxy, App, true, false, false),
+        ],
+        Mesh::Baseline => unreachable!("the baseline's plans are built apart"),
+        Mesh::Architecture(a) => request_path::legs(a, PathKind::SameNode),
+        Mesh::Product(p) => request_path::product_legs(p, PathKind::SameNode),
     }
 }
 

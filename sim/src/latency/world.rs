@@ -102,6 +102,7 @@ enum PlanId {
     CrossNode,
     SameNode,
     CrossNodeL7,
+    SameNodeL7,
     External,
     ExternalL7,
     InPod,
@@ -109,7 +110,7 @@ enum PlanId {
 
 impl PlanId {
     /// How many plans a mesh has: the length of `World::plans`, indexed by `id as usize`.
-    const COUNT: usize = 6;
+    const COUNT: usize = 7;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -274,6 +275,7 @@ impl<'a> World<'a> {
             p.cross_node,
             p.same_node,
             p.cross_node_l7,
+            p.same_node_l7,
             p.external,
             p.external_l7,
             p.in_pod,
@@ -744,12 +746,11 @@ impl<'a> World<'a> {
         let pod = s.first_pod + self.rng.gen_range(0..s.replicas);
         let same_node =
             self.lookup.pods[pod as usize].node == self.lookup.pods[src_pod as usize].node;
-        let plan = if same_node {
-            PlanId::SameNode
-        } else if s.l7_policy && self.uses_l7_paths() {
-            PlanId::CrossNodeL7
-        } else {
-            PlanId::CrossNode
+        let plan = match (same_node, s.l7_policy && self.uses_l7_paths()) {
+            (true, true) => PlanId::SameNodeL7,
+            (true, false) => PlanId::SameNode,
+            (false, true) => PlanId::CrossNodeL7,
+            (false, false) => PlanId::CrossNode,
         };
         self.new_call(parent, node, pod, src_pod, plan, t)
     }
