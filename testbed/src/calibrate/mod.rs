@@ -244,9 +244,9 @@ pub fn run(options: &Options) -> Result<Calibration> {
         })?;
         let cpu_at_higher_load =
             (cpu_ns(haproxy.pid())? - before) as f64 / 1000.0 / report.answered.max(1) as f64;
-        // The server's too, on the direct path as at the rate: through the proxy its
-        // connections are the proxy's few, not the client's, and it costs less per request
-        // for that alone (48 against 9 µs here).
+        // The server's too, on the direct path as at the rate: through the proxy it is woken
+        // by HAProxy on its own CPU instead of the load generator on the other, which alone
+        // costs it far less per request (9 against 48 µs here; docs/validation.md).
         let before = cpu_ns(server.pid())?;
         let report = load::run(&LoadSpec {
             rate: busier,
