@@ -166,11 +166,15 @@ fn curl(
     statuses
 }
 
-/// wrk, 2 threads and 8 keep-alive connections for a second, gzip accepted.
+/// The keep-alive connections wrk opens.
+const WRK_CONNECTIONS: u64 = 8;
+
+/// wrk, 2 threads and [`WRK_CONNECTIONS`] keep-alive connections for a second, gzip accepted.
 fn wrk(world: &MeshWorld, to: &str) {
     let mut command = world.command("client", "client", "/usr/bin/wrk");
     command
-        .args(["-t2", "-c8", "-d1s", "-H", "Accept-Encoding: gzip"])
+        .args(["-t2", "-d1s", "-H", "Accept-Encoding: gzip"])
+        .arg(format!("-c{WRK_CONNECTIONS}"))
         .arg(format!("http://{to}{INDEX}"));
     let output = Process::spawn("wrk", command).success(LONG);
     assert!(
@@ -266,12 +270,19 @@ fn counts_equal_nginx(test: &'static str, tag: &str, bypass: bool) {
             "{phase}: nothing else counted, nothing unparsed but split or unmatched: {after:?}\n{}",
             probes::scrape(&world.node.ns, &metrics)
         );
-        // Reported exchanges are the exception: at most 1% of a phase's requests.
+        // Reported exchanges are the exception: at most 1% of a phase's requests, or one per
+        // connection, whichever is more. A connection has one exchange in flight at a time, so
+        // a client closing its connections at the end leaves at most one unmatched on each
+        // (wrk's 494 requests in a second on 5.10 under TCG left 5 on its 8: 1.01%).
+        let connections = match *traffic {
+            Traffic::Curl(_, _, _, connections) => connections as u64,
+            Traffic::Wrk(_) => WRK_CONNECTIONS,
+        };
+        let requests = after.nginx - before.nginx;
+        let reported = after.split - before.split;
         assert!(
-            (after.split - before.split) * 100 <= after.nginx - before.nginx,
-            "{phase}: {} of {} reported split or unmatched: {after:?}",
-            after.split - before.split,
-            after.nginx - before.nginx
+            reported * 100 <= requests || reported <= connections,
+            "{phase}: {reported} of {requests} reported split or unmatched over {connections} connections: {after:?}"
         );
         before = after;
     }
