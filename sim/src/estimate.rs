@@ -211,14 +211,9 @@ pub fn events_per_second(scenario: &Scenario) -> f64 {
 
 /// Proxies a call visits on the longest path of a mesh (the ones that cost events).
 fn proxies_per_call(scenario: &Scenario, mesh: Mesh) -> u32 {
-    let legs = |kind| match mesh {
-        Mesh::Baseline => Vec::new(),
-        Mesh::Architecture(a) => request_path::legs(a, kind),
-        Mesh::Product(p) => request_path::product_legs(p, kind),
-    };
     let shape = |kind| {
         request_path::shape(
-            &legs(kind),
+            &mesh.legs(kind),
             scenario.mesh.interception,
             scenario.mesh.local_acceleration,
         )
@@ -252,10 +247,9 @@ fn stations(scenario: &Scenario, mesh: Mesh) -> f64 {
             waypoint_groups(cluster, scenario.mesh.waypoint_scope).len() as f64
                 * scenario.mesh.waypoint_replicas as f64
         }
-        // Simulated as their building blocks (`Mesh::of_product`).
-        Mesh::Product(Product::IstioSidecar) => pods,
-        Mesh::Product(Product::IstioAmbient) => {
-            stations(scenario, Mesh::Architecture(Architecture::Uproxy))
+        // Simulated as their building blocks.
+        Mesh::Product(p @ (Product::IstioSidecar | Product::IstioAmbient)) => {
+            stations(scenario, Mesh::of_product(p))
         }
     }
 }

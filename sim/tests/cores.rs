@@ -6,10 +6,11 @@ use sim::commands::{model, SimulationArgs};
 use sim::config::{self, LoadOptions};
 use sim::cost_model::Catalog;
 use sim::latency::result::LatencyResult;
+use sim::report::ArchitectureReport;
 use std::path::Path;
 
-/// The `ebpf` run (or `architecture`'s) of a scenario given as text.
-fn run(text: &str, architecture: &str) -> LatencyResult {
+/// The column of `architecture` in the report of a scenario given as text, latency run.
+fn column(text: &str, architecture: &str) -> ArchitectureReport {
     let catalog = Catalog::embedded();
     let scenario = config::load_str(Path::new("inline.toml"), text, &LoadOptions::new(&catalog))
         .unwrap_or_else(|e| panic!("{e}"))
@@ -25,7 +26,13 @@ fn run(text: &str, architecture: &str) -> LatencyResult {
         .architectures
         .into_iter()
         .find(|a| a.capacity.name == architecture)
-        .and_then(|a| a.latency)
+        .expect("the architecture is a column")
+}
+
+/// The `ebpf` run (or `architecture`'s) of a scenario given as text.
+fn run(text: &str, architecture: &str) -> LatencyResult {
+    column(text, architecture)
+        .latency
         .expect("the architecture ran")
 }
 
@@ -169,22 +176,7 @@ fn a_proxy_whose_cpu_falls_with_its_rate_costs_the_cores_what_the_cpu_figure_say
     let text = sidecars_on_one_core(1000.0)
         + "[models.envoy]\ncpu_rate_exponent = 0.3\ncpu_reference_requests_per_second = 500\n\
            [models.kernel]\nstack_us = 0\nveth_crossing_us = 0\nwire_us = 0\niptables_redirect_us = 0\n";
-    let catalog = Catalog::embedded();
-    let scenario = config::load_str(Path::new("inline.toml"), &text, &LoadOptions::new(&catalog))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .0;
-    let args = SimulationArgs {
-        no_latency: false,
-        duration: None,
-        threads: Some(2),
-        quiet: true,
-    };
-    let report = model(&scenario, "test", &args).unwrap_or_else(|e| panic!("{e:?}"));
-    let sidecar = report
-        .architectures
-        .into_iter()
-        .find(|a| a.capacity.name == "sidecar")
-        .unwrap();
+    let sidecar = column(&text, "sidecar");
     let per_request_us = 200.0 * 2f64.powf(-0.3);
     let cores = sidecar.latency.unwrap().cores.expect("cores simulated");
     assert!(

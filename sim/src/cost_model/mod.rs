@@ -24,6 +24,14 @@ pub struct ProxyCosts {
     pub cpu_rate: RateDependence,
 }
 
+impl ProxyCosts {
+    /// CPU one request costs the proxy, µs: the published vCPU per 1000 requests per second,
+    /// read as CPU-seconds per 1000 requests.
+    pub fn cpu_us_per_request(&self) -> f64 {
+        self.vcpu_per_krps * 1000.0
+    }
+}
+
 /// How a process's CPU per request changes with the rate it serves: measured here it falls
 /// steeply with load (fewer wake-ups per request, batches of requests per wake-up; HAProxy's
 /// and the workload server's both as about rate^-0.34, docs/validation.md), while published
@@ -210,7 +218,7 @@ impl ModelSet {
     /// (statistics, access logs, buffer release after the response) holds the worker after
     /// the response has left.
     pub fn l7_cpu_us(&self) -> f64 {
-        self.envoy.vcpu_per_krps * 1000.0
+        self.envoy.cpu_us_per_request()
     }
 
     /// CPU one request costs a waypoint, µs, as [`ModelSet::l7_cpu_us`].
@@ -218,14 +226,9 @@ impl ModelSet {
         self.waypoint_vcpu_per_krps * 1000.0
     }
 
-    /// CPU one request costs Linkerd's sidecar (linkerd2-proxy), µs, as [`ModelSet::l7_cpu_us`].
-    pub fn linkerd_cpu_us(&self) -> f64 {
-        self.linkerd.vcpu_per_krps * 1000.0
-    }
-
     /// CPU one request costs a micro proxy (ztunnel), µs, as [`ModelSet::l7_cpu_us`].
     pub fn l4_cpu_us(&self) -> f64 {
-        self.ztunnel.vcpu_per_krps * 1000.0
+        self.ztunnel.cpu_us_per_request()
     }
 }
 

@@ -115,6 +115,26 @@ impl Mesh {
         )
     }
 
+    /// The legs of one kind of path through the mesh (none for the baseline, whose plans are
+    /// built apart): the architecture's, or the product's (`request_path::product_legs`).
+    pub fn legs(self, kind: PathKind) -> Vec<Leg> {
+        match self {
+            Mesh::Baseline => Vec::new(),
+            Mesh::Architecture(a) => request_path::legs(a, kind),
+            Mesh::Product(p) => request_path::product_legs(p, kind),
+        }
+    }
+
+    /// The legs of a request from outside the mesh, to a service under L7 policy or not
+    /// ([`external_legs`]); none for the baseline.
+    fn external_legs(self, l7: bool) -> Vec<Leg> {
+        match self {
+            Mesh::Baseline => Vec::new(),
+            Mesh::Architecture(a) => external_legs(a, l7),
+            Mesh::Product(p) => product_external_legs(p, l7),
+        }
+    }
+
     /// Whether the mesh's eBPF programs run on every leg (the `ebpf` block and the products
     /// built on it).
     fn runs_ebpf_programs(self) -> bool {
@@ -200,22 +220,13 @@ impl Plans {
                     in_pod: build(vec![]),
                 }
             }
-            Mesh::Architecture(a) => Plans {
-                cross_node: build(request_path::legs(a, PathKind::CrossNode)),
-                same_node: build(request_path::legs(a, PathKind::SameNode)),
-                cross_node_l7: build(request_path::legs(a, PathKind::CrossNodeL7)),
-                same_node_l7: build(same_node_l7_legs(Mesh::Architecture(a))),
-                external: build(external_legs(a, false)),
-                external_l7: build(external_legs(a, true)),
-                in_pod: build(vec![]),
-            },
-            Mesh::Product(p) => Plans {
-                cross_node: build(request_path::product_legs(p, PathKind::CrossNode)),
-                same_node: build(request_path::product_legs(p, PathKind::SameNode)),
-                cross_node_l7: build(request_path::product_legs(p, PathKind::CrossNodeL7)),
-                same_node_l7: build(same_node_l7_legs(Mesh::Product(p))),
-                external: build(product_external_legs(p, false)),
-                external_l7: build(product_external_legs(p, true)),
+            Mesh::Architecture(_) | Mesh::Product(_) => Plans {
+                cross_node: build(mesh.legs(PathKind::CrossNode)),
+                same_node: build(mesh.legs(PathKind::SameNode)),
+                cross_node_l7: build(mesh.legs(PathKind::CrossNodeL7)),
+                same_node_l7: build(same_node_l7_legs(mesh)),
+                external: build(mesh.external_legs(false)),
+                external_l7: build(mesh.external_legs(true)),
                 in_pod: build(vec![]),
             },
         }
@@ -229,19 +240,12 @@ impl Plans {
 fn same_node_l7_legs(mesh: Mesh) -> Vec<Leg> {
     use Endpoint::*;
     match mesh {
-        Mesh::Architecture(Architecture::Uproxy) => {
-            request_path::legs(Architecture::Uproxy, PathKind::CrossNodeL7)
-        }
-        Mesh::Product(Product::Kmesh) => {
-            request_path::product_legs(Product::Kmesh, PathKind::CrossNodeL7)
-        }
         Mesh::Product(Product::Cilium) => vec![
             Leg::new(App, NodeProxy, true, false, true),
             Leg::new(NodeProxy, App, true, false, false),
         ],
-        Mesh::Baseline => unreachable!("the baseline's plans are built apart"),
-        Mesh::Architecture(a) => request_path::legs(a, PathKind::SameNode),
-        Mesh::Product(p) => request_path::product_legs(p, PathKind::SameNode),
+        _ if mesh.has_l7_paths() => mesh.legs(PathKind::CrossNodeL7),
+        _ => mesh.legs(PathKind::SameNode),
     }
 }
 

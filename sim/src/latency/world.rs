@@ -305,10 +305,11 @@ impl<'a> World<'a> {
                 )
             })
         };
-        let l7_cpu_us = if linkerd {
-            costs.linkerd_cpu_us()
+        // Its CPU per request, workers and rate dependence.
+        let l7_proxy = if linkerd {
+            &costs.linkerd
         } else {
-            costs.l7_cpu_us()
+            &costs.envoy
         };
         let l4 = latency.ztunnel_histogram.clone().unwrap_or_else(|| {
             shape(
@@ -323,7 +324,7 @@ impl<'a> World<'a> {
             let (cpu_us, critical) = match k {
                 StationKind::Waypoint => (costs.waypoint_cpu_us(), &l7),
                 StationKind::MicroProxy => (costs.l4_cpu_us(), &l4),
-                _ => (l7_cpu_us, &l7),
+                _ => (l7_proxy.cpu_us_per_request(), &l7),
             };
             (cpu_us * 1000.0 / critical.mean()).max(1.0)
         });
@@ -335,23 +336,13 @@ impl<'a> World<'a> {
                     (false, _) => costs.latency.ztunnel_mtls_handshake_us,
                 }
         });
-        let l7_rate = if linkerd {
-            costs.linkerd.cpu_rate
-        } else {
-            costs.envoy.cpu_rate
-        };
         let cpu_rate = StationKind::ALL.map(|k| {
             if k.l7() {
-                l7_rate
+                l7_proxy.cpu_rate
             } else {
                 costs.ztunnel.cpu_rate
             }
         });
-        let l7_workers = if linkerd {
-            costs.linkerd.worker_threads
-        } else {
-            costs.envoy.worker_threads
-        };
         let mtls_record_ns = StationKind::ALL.map(|k| {
             if k.l7() {
                 0.0
@@ -394,7 +385,7 @@ impl<'a> World<'a> {
             service_time,
             hold_factor,
             mtls_ns,
-            l7_workers: l7_workers as u32,
+            l7_workers: l7_proxy.worker_threads as u32,
             cpu_rate,
             app_cpu_rate: costs.app.cpu_rate,
             station_visits: Vec::new(),
@@ -671,18 +662,13 @@ impl<'a> World<'a> {
         let entry = &self.lookup.services[service as usize];
         let plan = if entry.in_pod {
             PlanId::InPod
-        } else if entry.l7_policy && self.uses_l7_paths() {
+        } else if entry.l7_policy && self.mesh.has_l7_paths() {
             PlanId::ExternalL7
         } else {
             PlanId::External
         };
         let id = self.new_call(NONE, node, pod, NONE, plan, now.0);
         self.walk(id, now.0);
-    }
-
-    /// Whether services under L7 policy take the L7 plans (`Mesh::has_l7_paths`).
-    fn uses_l7_paths(&self) -> bool {
-        self.mesh.has_l7_paths()
     }
 
     fn new_call(
@@ -746,7 +732,7 @@ impl<'a> World<'a> {
         let pod = s.first_pod + self.rng.gen_range(0..s.replicas);
         let same_node =
             self.lookup.pods[pod as usize].node == self.lookup.pods[src_pod as usize].node;
-        let plan = match (same_node, s.l7_policy && self.uses_l7_paths()) {
+        let plan = match (same_node, s.l7_policy && self.mesh.has_l7_paths()) {
             (true, true) => PlanId::SameNodeL7,
             (true, false) => PlanId::SameNode,
             (false, true) => PlanId::CrossNodeL7,

@@ -237,23 +237,20 @@ pub fn run(options: &Options) -> Result<Calibration> {
         }
         // The proxy's CPU per request at a higher load too: batching makes it fall with load.
         let busier = options.higher_rate;
-        let before = cpu_ns(haproxy.pid())?;
-        let report = load::run(&LoadSpec {
-            rate: busier,
-            ..spec(PROXY_PORT, 99)
-        })?;
-        let cpu_at_higher_load =
-            (cpu_ns(haproxy.pid())? - before) as f64 / 1000.0 / report.answered.max(1) as f64;
+        // One run at the higher rate to `port`: `pid`'s CPU per answered request, µs.
+        let cpu_at_higher_rate = |pid: u32, port: u16| -> Result<f64> {
+            let before = cpu_ns(pid)?;
+            let report = load::run(&LoadSpec {
+                rate: busier,
+                ..spec(port, 99)
+            })?;
+            Ok((cpu_ns(pid)? - before) as f64 / 1000.0 / report.answered.max(1) as f64)
+        };
+        let cpu_at_higher_load = cpu_at_higher_rate(haproxy.pid(), PROXY_PORT)?;
         // The server's too, on the direct path as at the rate: through the proxy it is woken
         // by HAProxy on its own CPU instead of the load generator on the other, which alone
         // costs it far less per request (9 against 48 µs here; docs/validation.md).
-        let before = cpu_ns(server.pid())?;
-        let report = load::run(&LoadSpec {
-            rate: busier,
-            ..spec(SERVER_PORT, 99)
-        })?;
-        let server_cpu_at_higher_load =
-            (cpu_ns(server.pid())? - before) as f64 / 1000.0 / report.answered.max(1) as f64;
+        let server_cpu_at_higher_load = cpu_at_higher_rate(server.pid(), SERVER_PORT)?;
         // What the proxy adds, per pair of runs, at p50 and p75: medians and the body of the
         // distribution are robust to the stalls of a shared machine, which the mean, the p90
         // and the p99 are not (docs/validation.md, "Calibration").

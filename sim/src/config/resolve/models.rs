@@ -45,7 +45,7 @@ impl Resolver {
             (
                 "models.linkerd2-proxy.vcpu_per_krps",
                 models.linkerd.vcpu_per_krps,
-                models.linkerd_cpu_us(),
+                models.linkerd.cpu_us_per_request(),
                 (
                     models.linkerd_service_time_mean_us,
                     "models.linkerd2-proxy.l7_service_time_mean_us",
