@@ -383,6 +383,12 @@ fn serve(
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         use tokio::signal::unix::{signal, SignalKind};
+        // Handlers first: whoever reads "metrics on" below may signal at once, and a SIGHUP that
+        // came before its handler would kill the agent (or vanish, where SIGHUP is inherited
+        // ignored) instead of reloading.
+        let mut hangup = signal(SignalKind::hangup())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
         let pins = PinDir::new(&config.bpffs_dir);
         let maps = PinnedMaps::open(&pins)?;
         let source = Arc::new(Mutex::new(MetricsSource { maps, labels: Labels::from_config(&config) }));
@@ -391,9 +397,6 @@ fn serve(
             .with_context(|| format!("cannot listen for metrics on {}", config.metrics_address))?;
         println!("metrics on http://{}/metrics", listener.local_addr()?);
         let server = tokio::spawn(meshtwin_metrics_endpoint::serve(listener, DatapathCollector(source.clone())));
-        let mut hangup = signal(SignalKind::hangup())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
         loop {
             tokio::select! {
                 _ = hangup.recv() => {

@@ -197,6 +197,12 @@ fn run(cli: RunArgs) -> Result<()> {
             let identities: Vec<u32> = tunnels.store.current().identities().collect();
             println!("certificates for identities {identities:?}");
         }
+        // Handlers before "metrics on", which tells a supervisor the proxy is up: a signal sent
+        // on reading it must find them in place.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut interrupt =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         println!(
             "metrics on http://{}/metrics",
             metrics_listener.local_addr()?
@@ -213,14 +219,12 @@ fn run(cli: RunArgs) -> Result<()> {
                 tokio::spawn(tunnels.clone().serve_inbound(tunnel_listener));
             }
         }
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             served = forward::serve(listener, maps, counters, tunnels) => {
                 served.context("accepting connections failed")
             }
             _ = terminate.recv() => Ok(()),
-            _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = interrupt.recv() => Ok(()),
         }
     })
 }
