@@ -72,18 +72,21 @@ fn within(value: f64, expected: f64, tolerance: f64) -> bool {
     (value - expected).abs() <= expected * tolerance
 }
 
+/// `one_core`'s application at 1000 rps is an M/D/1 queue whose service is `service_us` of
+/// CPU: its mean latency and its core's busy time against the closed form, within 2%.
+fn assert_m_d_1(r: &LatencyResult, service_us: f64) {
+    let rho = service_us / 1000.0;
+    let expected = service_us + rho * service_us / (2.0 * (1.0 - rho));
+    let mean = r.latency_us.unwrap().mean.unwrap();
+    assert!(within(mean, expected, 0.02), "{mean} µs, theory {expected}");
+    let cores = r.cores.expect("cores simulated");
+    assert!(within(cores.cores_busy, rho, 0.02), "{cores:?}");
+}
+
 #[test]
 fn an_application_on_one_core_is_an_m_d_1_queue() {
     // Poisson arrivals at 1000/s, 500 µs of CPU each: ρ = 0.5, mean wait ρS / (2(1 − ρ)).
-    let r = run(&one_core(500.0, 0.0, 200.0), "ebpf");
-    let expected = 500.0 + 0.5 * 500.0 / (2.0 * 0.5);
-    assert!(
-        within(r.latency_us.unwrap().mean.unwrap(), expected, 0.02),
-        "{} µs, theory {expected}",
-        r.latency_us.unwrap().mean.unwrap()
-    );
-    let cores = r.cores.expect("cores simulated");
-    assert!(within(cores.cores_busy, 0.5, 0.02), "{cores:?}");
+    assert_m_d_1(&run(&one_core(500.0, 0.0, 200.0), "ebpf"), 500.0);
 }
 
 #[test]
@@ -155,17 +158,7 @@ fn an_application_whose_cpu_falls_with_its_rate_is_charged_at_its_rate() {
         "[models.app]\n",
         "[models.app]\ncpu_rate_exponent = 0.5\ncpu_reference_requests_per_second = 500\n",
     );
-    let r = run(&text, "ebpf");
-    let service = 500.0 / 2f64.sqrt();
-    let rho = service / 1000.0;
-    let expected = service + rho * service / (2.0 * (1.0 - rho));
-    assert!(
-        within(r.latency_us.unwrap().mean.unwrap(), expected, 0.02),
-        "{} µs, theory {expected}",
-        r.latency_us.unwrap().mean.unwrap()
-    );
-    let cores = r.cores.expect("cores simulated");
-    assert!(within(cores.cores_busy, rho, 0.02), "{cores:?}");
+    assert_m_d_1(&run(&text, "ebpf"), 500.0 / 2f64.sqrt());
 }
 
 #[test]
@@ -192,5 +185,110 @@ fn a_proxy_whose_cpu_falls_with_its_rate_costs_the_cores_what_the_cpu_figure_say
         ),
         "cpu_cores {}",
         sidecar.capacity.cpu_cores
+    );
+}
+
+#[test]
+fn a_request_from_outside_wakes_its_application_at_the_cost_for_its_rate() {
+    // The application's 500 µs, plus the wake-up from another CPU: 200 µs at 500 rps falling
+    // as rate^-1 is 100 µs at the pod's 1000 rps. One core, M/D/1 with S = 600 µs.
+    let text = one_core(500.0, 0.0, 200.0).replace(
+        "[models.kernel]\n",
+        "[models.kernel]\noutside_wakeup_us = 200\noutside_wakeup_rate_exponent = 1\noutside_wakeup_reference_requests_per_second = 500\n",
+    );
+    assert_m_d_1(&run(&text, "ebpf"), 600.0);
+}
+
+/// A server called from outside at `rps` through `architecture`'s proxy, on one core with no
+/// kernel time.
+fn called_from_outside(architecture: &str, rps: f64, wakeup_us: f64) -> String {
+    format!(
+        r#"
+[cluster]
+nodes = 1
+[cluster.hosts]
+count = 1
+cores = 1
+[[service]]
+name = "server"
+replicas = 1
+rps_per_pod = {rps}
+[mesh]
+architectures = ["{architecture}"]
+[models.kernel]
+stack_us = 0
+veth_crossing_us = 0
+wire_us = 0
+iptables_redirect_us = 0
+outside_wakeup_us = {wakeup_us}
+[latency]
+duration_s = 20
+"#
+    )
+}
+
+#[test]
+fn the_proxy_a_request_from_outside_reaches_first_is_charged_its_wake_up_in_both_models() {
+    // 1000 rps from outside: the proxy's CPU per request and the 100 µs wake-up, the same in
+    // the cores' busy time and in the capacity model's cpu_cores.
+    for architecture in ["sidecar", "per-node", "uproxy"] {
+        charged_its_wake_up_in_both_models(architecture);
+    }
+}
+
+fn charged_its_wake_up_in_both_models(architecture: &str) {
+    let woken = column(
+        &called_from_outside(architecture, 1000.0, 100.0),
+        architecture,
+    );
+    let plain = column(
+        &called_from_outside(architecture, 1000.0, 0.0),
+        architecture,
+    );
+    let wakeup_cores = 1000.0 * 100.0 / 1e6;
+    assert!(
+        within(
+            woken.capacity.cpu_cores - plain.capacity.cpu_cores,
+            wakeup_cores,
+            0.001
+        ),
+        "{architecture}: cpu_cores {} against {}",
+        woken.capacity.cpu_cores,
+        plain.capacity.cpu_cores
+    );
+    let busy = |c: &ArchitectureReport| {
+        c.latency
+            .as_ref()
+            .unwrap()
+            .cores
+            .as_ref()
+            .expect("cores simulated")
+            .cores_busy
+    };
+    assert!(
+        within(busy(&woken) - busy(&plain), wakeup_cores, 0.05),
+        "{architecture}: cores busy {} against {}",
+        busy(&woken),
+        busy(&plain)
+    );
+    assert!(
+        within(busy(&woken), woken.capacity.cpu_cores, 0.03),
+        "{architecture}: cores busy {} against cpu_cores {}",
+        busy(&woken),
+        woken.capacity.cpu_cores
+    );
+}
+
+#[test]
+fn requests_between_pods_and_from_within_a_pod_wake_no_one_from_another_cpu() {
+    // The client generates its requests in its own pod and calls the server: no request
+    // comes from outside, so the wake-up changes nothing.
+    let plain = column(&sidecars_on_one_core(1000.0), "sidecar");
+    let text = sidecars_on_one_core(1000.0) + "[models.kernel]\noutside_wakeup_us = 100\n";
+    let woken = column(&text, "sidecar");
+    assert_eq!(woken.capacity.cpu_cores, plain.capacity.cpu_cores);
+    assert_eq!(
+        woken.latency.unwrap().latency_us,
+        plain.latency.unwrap().latency_us
     );
 }

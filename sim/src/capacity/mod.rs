@@ -246,7 +246,11 @@ fn evaluate_one(
     column: Column,
     scoping: Scoping,
 ) -> Result<ArchitectureCapacity, Overflow> {
-    let mut tally = Tally::new(ctx.cluster.nodes(), ctx.models.resources);
+    let mut tally = Tally::new(
+        ctx.cluster.nodes(),
+        ctx.models.resources,
+        ctx.models.kernel.outside_wakeup,
+    );
     let (name, architecture) = match column {
         Column::Architecture(a) => (a.name(), a),
         Column::Product(p) => (p.name(), p.building_block()),

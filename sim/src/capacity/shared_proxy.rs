@@ -58,9 +58,10 @@ fn instance(
     config: super::visibility::ProxyConfig,
 ) -> ProxyInstance {
     let load = &ctx.load;
-    let mut rps = 0.0;
+    let (mut rps, mut outside_rps) = (0.0, 0.0);
     let mut pooled = 0u128;
     for &s in services {
+        outside_rps += load.external_rps_per_pod[s as usize];
         rps += ctx.out_rps(s) + load.external_rps_per_pod[s as usize];
         pooled += u128::from(load.app_connections_per_pod[s as usize])
             + u128::from(load.replica_connections_per_pod[s as usize]);
@@ -72,6 +73,8 @@ fn instance(
         rps,
         // A shared proxy's only hop is app → proxy → app': no proxy-to-proxy connection.
         handshakes: 0.0,
+        // Requests from outside enter through the callee node's proxy.
+        outside_rps,
         identities,
         workloads: tenants.len() as u64,
         tenants: namespaces,
@@ -131,6 +134,11 @@ pub fn count_l7_node_proxies(ctx: &Context, scoping: Scoping, tally: &mut Tally)
             connections: ctx.open(2.0 * pooled as f64, 2.0 * rps),
             rps,
             handshakes: 0.0,
+            // Requests from outside to a service under L7 policy enter through it.
+            outside_rps: services
+                .iter()
+                .map(|&s| ctx.load.external_rps_per_pod[s as usize])
+                .sum(),
             identities,
             workloads: tenants.len() as u64,
             tenants: namespaces,

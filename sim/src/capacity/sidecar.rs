@@ -47,6 +47,8 @@ pub fn count_with(
             connections: ctx.open(pooled as f64, 2.0 * rps),
             rps,
             handshakes: ctx.handshakes(ctx.proxied_rps(s32)),
+            // Requests from outside enter through the callee's sidecar.
+            outside_rps: load.external_rps_per_pod[s],
             identities: 1,
             workloads: 1,
             tenants: 1,

@@ -1,7 +1,7 @@
 //! Adds up proxies as they are counted: totals, the worst proxy, the worst node, blast radius.
 
 use super::visibility::ProxyConfig;
-use crate::cost_model::{ProxyCosts, ProxyResources, RateDependence, ResourceTable};
+use crate::cost_model::{ProxyCosts, ProxyResources, RateDependence, ResourceTable, Wakeup};
 use serde::Serialize;
 
 /// What a proxy's work costs in CPU: `vcpu_per_krps` per 1000 requests per second through it
@@ -24,6 +24,9 @@ pub struct ProxyInstance {
     pub rps: f64,
     /// mTLS handshakes per second it makes (new connections between proxies).
     pub handshakes: f64,
+    /// Requests per second it receives straight from outside the cluster: it is the first
+    /// process they wake (`cost_model::Wakeup`).
+    pub outside_rps: f64,
     /// Identities (service accounts) it holds keys for.
     pub identities: u64,
     /// Pods whose traffic it carries: what one restart or upgrade of it touches.
@@ -132,6 +135,8 @@ pub struct Tally {
     /// covers, added up in `finish`: the work follows the groups, not the replicas.
     spread: Option<Spread>,
     resources: ResourceTable,
+    /// What a request from outside costs the proxy it reaches first, beyond its own CPU.
+    outside_wakeup: Wakeup,
 }
 
 #[derive(Debug, Default)]
@@ -144,9 +149,10 @@ struct Spread {
 }
 
 impl Tally {
-    pub fn new(nodes: usize, resources: ResourceTable) -> Self {
+    pub fn new(nodes: usize, resources: ResourceTable, outside_wakeup: Wakeup) -> Self {
         Tally {
             resources,
+            outside_wakeup,
             groups: Vec::new(),
             node_memory: vec![0; nodes],
             node_cpu: vec![0.0; nodes],
@@ -284,7 +290,8 @@ impl Tally {
             return None;
         };
         let cpu = instance.rps / 1000.0 * cpu.vcpu_per_krps * cpu.rate.factor(instance.rps)
-            + instance.handshakes * cpu.handshake_us / 1e6;
+            + instance.handshakes * cpu.handshake_us / 1e6
+            + instance.outside_rps * self.outside_wakeup.cpu_us(instance.outside_rps) / 1e6;
         let total = self.groups[group].memory_bytes_total;
         let proxies = self.groups[group].count + count;
         let what = || {

@@ -74,10 +74,15 @@ fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
     };
     let add = |tally: &mut Tally, node: u32, pods: &[u32]| {
         // Counted in 128 bits: a million waypoint replicas' pools on a million pods pass 64.
-        let (mut rps, mut pooled, mut proxied) = (0.0, 0u128, 0.0);
+        let (mut rps, mut pooled, mut proxied, mut outside_rps) = (0.0, 0u128, 0.0, 0.0);
         for &p in pods {
             let s = ctx.service_of(p);
             rps += ctx.out_rps(s) + ctx.in_rps(s);
+            // Requests from outside enter through the node's ztunnel, or, for a service under
+            // L7 policy, its waypoint.
+            if !ctx.cluster.services[s as usize].l7_policy {
+                outside_rps += ctx.load.external_rps_per_pod[s as usize];
+            }
             proxied += ctx.proxied_rps(s);
             // Outbound: each app connection arrives and leaves as an HBONE stream.
             pooled += 2 * u128::from(ctx.load.app_connections_per_pod[s as usize]);
@@ -95,6 +100,7 @@ fn count_micro_proxies(ctx: &Context, tally: &mut Tally) {
             connections: ctx.open(pooled as f64, 2.0 * rps),
             rps,
             handshakes: ctx.handshakes(proxied),
+            outside_rps,
             identities,
             workloads: pods.len() as u64,
             tenants,
@@ -138,6 +144,7 @@ pub fn count_waypoints(ctx: &Context, tally: &mut Tally) {
             ..ProxyConfig::default()
         };
         let (mut rps, mut inbound, mut outbound, mut workloads) = (0.0, 0u64, 0u64, 0u64);
+        let mut outside_rps = 0.0;
         let mut namespaces = Vec::new();
         for &c in &wg.services {
             let s = &ctx.cluster.services[c as usize];
@@ -145,6 +152,7 @@ pub fn count_waypoints(ctx: &Context, tally: &mut Tally) {
             config.endpoints += s.ports() as u64 * s.replicas as u64;
             config.tcp_listeners += s.tcp_ports.len() as u64;
             rps += ctx.in_rps(c) * s.replicas as f64;
+            outside_rps += ctx.load.external_rps_per_pod[c as usize] * s.replicas as f64;
             inbound += ctx.load.caller_pods[c as usize] * ctx.load.k_of[c as usize];
             outbound += s.replicas as u64 * workers * ctx.load.k_of[c as usize];
             workloads += s.replicas as u64;
@@ -160,6 +168,7 @@ pub fn count_waypoints(ctx: &Context, tally: &mut Tally) {
             rps,
             // Every request reaches a waypoint from a ztunnel and leaves for another.
             handshakes: ctx.handshakes(rps),
+            outside_rps: outside_rps / replicas as f64,
             identities: 1,
             workloads,
             tenants: namespaces.len() as u64,

@@ -22,7 +22,7 @@ const _: () = assert!(JITTER_SEGMENT == 0 && JITTER_SOCKMAP == 1);
 use crate::capacity::uproxy::{waypoint_groups, waypoint_node};
 use crate::cluster::Cluster;
 use crate::config::Scenario;
-use crate::cost_model::RateDependence;
+use crate::cost_model::{RateDependence, Wakeup};
 use crate::engine::distribution::Sampler;
 use crate::engine::jitter::JitterTable;
 use crate::engine::prefetch::prefetch;
@@ -130,6 +130,9 @@ struct Call {
     plan: u8,
     step: u8,
     failed: bool,
+    /// A request from outside that has not yet reached a process: the first one it reaches
+    /// is woken from another CPU (`cost_model::Wakeup`).
+    wakeup_due: bool,
     started: u64,
     reached_app: u64,
     left_app: u64,
@@ -203,6 +206,11 @@ pub struct World<'a> {
     cpu_rate: [RateDependence; StationKind::COUNT],
     app_cpu_rate: RateDependence,
     station_visits: Vec<u64>,
+    /// What a request from outside costs the first process it reaches; that process's count
+    /// of such requests so far, by station (proxies) and by pod (applications).
+    outside_wakeup: Wakeup,
+    outside_station_requests: Vec<u64>,
+    outside_pod_requests: Vec<u64>,
     pod_requests: Vec<u64>,
     /// What sealing and opening a request's and its response's payload costs a proxy next to
     /// an mTLS leg, every request (ns), by station kind: the L4 micro proxy's measured cost
@@ -389,6 +397,13 @@ impl<'a> World<'a> {
             cpu_rate,
             app_cpu_rate: costs.app.cpu_rate,
             station_visits: Vec::new(),
+            outside_wakeup: costs.kernel.outside_wakeup,
+            outside_station_requests: Vec::new(),
+            outside_pod_requests: if costs.kernel.outside_wakeup.us > 0.0 {
+                vec![0; cluster.pods()]
+            } else {
+                Vec::new()
+            },
             pod_requests: if costs.app.cpu_rate.exponent == 0.0 {
                 Vec::new()
             } else {
@@ -466,6 +481,7 @@ impl<'a> World<'a> {
         self.station_kind.push(kind);
         self.station_node.push(node);
         self.station_visits.push(0);
+        self.outside_station_requests.push(0);
         self.stations.len() as u32 - 1
     }
 
@@ -668,6 +684,8 @@ impl<'a> World<'a> {
             PlanId::External
         };
         let id = self.new_call(NONE, node, pod, NONE, plan, now.0);
+        self.calls[id as usize].wakeup_due =
+            !matches!(plan, PlanId::InPod) && self.outside_wakeup.us > 0.0;
         self.walk(id, now.0);
     }
 
@@ -703,6 +721,7 @@ impl<'a> World<'a> {
             plan: plan as u8,
             step: 0,
             failed: false,
+            wakeup_due: false,
             started: t,
             reached_app: t,
             left_app: t,
@@ -869,6 +888,16 @@ impl<'a> World<'a> {
             held *= rate.factor(rate_so_far(*visits, now.0));
         }
         let mut ns = critical;
+        if self.calls[id as usize].wakeup_due {
+            // Woken from another CPU before it can start: the request waits for it, and the
+            // worker spends it.
+            self.calls[id as usize].wakeup_due = false;
+            let requests = &mut self.outside_station_requests[station];
+            *requests += 1;
+            let wakeup_ns = self.outside_wakeup.cpu_us(rate_so_far(*requests, now.0)) * 1000.0;
+            ns += wakeup_ns;
+            held += wakeup_ns;
+        }
         if self.new_connections || self.mtls_record_ns[kind] > 0.0 {
             let step = self.plans[plan].steps[step - 1];
             if let Step::Proxy { mtls: true, .. } = step {
@@ -1016,6 +1045,14 @@ impl<'a> World<'a> {
                 *requests += 1;
                 let factor = self.app_cpu_rate.factor(rate_so_far(*requests, t));
                 app_cpu_ns = round_ns(app_cpu_ns as f64 * factor);
+            }
+            if self.calls[id as usize].wakeup_due {
+                // A request from outside that met no proxy wakes the application itself.
+                self.calls[id as usize].wakeup_due = false;
+                let pod = self.calls[id as usize].pod as usize;
+                self.outside_pod_requests[pod] += 1;
+                let rate = rate_so_far(self.outside_pod_requests[pod], t);
+                app_cpu_ns += round_ns(self.outside_wakeup.cpu_us(rate) * 1000.0);
             }
             // The application's own work queues for a core of its pod's host; its app time
             // runs on the core too, or is waited after it.

@@ -92,6 +92,17 @@ pub struct ProxyRow {
     pub server_cpu_us_per_request: f64,
     /// The server's at `higher_load_rps` (one run on the direct path).
     pub server_cpu_us_per_request_at_higher_load: f64,
+    /// The same four figures with the load generator on the mesh's CPU (one run each).
+    pub same_cpu: SameCpu,
+}
+
+/// CPU per request of HAProxy and the server, µs, when the request comes from their own CPU.
+#[derive(Debug, Serialize)]
+pub struct SameCpu {
+    pub proxy_cpu_us_per_request: f64,
+    pub proxy_cpu_us_per_request_at_higher_load: f64,
+    pub server_cpu_us_per_request: f64,
+    pub server_cpu_us_per_request_at_higher_load: f64,
 }
 
 /// Everything `calibrate` measured.
@@ -237,20 +248,54 @@ pub fn run(options: &Options) -> Result<Calibration> {
         }
         // The proxy's CPU per request at a higher load too: batching makes it fall with load.
         let busier = options.higher_rate;
-        // One run at the higher rate to `port`: `pid`'s CPU per answered request, µs.
-        let cpu_at_higher_rate = |pid: u32, port: u16| -> Result<f64> {
+        // One run at `rate` to `port` with the load generator on `load_cpu`: `pid`'s CPU per
+        // answered request, µs.
+        let cpu_per_request = |pid: u32, port: u16, rate: f64, load_cpu: usize| -> Result<f64> {
             let before = cpu_ns(pid)?;
             let report = load::run(&LoadSpec {
-                rate: busier,
+                rate,
+                cpu: Some(load_cpu),
                 ..spec(port, 99)
             })?;
             Ok((cpu_ns(pid)? - before) as f64 / 1000.0 / report.answered.max(1) as f64)
         };
-        let cpu_at_higher_load = cpu_at_higher_rate(haproxy.pid(), PROXY_PORT)?;
+        let cpu_at_higher_load =
+            cpu_per_request(haproxy.pid(), PROXY_PORT, busier, options.load_cpu)?;
         // The server's too, on the direct path as at the rate: through the proxy it is woken
         // by HAProxy on its own CPU instead of the load generator on the other, which alone
         // costs it far less per request (9 against 48 µs here; docs/validation.md).
-        let server_cpu_at_higher_load = cpu_at_higher_rate(server.pid(), SERVER_PORT)?;
+        let server_cpu_at_higher_load =
+            cpu_per_request(server.pid(), SERVER_PORT, busier, options.load_cpu)?;
+        // Both again with the load generator on the mesh's own CPU: a request sent from the
+        // receiver's CPU costs it only its own work, as between the mesh's processes; the
+        // difference is the wake-up from another CPU (`[kernel] outside_wakeup_us`).
+        let same = options.mesh_cpu;
+        let same_cpu = SameCpu {
+            proxy_cpu_us_per_request: cpu_per_request(
+                haproxy.pid(),
+                PROXY_PORT,
+                options.rate,
+                same,
+            )?,
+            proxy_cpu_us_per_request_at_higher_load: cpu_per_request(
+                haproxy.pid(),
+                PROXY_PORT,
+                busier,
+                same,
+            )?,
+            server_cpu_us_per_request: cpu_per_request(
+                server.pid(),
+                SERVER_PORT,
+                options.rate,
+                same,
+            )?,
+            server_cpu_us_per_request_at_higher_load: cpu_per_request(
+                server.pid(),
+                SERVER_PORT,
+                busier,
+                same,
+            )?,
+        };
         // What the proxy adds, per pair of runs, at p50 and p75: medians and the body of the
         // distribution are robust to the stalls of a shared machine, which the mean, the p90
         // and the p99 are not (docs/validation.md, "Calibration").
@@ -291,11 +336,13 @@ pub fn run(options: &Options) -> Result<Calibration> {
                 / 1000.0
                 / server_answers.max(1) as f64,
             server_cpu_us_per_request_at_higher_load: server_cpu_at_higher_load,
+            same_cpu,
             direct,
             proxied,
         };
+        let s = &row.same_cpu;
         eprintln!(
-            "L7 proxy, {payload} B: added p50 {:.1} µs, p90 {:.1}, p99 {:.1}, mean {:.1}; HAProxy {:.1} µs CPU per request ({:.1} at {busier} rps), server {:.1} µs ({:.1} at {busier} rps)",
+            "L7 proxy, {payload} B: added p50 {:.1} µs, p90 {:.1}, p99 {:.1}, mean {:.1}; CPU per request from the other CPU: HAProxy {:.1} µs ({:.1} at {busier} rps), server {:.1} µs ({:.1} at {busier} rps); from the same CPU: HAProxy {:.1} ({:.1}), server {:.1} ({:.1})",
             row.added_p50_us,
             row.added_p90_us,
             row.added_p99_us,
@@ -303,7 +350,11 @@ pub fn run(options: &Options) -> Result<Calibration> {
             row.proxy_cpu_us_per_request,
             row.proxy_cpu_us_per_request_at_higher_load,
             row.server_cpu_us_per_request,
-            row.server_cpu_us_per_request_at_higher_load
+            row.server_cpu_us_per_request_at_higher_load,
+            s.proxy_cpu_us_per_request,
+            s.proxy_cpu_us_per_request_at_higher_load,
+            s.server_cpu_us_per_request,
+            s.server_cpu_us_per_request_at_higher_load,
         );
         rows.push(row);
         server_peak_rss_bytes = server_peak_rss_bytes.max(memory_bytes(server.pid())?.0);

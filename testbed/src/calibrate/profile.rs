@@ -129,28 +129,37 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
                 ),
             );
         }
+        // CPU per request as between the mesh's processes: sent from the receiver's own CPU.
+        // What a request from the other CPU costs beyond it is the wake-up, below.
+        let same = &row.same_cpu;
+        let one_run = format!(
+            "one run of {} s with the load generator on the mesh's CPU {}",
+            options.duration.as_secs_f64(),
+            c.mesh_cpu
+        );
         push(
             "envoy",
             "vcpu_per_krps",
-            row.proxy_cpu_us_per_request / 1000.0,
+            same.proxy_cpu_us_per_request / 1000.0,
             format!(
-                "HAProxy's CPU time (every thread's schedstat) over the runs through it, per answered request ({:.1} µs), {payload}, {light} (at {:.0} rps: {:.1} µs)",
-                row.proxy_cpu_us_per_request, row.higher_load_rps, row.proxy_cpu_us_per_request_at_higher_load
+                "HAProxy's CPU time (every thread's schedstat) per answered request sent from its own CPU ({:.1} µs), {payload}, {} rps Poisson, {one_run} (at {:.0} rps: {:.1} µs; from the other CPU: {:.1} µs)",
+                same.proxy_cpu_us_per_request, c.rate, row.higher_load_rps, same.proxy_cpu_us_per_request_at_higher_load, row.proxy_cpu_us_per_request
             ),
         );
         push(
             "envoy",
             "waypoint_vcpu_per_krps",
-            row.proxy_cpu_us_per_request / 1000.0,
+            same.proxy_cpu_us_per_request / 1000.0,
             "the testbed's waypoint is the same HAProxy: its CPU per request as vcpu_per_krps"
                 .to_string(),
         );
         push(
             "app",
             "request_cpu_us",
-            row.server_cpu_us_per_request,
+            same.server_cpu_us_per_request,
             format!(
-                "the mesh's workload server's (meshtwin-workload, hyper; no calls, no app time) CPU time per answered request on the direct path, {payload}, {light}"
+                "the mesh's workload server's (meshtwin-workload, hyper; no calls, no app time) CPU time per answered request sent from its own CPU on the direct path, {payload}, {} rps Poisson, {one_run} (from the other CPU: {:.1} µs)",
+                c.rate, row.server_cpu_us_per_request
             ),
         );
         // How CPU per request falls with the rate: the power law through the two rates.
@@ -158,14 +167,14 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
             (
                 "envoy",
                 "HAProxy's",
-                row.proxy_cpu_us_per_request,
-                row.proxy_cpu_us_per_request_at_higher_load,
+                same.proxy_cpu_us_per_request,
+                same.proxy_cpu_us_per_request_at_higher_load,
             ),
             (
                 "app",
                 "the workload server's",
-                row.server_cpu_us_per_request,
-                row.server_cpu_us_per_request_at_higher_load,
+                same.server_cpu_us_per_request,
+                same.server_cpu_us_per_request_at_higher_load,
             ),
         ];
         for (component, whose, at_rate, at_higher) in pairs {
@@ -175,7 +184,7 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
                 "cpu_rate_exponent",
                 exponent,
                 format!(
-                    "{whose} CPU per request at {} rps ({at_rate:.1} µs, {light}) and at {:.0} rps ({at_higher:.1} µs, one run on the same path), {payload}: ln({at_rate:.1} / {at_higher:.1}) / ln({:.0} / {}) (held within [0, 1])",
+                    "{whose} CPU per request sent from its own CPU at {} rps ({at_rate:.1} µs) and at {:.0} rps ({at_higher:.1} µs), {one_run} each, {payload}: ln({at_rate:.1} / {at_higher:.1}) / ln({:.0} / {}) (held within [0, 1])",
                     c.rate, row.higher_load_rps, row.higher_load_rps, c.rate
                 ),
             );
@@ -184,6 +193,49 @@ pub fn values(c: &Calibration, options: &Options) -> Vec<CalibratedValue> {
                 "cpu_reference_requests_per_second",
                 c.rate,
                 format!("the rate {whose} CPU per request above was measured at"),
+            );
+        }
+        // The wake-up from another CPU: what a request from the load generator's CPU costs
+        // HAProxy and the server beyond one from their own, the mean of the two.
+        let wakeup = |cross_proxy: f64, same_proxy: f64, cross_server: f64, same_server: f64| {
+            ((cross_proxy - same_proxy) + (cross_server - same_server)) / 2.0
+        };
+        let at_rate = wakeup(
+            row.proxy_cpu_us_per_request,
+            same.proxy_cpu_us_per_request,
+            row.server_cpu_us_per_request,
+            same.server_cpu_us_per_request,
+        );
+        let at_higher = wakeup(
+            row.proxy_cpu_us_per_request_at_higher_load,
+            same.proxy_cpu_us_per_request_at_higher_load,
+            row.server_cpu_us_per_request_at_higher_load,
+            same.server_cpu_us_per_request_at_higher_load,
+        );
+        if at_rate > 0.0 {
+            push(
+                "kernel",
+                "outside_wakeup_us",
+                at_rate,
+                format!(
+                    "CPU per request from the load generator's CPU {} minus from the mesh's CPU {} at {} rps, the mean of HAProxy's ({:.1} − {:.1} µs) and the workload server's ({:.1} − {:.1} µs), {payload}",
+                    c.load_cpu, c.mesh_cpu, c.rate, row.proxy_cpu_us_per_request, same.proxy_cpu_us_per_request, row.server_cpu_us_per_request, same.server_cpu_us_per_request
+                ),
+            );
+            push(
+                "kernel",
+                "outside_wakeup_rate_exponent",
+                rate_exponent(c.rate, at_rate, row.higher_load_rps, at_higher.max(1e-6)),
+                format!(
+                    "the same difference at {} rps ({at_rate:.1} µs) and at {:.0} rps ({at_higher:.1} µs): ln({at_rate:.1} / {at_higher:.1}) / ln({:.0} / {}) (held within [0, 1])",
+                    c.rate, row.higher_load_rps, row.higher_load_rps, c.rate
+                ),
+            );
+            push(
+                "kernel",
+                "outside_wakeup_reference_requests_per_second",
+                c.rate,
+                "the rate outside_wakeup_us above was measured at".to_string(),
             );
         }
     }
@@ -322,14 +374,14 @@ pub fn render(c: &Calibration) -> String {
     let mut text = format!(
         "# Written by `meshtwin-testbed calibrate` on {date}: each component of the testbed's mesh\n\
          # measured alone on this machine. Reproduce with `sudo target/release/meshtwin-testbed calibrate`.\n\
-         # L7 proxy (HAProxy) by payload, {rate} rps: bytes; added p50 / p75 / p90 / p99 / mean µs; HAProxy CPU µs per request, and at {higher} rps; server CPU µs per request, and at {higher} rps\n",
+         # L7 proxy (HAProxy) by payload, {rate} rps: bytes; added p50 / p75 / p90 / p99 / mean µs; HAProxy CPU µs per request, and at {higher} rps; server CPU µs per request, and at {higher} rps; the same four sent from the mesh's own CPU\n",
         date = m.date,
         rate = c.rate,
         higher = c.rows.first().map_or(0.0, |r| r.higher_load_rps)
     );
     for r in &c.rows {
         text.push_str(&format!(
-            "#   {:>6} B  {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1}  {:>6.1} {:>6.1}  {:>6.1} {:>6.1}\n",
+            "#   {:>6} B  {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1}  {:>6.1} {:>6.1}  {:>6.1} {:>6.1}  {:>6.1} {:>6.1}  {:>6.1} {:>6.1}\n",
             r.payload_bytes,
             r.added_p50_us,
             r.added_p75_us,
@@ -339,7 +391,11 @@ pub fn render(c: &Calibration) -> String {
             r.proxy_cpu_us_per_request,
             r.proxy_cpu_us_per_request_at_higher_load,
             r.server_cpu_us_per_request,
-            r.server_cpu_us_per_request_at_higher_load
+            r.server_cpu_us_per_request_at_higher_load,
+            r.same_cpu.proxy_cpu_us_per_request,
+            r.same_cpu.proxy_cpu_us_per_request_at_higher_load,
+            r.same_cpu.server_cpu_us_per_request,
+            r.same_cpu.server_cpu_us_per_request_at_higher_load
         ));
     }
     text.push_str(&format!(
